@@ -1,0 +1,154 @@
+//! Backends: where tokens come from. Every backend translates its own wire format
+//! into one normalized stream of [`ChatEvent`]s; nothing outside this folder knows
+//! what a backend speaks. The engine turns those events into Responses items,
+//! the chat module into Chat Completions chunks.
+
+pub mod openai_compat;
+pub mod registry;
+pub mod scripted;
+
+use std::pin::Pin;
+
+use futures::future::BoxFuture;
+use futures::Stream;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use registry::BackendRegistry;
+
+/// A chat request in OpenAI Chat Completions terms, built by the engine.
+/// Messages and tools are kept as JSON: they are passed to the backend as given.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ChatRequest {
+    pub model: String,
+    pub messages: Vec<Value>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallel_tool_calls: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_format: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+}
+
+/// Why the backend stopped generating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishReason {
+    Stop,
+    Length,
+    ToolCalls,
+    ContentFilter,
+}
+
+impl FinishReason {
+    /// Parses an OpenAI-style `finish_reason` (unknown values count as `stop`).
+    pub fn from_wire(reason: &str) -> Self {
+        match reason {
+            "length" | "max_tokens" => Self::Length,
+            "tool_calls" | "function_call" => Self::ToolCalls,
+            "content_filter" => Self::ContentFilter,
+            _ => Self::Stop,
+        }
+    }
+
+    /// The Chat Completions spelling.
+    pub fn as_wire(self) -> &'static str {
+        match self {
+            Self::Stop => "stop",
+            Self::Length => "length",
+            Self::ToolCalls => "tool_calls",
+            Self::ContentFilter => "content_filter",
+        }
+    }
+}
+
+/// Token counts as a backend reports them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenUsage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    #[serde(default)]
+    pub reasoning_tokens: u64,
+    #[serde(default)]
+    pub cached_tokens: u64,
+}
+
+/// One normalized event of a backend's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChatEvent {
+    /// A piece of the assistant's visible text.
+    TextDelta(String),
+    /// A piece of the model's reasoning (`reasoning_content` / `reasoning`).
+    ReasoningDelta(String),
+    /// A tool call begins. `index` is the backend's call index.
+    ToolCallStart {
+        index: u32,
+        call_id: String,
+        name: String,
+    },
+    /// A fragment of a tool call's JSON arguments.
+    ToolCallArguments { index: u32, fragment: String },
+    /// Generation ended.
+    Finish(FinishReason),
+    /// Token counts (may come before or after `Finish`).
+    Usage(TokenUsage),
+}
+
+/// How a backend failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BackendError {
+    /// The backend could not be reached (connection refused, DNS, reset before headers).
+    #[error("backend unreachable: {0}")]
+    Unreachable(String),
+    /// The backend did not answer in time.
+    #[error("backend timed out: {0}")]
+    Timeout(String),
+    /// The backend answered with an error status before any token.
+    #[error("backend answered {status}: {message}")]
+    Status {
+        status: u16,
+        message: String,
+        /// The backend's own OpenAI-style error body, when it sent one.
+        body: Option<String>,
+    },
+    /// The stream broke or carried something unparseable after it started.
+    #[error("backend stream failed: {0}")]
+    Stream(String),
+}
+
+/// The stream of a backend's answer.
+pub type ChatEventStream = Pin<Box<dyn Stream<Item = Result<ChatEvent, BackendError>> + Send>>;
+
+/// A source of tokens.
+pub trait Backend: Send + Sync + std::fmt::Debug {
+    /// The configured name, for logs and metrics.
+    fn name(&self) -> &str;
+
+    /// Starts a streamed chat generation. Errors that happen before the first
+    /// event (connect, status) come back as `Err`; later ones inside the stream.
+    /// Dropping the stream closes the upstream request.
+    fn stream_chat(
+        &self,
+        request: ChatRequest,
+    ) -> BoxFuture<'_, Result<ChatEventStream, BackendError>>;
+
+    /// Model ids the backend says it serves (empty when it cannot tell).
+    fn list_models(&self) -> BoxFuture<'_, Result<Vec<String>, BackendError>>;
+
+    /// For HTTP backends that speak Chat Completions natively: where to forward
+    /// `/v1/chat/completions` unchanged. `None` makes the gateway synthesize the
+    /// answer from `stream_chat`.
+    fn chat_passthrough(&self) -> Option<&openai_compat::OpenAiCompatBackend> {
+        None
+    }
+}

@@ -1,0 +1,425 @@
+//! A backend that speaks OpenAI's Chat Completions over HTTP (llama.cpp, vLLM,
+//! LM Studio, LocalAI, SGLang, Ollama's `/v1`, or `portico mock-backend`).
+//! Its SSE stream is parsed with eventsource-stream and translated into
+//! [`ChatEvent`]s: tool-call deltas are merged by index (servers that repeat the
+//! call id and name in every delta, or reuse index 0 for parallel calls, are
+//! normalized), and both `reasoning_content` and `reasoning` become reasoning.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use eventsource_stream::Eventsource;
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
+use serde_json::{json, Value};
+
+use super::{
+    Backend, BackendError, ChatEvent, ChatEventStream, ChatRequest, FinishReason, TokenUsage,
+};
+
+/// An OpenAI-compatible chat server.
+#[derive(Debug, Clone)]
+pub struct OpenAiCompatBackend {
+    name: String,
+    base_url: String,
+    api_key: Option<String>,
+    client: reqwest::Client,
+}
+
+impl OpenAiCompatBackend {
+    /// A backend at `base_url` (e.g. `http://127.0.0.1:8080/v1`).
+    pub fn new(name: impl Into<String>, base_url: &str, api_key: Option<String>) -> Self {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .tcp_nodelay(true)
+            .build()
+            .unwrap_or_default();
+        Self {
+            name: name.into(),
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            api_key,
+            client,
+        }
+    }
+
+    /// The base URL, without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        let builder = self.client.post(format!("{}{path}", self.base_url));
+        match &self.api_key {
+            Some(key) => builder.bearer_auth(key),
+            None => builder,
+        }
+    }
+
+    /// Forwards a Chat Completions body unchanged and returns the upstream answer.
+    /// Connection failures become [`BackendError`]s; HTTP error statuses are
+    /// returned as they are, for the caller to wrap.
+    pub async fn forward_chat(
+        &self,
+        body: bytes::Bytes,
+    ) -> Result<reqwest::Response, BackendError> {
+        self.post("/chat/completions")
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(classify_send_error)
+    }
+}
+
+/// Maps a reqwest failure before any answer to unreachable or timeout.
+pub fn classify_send_error(error: reqwest::Error) -> BackendError {
+    if error.is_timeout() {
+        BackendError::Timeout(error.to_string())
+    } else {
+        BackendError::Unreachable(error.to_string())
+    }
+}
+
+/// Reads an error answer's body into a [`BackendError::Status`].
+pub async fn status_error(response: reqwest::Response) -> BackendError {
+    let status = response.status().as_u16();
+    let body = response.text().await.unwrap_or_default();
+    let message = serde_json::from_str::<Value>(&body)
+        .ok()
+        .and_then(|value| {
+            value
+                .pointer("/error/message")
+                .or_else(|| value.get("error"))
+                .or_else(|| value.get("message"))
+                .or_else(|| value.get("detail"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| body.chars().take(500).collect());
+    BackendError::Status {
+        status,
+        message,
+        body: Some(body),
+    }
+}
+
+impl Backend for OpenAiCompatBackend {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn stream_chat(
+        &self,
+        request: ChatRequest,
+    ) -> BoxFuture<'_, Result<ChatEventStream, BackendError>> {
+        async move {
+            let mut body = serde_json::to_value(&request)
+                .map_err(|error| BackendError::Stream(error.to_string()))?;
+            if let Some(object) = body.as_object_mut() {
+                object.insert("stream".into(), Value::Bool(true));
+                object.insert("stream_options".into(), json!({"include_usage": true}));
+            }
+            let response = self
+                .post("/chat/completions")
+                .json(&body)
+                .send()
+                .await
+                .map_err(classify_send_error)?;
+            if !response.status().is_success() {
+                return Err(status_error(response).await);
+            }
+            let mut events = response.bytes_stream().eventsource();
+            let stream = async_stream::stream! {
+                let mut translator = ChunkTranslator::default();
+                let mut finished = false;
+                while let Some(event) = events.next().await {
+                    let event = match event {
+                        Ok(event) => event,
+                        Err(error) => {
+                            yield Err(BackendError::Stream(error.to_string()));
+                            return;
+                        }
+                    };
+                    if event.data.trim() == "[DONE]" {
+                        finished = true;
+                        break;
+                    }
+                    if event.data.trim().is_empty() {
+                        continue;
+                    }
+                    match translator.translate(&event.data) {
+                        Ok(translated) => {
+                            for item in translated {
+                                yield Ok(item);
+                            }
+                        }
+                        Err(error) => {
+                            yield Err(error);
+                            return;
+                        }
+                    }
+                }
+                if !finished && !translator.saw_finish {
+                    yield Err(BackendError::Stream("the backend closed the stream before it finished".into()));
+                    return;
+                }
+                if !translator.saw_finish {
+                    yield Ok(ChatEvent::Finish(FinishReason::Stop));
+                }
+            };
+            Ok(Box::pin(stream) as ChatEventStream)
+        }
+        .boxed()
+    }
+
+    fn list_models(&self) -> BoxFuture<'_, Result<Vec<String>, BackendError>> {
+        async move {
+            let mut builder = self
+                .client
+                .get(format!("{}/models", self.base_url))
+                .timeout(Duration::from_secs(5));
+            if let Some(key) = &self.api_key {
+                builder = builder.bearer_auth(key);
+            }
+            let response = builder.send().await.map_err(classify_send_error)?;
+            if !response.status().is_success() {
+                return Err(status_error(response).await);
+            }
+            let body: Value = response
+                .json()
+                .await
+                .map_err(|error| BackendError::Stream(error.to_string()))?;
+            // OpenAI's `{"data":[{"id":…}]}`, or Ollama's `{"models":[{"name":…}]}`.
+            let listed = body
+                .get("data")
+                .or_else(|| body.get("models"))
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            Ok(listed
+                .iter()
+                .filter_map(|model| {
+                    model
+                        .get("id")
+                        .or_else(|| model.get("name"))
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                })
+                .collect())
+        }
+        .boxed()
+    }
+
+    fn chat_passthrough(&self) -> Option<&OpenAiCompatBackend> {
+        Some(self)
+    }
+}
+
+/// Turns Chat Completions chunks into [`ChatEvent`]s, remembering which tool
+/// calls have started so that repeated ids and names are not started twice.
+#[derive(Debug, Default)]
+pub struct ChunkTranslator {
+    /// Upstream index → (our index, call id) of the call last seen there.
+    calls: HashMap<u64, (u32, String)>,
+    /// Arguments that arrived before the call's name, by upstream index.
+    pending_arguments: HashMap<u64, String>,
+    next_index: u32,
+    /// Whether a `finish_reason` has been seen.
+    pub saw_finish: bool,
+}
+
+impl ChunkTranslator {
+    /// Translates one `data:` payload.
+    pub fn translate(&mut self, data: &str) -> Result<Vec<ChatEvent>, BackendError> {
+        let chunk: Value = serde_json::from_str(data)
+            .map_err(|error| BackendError::Stream(format!("unparseable chunk: {error}")))?;
+        if let Some(error) = chunk.get("error").filter(|error| !error.is_null()) {
+            let message = error
+                .get("message")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .unwrap_or_else(|| error.to_string());
+            return Err(BackendError::Stream(message));
+        }
+        let mut out = Vec::new();
+        if let Some(choice) = chunk.get("choices").and_then(|choices| choices.get(0)) {
+            if let Some(delta) = choice.get("delta").or_else(|| choice.get("message")) {
+                self.translate_delta(delta, &mut out);
+            }
+            if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
+                self.saw_finish = true;
+                out.push(ChatEvent::Finish(FinishReason::from_wire(reason)));
+            }
+        }
+        if let Some(usage) = chunk.get("usage").filter(|usage| usage.is_object()) {
+            out.push(ChatEvent::Usage(parse_usage(usage)));
+        }
+        Ok(out)
+    }
+
+    fn translate_delta(&mut self, delta: &Value, out: &mut Vec<ChatEvent>) {
+        for field in ["reasoning_content", "reasoning"] {
+            if let Some(text) = delta.get(field).and_then(Value::as_str) {
+                if !text.is_empty() {
+                    out.push(ChatEvent::ReasoningDelta(text.to_owned()));
+                }
+            }
+        }
+        if let Some(text) = delta.get("content").and_then(Value::as_str) {
+            if !text.is_empty() {
+                out.push(ChatEvent::TextDelta(text.to_owned()));
+            }
+        }
+        let Some(calls) = delta.get("tool_calls").and_then(Value::as_array) else {
+            return;
+        };
+        for (position, call) in calls.iter().enumerate() {
+            let upstream_index = call
+                .get("index")
+                .and_then(Value::as_u64)
+                .unwrap_or(position as u64);
+            let id = call
+                .get("id")
+                .and_then(Value::as_str)
+                .filter(|id| !id.is_empty());
+            let name = call
+                .pointer("/function/name")
+                .and_then(Value::as_str)
+                .filter(|name| !name.is_empty());
+            let arguments = call
+                .pointer("/function/arguments")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let known = self.calls.get(&upstream_index).cloned();
+            // A different id at a known index is a new call (servers that reuse index 0).
+            let is_new = match (&known, id) {
+                (None, _) => true,
+                (Some((_, known_id)), Some(id)) => known_id != id && name.is_some(),
+                (Some(_), None) => false,
+            };
+            if is_new {
+                let Some(name) = name else {
+                    // Arguments before the name: keep them until the call can start.
+                    self.pending_arguments
+                        .entry(upstream_index)
+                        .or_default()
+                        .push_str(arguments);
+                    continue;
+                };
+                let index = self.next_index;
+                self.next_index += 1;
+                let call_id = id
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| crate::ids::new_id("call_"));
+                self.calls.insert(upstream_index, (index, call_id.clone()));
+                out.push(ChatEvent::ToolCallStart {
+                    index,
+                    call_id,
+                    name: name.to_owned(),
+                });
+                let mut fragment = self
+                    .pending_arguments
+                    .remove(&upstream_index)
+                    .unwrap_or_default();
+                fragment.push_str(arguments);
+                if !fragment.is_empty() {
+                    out.push(ChatEvent::ToolCallArguments { index, fragment });
+                }
+            } else if let Some((index, _)) = known {
+                if !arguments.is_empty() {
+                    out.push(ChatEvent::ToolCallArguments {
+                        index,
+                        fragment: arguments.to_owned(),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Reads an OpenAI `usage` object (Chat or Responses spelling).
+pub fn parse_usage(usage: &Value) -> TokenUsage {
+    let number = |pointer: &str| usage.pointer(pointer).and_then(Value::as_u64).unwrap_or(0);
+    TokenUsage {
+        prompt_tokens: number("/prompt_tokens").max(number("/input_tokens")),
+        completion_tokens: number("/completion_tokens").max(number("/output_tokens")),
+        reasoning_tokens: number("/completion_tokens_details/reasoning_tokens"),
+        cached_tokens: number("/prompt_tokens_details/cached_tokens"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_ids_and_names_start_a_call_once() {
+        let mut translator = ChunkTranslator::default();
+        let chunk = |arguments: &str| {
+            json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_a","type":"function","function":{"name":"f","arguments":arguments}}]}}]}).to_string()
+        };
+        let mut events = translator.translate(&chunk("{\"a\"")).unwrap_or_default();
+        events.extend(translator.translate(&chunk(":1}")).unwrap_or_default());
+        assert_eq!(
+            events,
+            vec![
+                ChatEvent::ToolCallStart {
+                    index: 0,
+                    call_id: "call_a".into(),
+                    name: "f".into()
+                },
+                ChatEvent::ToolCallArguments {
+                    index: 0,
+                    fragment: "{\"a\"".into()
+                },
+                ChatEvent::ToolCallArguments {
+                    index: 0,
+                    fragment: ":1}".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_new_id_at_a_reused_index_is_a_new_call() {
+        let mut translator = ChunkTranslator::default();
+        let first = json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_a","function":{"name":"f","arguments":"{}"}}]}}]}).to_string();
+        let second = json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_b","function":{"name":"g","arguments":"{}"}}]}}]}).to_string();
+        let mut events = translator.translate(&first).unwrap_or_default();
+        events.extend(translator.translate(&second).unwrap_or_default());
+        assert!(events.contains(&ChatEvent::ToolCallStart {
+            index: 1,
+            call_id: "call_b".into(),
+            name: "g".into()
+        }));
+    }
+
+    #[test]
+    fn reasoning_fields_and_finish_and_usage_are_read() {
+        let mut translator = ChunkTranslator::default();
+        let events = translator
+            .translate(&json!({"choices":[{"index":0,"delta":{"reasoning_content":"hmm","reasoning":"ok"},"finish_reason":"length"}],"usage":{"prompt_tokens":3,"completion_tokens":5}}).to_string())
+            .unwrap_or_default();
+        assert_eq!(
+            events,
+            vec![
+                ChatEvent::ReasoningDelta("hmm".into()),
+                ChatEvent::ReasoningDelta("ok".into()),
+                ChatEvent::Finish(FinishReason::Length),
+                ChatEvent::Usage(TokenUsage {
+                    prompt_tokens: 3,
+                    completion_tokens: 5,
+                    ..TokenUsage::default()
+                }),
+            ]
+        );
+        assert!(translator.saw_finish);
+    }
+
+    #[test]
+    fn an_error_chunk_is_a_stream_error() {
+        let mut translator = ChunkTranslator::default();
+        let result = translator.translate(r#"{"error":{"message":"boom"}}"#);
+        assert_eq!(result, Err(BackendError::Stream("boom".into())));
+    }
+}

@@ -1,0 +1,128 @@
+//! The command line: `portico serve`, `portico mock-backend`, `portico openapi`.
+//! Servers print `… listening on http://ADDR` as their first line on stdout, so
+//! scripts and tests that ask for port 0 learn the real port.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::{App, Config};
+
+/// Portico: the OpenAI platform (Responses, Chat, Models) in front of local inference servers.
+#[derive(Debug, Parser)]
+#[command(name = "portico", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to run.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API.
+    Serve {
+        /// A TOML config file (see README).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// An OpenAI-compatible backend URL such as http://127.0.0.1:8080/v1 serving every model.
+        /// May be repeated.
+        #[arg(long = "backend")]
+        backends: Vec<String>,
+        /// Address to listen on [default: 127.0.0.1:8400].
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// SQLite database file [default: ./portico.db].
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
+    /// Serve the built-in scripted backend as an OpenAI-compatible chat server.
+    MockBackend {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        listen: SocketAddr,
+    },
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+/// Runs the command line.
+pub async fn run() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let result = match cli.command {
+        Command::Serve {
+            config,
+            backends,
+            listen,
+            db,
+        } => serve(config, backends, listen, db).await,
+        Command::MockBackend { listen } => mock_backend(listen).await,
+        Command::Openapi => {
+            println!("{}", crate::openapi::document_json());
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("portico: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn announce(what: &str, address: SocketAddr) {
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(stdout, "{what} listening on http://{address}");
+    let _ = stdout.flush();
+}
+
+async fn serve(
+    config_path: Option<PathBuf>,
+    backends: Vec<String>,
+    listen: Option<SocketAddr>,
+    db: Option<PathBuf>,
+) -> Result<(), String> {
+    let mut config = match config_path {
+        Some(path) => Config::from_file(&path).map_err(|error| error.to_string())?,
+        None => Config::default(),
+    };
+    for backend in &backends {
+        config.add_backend_url(backend);
+    }
+    if let Some(listen) = listen {
+        config.listen = listen;
+    }
+    if let Some(db) = db {
+        config.database = db;
+    }
+    let app = App::build(config)
+        .await
+        .map_err(|error| error.to_string())?;
+    let address = app.address().map_err(|error| error.to_string())?;
+    announce("portico", address);
+    app.run().await.map_err(|error| error.to_string())
+}
+
+async fn mock_backend(listen: SocketAddr) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|error| error.to_string())?;
+    let address = listener.local_addr().map_err(|error| error.to_string())?;
+    announce("portico mock-backend", address);
+    crate::mock_backend::serve(listener)
+        .await
+        .map_err(|error| error.to_string())
+}

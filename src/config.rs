@@ -1,0 +1,194 @@
+//! Configuration: one struct, read from defaults, then a TOML file, then the
+//! command line. Unknown keys are refused so that a typo is never silently ignored.
+//!
+//! ```toml
+//! listen = "127.0.0.1:8400"
+//! database = "portico.db"
+//! max_body_bytes = 10485760
+//!
+//! [[backends]]
+//! name = "llama"
+//! base_url = "http://127.0.0.1:8080/v1"
+//! api_key_env = "LLAMA_API_KEY"   # optional: the key is read from this variable
+//! models = ["*"]                  # model names served, or "*" for any
+//!
+//! [[api_keys]]
+//! key = "sk-team-a"               # or key_env = "TEAM_A_KEY"
+//! project = "team-a"
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Everything `portico serve` needs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address to listen on (`127.0.0.1:0` picks a free port).
+    pub listen: SocketAddr,
+    /// SQLite database file, created on first start.
+    pub database: PathBuf,
+    /// Largest request body accepted, in bytes (413 above it).
+    pub max_body_bytes: usize,
+    /// Upstream backends, in order of preference.
+    pub backends: Vec<BackendConfig>,
+    /// API keys; none means the server is open and everything is one project.
+    pub api_keys: Vec<ApiKeyConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8400)),
+            database: PathBuf::from("portico.db"),
+            max_body_bytes: 10 * 1024 * 1024,
+            backends: Vec::new(),
+            api_keys: Vec::new(),
+        }
+    }
+}
+
+/// Which kind of server a backend is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendKind {
+    /// Any server speaking OpenAI's Chat Completions.
+    #[default]
+    Openai,
+    /// The built-in scripted backend, in process.
+    Builtin,
+}
+
+/// One upstream backend.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackendConfig {
+    pub name: String,
+    #[serde(default)]
+    pub kind: BackendKind,
+    /// Base URL including `/v1`, e.g. `http://127.0.0.1:8080/v1`.
+    #[serde(default)]
+    pub base_url: String,
+    /// Name of the environment variable that holds the backend's API key.
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// Models served; `*` serves any name.
+    #[serde(default = "all_models")]
+    pub models: Vec<String>,
+}
+
+fn all_models() -> Vec<String> {
+    vec!["*".to_owned()]
+}
+
+/// One API key and the project it belongs to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyConfig {
+    #[serde(default)]
+    pub key: Option<String>,
+    /// Read the key from this environment variable instead.
+    #[serde(default)]
+    pub key_env: Option<String>,
+    pub project: String,
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("invalid config {path}: {source}")]
+    Parse {
+        path: String,
+        source: toml::de::Error,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Reads a TOML file over the defaults.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.display().to_string(),
+            source,
+        })
+    }
+
+    /// Adds an OpenAI-compatible backend that serves every model (`--backend URL`).
+    pub fn add_backend_url(&mut self, url: &str) {
+        let name = format!("backend-{}", self.backends.len() + 1);
+        self.backends.push(BackendConfig {
+            name,
+            kind: BackendKind::Openai,
+            base_url: url.to_owned(),
+            api_key_env: None,
+            models: all_models(),
+        });
+    }
+
+    /// The API keys with their values resolved from the environment.
+    pub fn resolved_api_keys(&self) -> Result<Vec<(String, String)>, ConfigError> {
+        self.api_keys
+            .iter()
+            .map(|entry| {
+                let key = match (&entry.key, &entry.key_env) {
+                    (Some(key), _) => key.clone(),
+                    (None, Some(variable)) => std::env::var(variable).map_err(|_| {
+                        ConfigError::Invalid(format!(
+                            "api key for project {}: environment variable {variable} is not set",
+                            entry.project
+                        ))
+                    })?,
+                    (None, None) => {
+                        return Err(ConfigError::Invalid(format!(
+                            "api key for project {} needs `key` or `key_env`",
+                            entry.project
+                        )))
+                    }
+                };
+                Ok((key, entry.project.clone()))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_file_parses_and_unknown_keys_are_refused() {
+        let config: Config = toml::from_str(
+            r#"
+            listen = "127.0.0.1:9000"
+            database = "x.db"
+            [[backends]]
+            name = "llama"
+            base_url = "http://127.0.0.1:8080/v1"
+            models = ["gemma"]
+            [[api_keys]]
+            key = "sk-a"
+            project = "a"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.backends[0].models, ["gemma"]);
+        assert_eq!(
+            config.resolved_api_keys().unwrap(),
+            [("sk-a".to_owned(), "a".to_owned())]
+        );
+        assert!(toml::from_str::<Config>("listn = \"x\"").is_err());
+    }
+}

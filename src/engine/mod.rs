@@ -1,0 +1,216 @@
+//! The engine: the only place that knows OpenAI semantics. `prepare` turns a
+//! validated Responses request plus its stored chain into a chat request for a
+//! backend; `start` opens the backend stream (failing as a plain HTTP error if
+//! the backend fails before its first event), stores the response and hands the
+//! rest to a task (`run`) that feeds the event grammar, persists the final object
+//! before the terminal event leaves, and keeps going if the client disconnects.
+
+pub mod history;
+pub mod run;
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use futures::StreamExt;
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use crate::backends::{Backend, BackendError, ChatRequest};
+use crate::error::{ApiError, ApiResult};
+use crate::ids::{new_id, unix_now};
+use crate::responses::defaults::response_from_request;
+use crate::responses::input::{normalize_input, InputEntry};
+use crate::responses::object::{ResponseObject, ResponseStatus};
+use crate::responses::request::CreateResponseRequest;
+use crate::state::AppState;
+use crate::store;
+use crate::stream::ResponseStreamEvent;
+
+/// Everything needed to run one response.
+#[derive(Debug)]
+pub struct PreparedResponse {
+    /// The response as it starts (no output yet).
+    pub response: ResponseObject,
+    /// The request's own input items, normalized, to store.
+    pub input_items: Vec<Value>,
+    /// What the backend is asked.
+    pub chat: ChatRequest,
+    /// Who answers.
+    pub backend: Arc<dyn Backend>,
+    /// The owner of the response.
+    pub project: String,
+    /// Whether backend reasoning is shown as a summary (the request asked for one).
+    pub reasoning_as_summary: bool,
+}
+
+/// Validates references, rebuilds the chain's history and builds the chat request.
+pub async fn prepare(
+    state: &AppState,
+    project: &str,
+    request: CreateResponseRequest,
+) -> ApiResult<PreparedResponse> {
+    let model = request.model.clone().unwrap_or_default();
+    let backend = state
+        .backends
+        .resolve(&model)
+        .ok_or_else(|| ApiError::model_not_found(&model))?;
+    let mut input_items = Vec::new();
+    for entry in normalize_input(request.input.as_ref())? {
+        match entry {
+            InputEntry::Item(item) => input_items.push(item),
+            InputEntry::Reference { id, param } => {
+                let item = store::responses::find_item(&state.db, project, &id)
+                    .await?
+                    .ok_or_else(|| {
+                        ApiError::invalid_with_code(
+                            format!("Item with id '{id}' not found."),
+                            Some(param),
+                            "item_not_found",
+                        )
+                    })?;
+                input_items.push(item);
+            }
+        }
+    }
+    let mut history = Vec::new();
+    if let Some(previous_id) = &request.previous_response_id {
+        let previous = store::responses::get_response(&state.db, project, previous_id).await?;
+        match previous {
+            None => {
+                return Err(ApiError::invalid_with_code(
+                    format!("Previous response with id '{previous_id}' not found."),
+                    Some("previous_response_id".to_owned()),
+                    "previous_response_not_found",
+                ))
+            }
+            Some(stored) if stored.status == "queued" || stored.status == "in_progress" => {
+                return Err(ApiError::invalid_with_code(
+                    format!("Previous response with id '{previous_id}' is still {}; wait until it has finished.", stored.status),
+                    Some("previous_response_id".to_owned()),
+                    "previous_response_not_finished",
+                ))
+            }
+            Some(_) => history = store::responses::chain_items(&state.db, project, previous_id).await?,
+        }
+    }
+    history.extend(input_items.iter().cloned());
+    let tools = request.tools.clone().unwrap_or_default();
+    let chat_tools = history::chat_tools(&tools);
+    let chat = ChatRequest {
+        model: model.clone(),
+        messages: history::chat_messages(request.instructions.as_deref(), &history),
+        parallel_tool_calls: if chat_tools.is_empty() {
+            None
+        } else {
+            request.parallel_tool_calls
+        },
+        tool_choice: if chat_tools.is_empty() {
+            None
+        } else {
+            request.tool_choice.as_ref().map(history::chat_tool_choice)
+        },
+        tools: chat_tools,
+        response_format: history::chat_response_format(request.text.as_ref()),
+        temperature: request.temperature,
+        top_p: request.top_p,
+        max_tokens: request.max_output_tokens,
+        user: request.user.clone(),
+    };
+    let reasoning_as_summary = request
+        .reasoning
+        .as_ref()
+        .and_then(|reasoning| reasoning.get("summary"))
+        .is_some_and(|summary| summary.is_string());
+    let response = response_from_request(new_id("resp_"), unix_now(), &request);
+    Ok(PreparedResponse {
+        response,
+        input_items,
+        chat,
+        backend,
+        project: project.to_owned(),
+        reasoning_as_summary,
+    })
+}
+
+/// Opens the backend stream, stores the new response, and starts the task that
+/// runs it. Returns the events as they are produced (terminal event last).
+pub async fn start(
+    state: &AppState,
+    prepared: PreparedResponse,
+) -> ApiResult<mpsc::Receiver<ResponseStreamEvent>> {
+    let mut stream = prepared
+        .backend
+        .stream_chat(prepared.chat.clone())
+        .await
+        .map_err(|error| backend_error(prepared.backend.name(), error))?;
+    // Read the first event before answering 200, so early failures are HTTP errors.
+    let first = match stream.next().await {
+        Some(Err(error)) => return Err(backend_error(prepared.backend.name(), error)),
+        other => other,
+    };
+    let mut response = prepared.response.clone();
+    response.status = ResponseStatus::InProgress;
+    if response.store {
+        store::responses::insert_response(
+            &state.db,
+            &prepared.project,
+            &response,
+            &prepared.input_items,
+        )
+        .await?;
+    }
+    let (sender, receiver) = mpsc::channel(64);
+    tokio::spawn(run::run_response(
+        state.db.clone(),
+        prepared,
+        first,
+        stream,
+        sender,
+    ));
+    Ok(receiver)
+}
+
+/// Maps a failure before the first token to the client's error.
+pub fn backend_error(backend: &str, error: BackendError) -> ApiError {
+    tracing::warn!(backend, %error, "backend failed before the first token");
+    match error {
+        BackendError::Unreachable(detail) => ApiError::Backend {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: format!("The backend '{backend}' is unavailable: {detail}"),
+        },
+        BackendError::Timeout(detail) => ApiError::Backend {
+            status: StatusCode::GATEWAY_TIMEOUT,
+            message: format!("The backend '{backend}' did not answer in time: {detail}"),
+        },
+        BackendError::Status {
+            status, message, ..
+        } if status == 400 || status == 422 => ApiError::InvalidRequest {
+            message: format!("The backend rejected the request: {message}"),
+            param: None,
+            code: None,
+        },
+        BackendError::Status {
+            status: 404,
+            message,
+            ..
+        } => ApiError::NotFound {
+            message: format!("The backend '{backend}' does not know this model: {message}"),
+            param: Some("model".to_owned()),
+            code: Some("model_not_found".to_owned()),
+        },
+        BackendError::Status {
+            status, message, ..
+        } => ApiError::Backend {
+            status: if status == 503 {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::BAD_GATEWAY
+            },
+            message: format!("The backend '{backend}' failed ({status}): {message}"),
+        },
+        BackendError::Stream(detail) => ApiError::Backend {
+            status: StatusCode::BAD_GATEWAY,
+            message: format!("The backend '{backend}' failed: {detail}"),
+        },
+    }
+}

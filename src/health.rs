@@ -1,0 +1,53 @@
+//! Liveness and readiness: `/healthz` answers while the process runs; `/readyz`
+//! answers 200 only when the database answers and at least one backend is reachable.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Map, Value};
+
+use crate::state::AppState;
+use crate::store;
+
+/// The health routes (outside `/v1`, no API key needed).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+}
+
+/// Liveness.
+#[utoipa::path(get, path = "/healthz", tag = "Health", responses((status = 200, description = "The process is alive", body = Object)))]
+pub async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// Readiness: database and backends.
+#[utoipa::path(
+    get, path = "/readyz", tag = "Health",
+    responses((status = 200, description = "Ready", body = Object), (status = 503, description = "Not ready: no database or no reachable backend", body = Object))
+)]
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    let database = store::ping(&state.db).await;
+    let mut backends = Map::new();
+    for entry in state.backends.entries() {
+        let reachable = entry.backend.list_models().await.is_ok();
+        backends.insert(entry.backend.name().to_owned(), Value::Bool(reachable));
+    }
+    let any_backend = backends
+        .values()
+        .any(|reachable| reachable == &Value::Bool(true));
+    let ready = database && any_backend;
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(
+            json!({"status": if ready { "ready" } else { "not_ready" }, "database": database, "backends": backends}),
+        ),
+    )
+}

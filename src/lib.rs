@@ -1,0 +1,28 @@
+//! Portico: a stateful OpenAI-platform gateway in front of local inference servers.
+//!
+//! The flow every API shares: `api` modules (one per resource) validate and
+//! authenticate, the `engine` builds the model input from stored state and turns
+//! a backend's chat events into items and events, `stream` owns the event
+//! grammars, `store` persists, `backends` produce tokens.
+
+pub mod app;
+pub mod auth;
+pub mod backends;
+pub mod chat;
+pub mod cli;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod ids;
+pub mod mock_backend;
+pub mod models;
+pub mod openapi;
+pub mod responses;
+pub mod state;
+pub mod store;
+pub mod stream;
+
+pub use app::App;
+pub use config::Config;

@@ -1,0 +1,156 @@
+//! The mock backend's `POST /v1/chat/completions`: plays the next script and
+//! answers in Chat Completions wire format, streamed or as one JSON body.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures::StreamExt;
+use serde_json::Value;
+
+use super::{error_response, Counters, MockState};
+use crate::backends::scripted::play;
+use crate::backends::{BackendError, ChatEventStream};
+use crate::chat::synthesize::{chat_request_from_body, collect_completion, ChunkEncoder};
+use crate::stream::sse::{data_frame, DONE_FRAME};
+
+/// Records the body, plays the next script and answers as OpenAI would.
+pub(super) async fn create_chat_completion(
+    State(state): State<MockState>,
+    body: Bytes,
+) -> Response {
+    state.counters.requests.fetch_add(1, Ordering::Relaxed);
+    let body: Value = match serde_json::from_slice(&body) {
+        Ok(body) => body,
+        Err(error) => {
+            let message = format!("We could not parse the JSON body of your request: {error}");
+            return error_response(StatusCode::BAD_REQUEST, &message);
+        }
+    };
+    state.record_request(&body);
+    let request = match chat_request_from_body(&body) {
+        Ok(request) => request,
+        Err(message) => return error_response(StatusCode::BAD_REQUEST, &message),
+    };
+    let events = match play(state.scripts.next(), &request).await {
+        Ok(events) => events,
+        Err(BackendError::Status {
+            status, message, ..
+        }) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return error_response(status, &message);
+        }
+        Err(error) => return error_response(StatusCode::INTERNAL_SERVER_ERROR, &error.to_string()),
+    };
+    if body.get("stream").and_then(Value::as_bool).unwrap_or(false) {
+        let include_usage = body
+            .pointer("/stream_options/include_usage")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        stream_completion(&state, &request.model, include_usage, events)
+    } else {
+        complete(&request.model, events).await
+    }
+}
+
+/// The whole answer as one `chat.completion`; a broken stream is a 500.
+async fn complete(model: &str, mut events: ChatEventStream) -> Response {
+    let mut collected = Vec::new();
+    while let Some(event) = events.next().await {
+        match event {
+            Ok(event) => collected.push(event),
+            Err(error) => {
+                return error_response(StatusCode::INTERNAL_SERVER_ERROR, &error.to_string())
+            }
+        }
+    }
+    Json(collect_completion(model, &collected)).into_response()
+}
+
+/// A `text/event-stream` of chunks ending in `data: [DONE]`. A broken script
+/// stream yields an error from the body, which makes hyper abort the connection:
+/// the client sees the body end without `[DONE]` and without a finish chunk.
+fn stream_completion(
+    state: &MockState,
+    model: &str,
+    include_usage: bool,
+    mut events: ChatEventStream,
+) -> Response {
+    let mut encoder = ChunkEncoder::new(model, include_usage);
+    let mut guard = StreamGuard::new(Arc::clone(&state.counters));
+    let frames = async_stream::stream! {
+        yield Ok(data_frame(&encoder.first_chunk()));
+        while let Some(event) = events.next().await {
+            match event {
+                Ok(event) => {
+                    for chunk in encoder.encode(&event) {
+                        yield Ok(data_frame(&chunk));
+                    }
+                }
+                Err(error) => {
+                    guard.failed();
+                    yield Err(std::io::Error::other(error.to_string()));
+                    return;
+                }
+            }
+        }
+        if let Some(chunk) = encoder.usage_chunk() {
+            yield Ok(data_frame(&chunk));
+        }
+        yield Ok::<Bytes, std::io::Error>(Bytes::from_static(DONE_FRAME.as_bytes()));
+        // Reached only when hyper polls past `[DONE]`, i.e. after it was handed over.
+        guard.completed();
+    };
+    (
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        Body::from_stream(frames),
+    )
+        .into_response()
+}
+
+/// Counts how a stream ended. Dropped before `completed` or `failed` means the
+/// client went away (hyper dropped the body).
+struct StreamGuard {
+    counters: Arc<Counters>,
+    ended: bool,
+}
+
+impl StreamGuard {
+    fn new(counters: Arc<Counters>) -> Self {
+        Self {
+            counters,
+            ended: false,
+        }
+    }
+
+    fn completed(&mut self) {
+        if !self.ended {
+            self.ended = true;
+            self.counters
+                .completed_streams
+                .fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The script broke the stream on purpose: neither completed nor left.
+    fn failed(&mut self) {
+        self.ended = true;
+    }
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.counters
+                .disconnected_streams
+                .fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! `portico mock-backend`: the scripted backend served over HTTP as an
+//! OpenAI-compatible chat server, so tests, demos and benchmarks can put a real
+//! network hop between the gateway and its tokens.
+//!
+//! Routes:
+//! * `POST /v1/chat/completions` — answers with the next queued [`Script`]
+//!   (echoing the last user message when the queue is empty), streamed or not.
+//!   A scripted `error_status` is answered as that status with an OpenAI error
+//!   envelope; a scripted `fail_after_events` breaks a stream off without
+//!   `[DONE]` (the connection is aborted), or answers 500 when not streaming.
+//! * `GET /v1/models` — the one model, `mock`.
+//! * `POST|DELETE /control/scripts` — queue scripts (one or an array) / clear them.
+//! * `GET|DELETE /control/requests` — the chat request bodies received / forget them.
+//! * `GET /control/stats` — requests, completed streams, streams the client left.
+//! * `GET /health` — `{"status":"ok"}`.
+//!
+//! [`Script`]: crate::backends::scripted::Script
+
+mod chat;
+mod control;
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use crate::backends::scripted::ScriptQueue;
+
+/// How many request bodies the log keeps; older ones are dropped first so that a
+/// long benchmark run does not grow without bound.
+pub const REQUEST_LOG_CAPACITY: usize = 1_000;
+
+/// Chat request bodies may be long conversations; allow more than axum's 2 MB.
+const BODY_LIMIT_BYTES: usize = 64 * 1024 * 1024;
+
+/// The mock server's shared state: scripts to play, what was received, counters.
+#[derive(Clone, Default)]
+pub struct MockState {
+    /// Scripts for the next chat requests, in order.
+    pub scripts: ScriptQueue,
+    requests: Arc<Mutex<VecDeque<Value>>>,
+    counters: Arc<Counters>,
+}
+
+#[derive(Default)]
+struct Counters {
+    requests: AtomicU64,
+    completed_streams: AtomicU64,
+    disconnected_streams: AtomicU64,
+}
+
+/// A snapshot of the mock server's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct MockStats {
+    /// Chat completion requests received.
+    pub requests: u64,
+    /// Streams that ended with `[DONE]`.
+    pub completed_streams: u64,
+    /// Streams whose client went away before the end.
+    pub disconnected_streams: u64,
+}
+
+impl MockState {
+    /// The chat request bodies received, oldest first.
+    pub fn received_requests(&self) -> Vec<Value> {
+        self.requests
+            .lock()
+            .map(|log| log.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The current counters.
+    pub fn stats(&self) -> MockStats {
+        MockStats {
+            requests: self.counters.requests.load(Ordering::Relaxed),
+            completed_streams: self.counters.completed_streams.load(Ordering::Relaxed),
+            disconnected_streams: self.counters.disconnected_streams.load(Ordering::Relaxed),
+        }
+    }
+
+    fn record_request(&self, body: &Value) {
+        if let Ok(mut log) = self.requests.lock() {
+            if log.len() >= REQUEST_LOG_CAPACITY {
+                log.pop_front();
+            }
+            log.push_back(body.clone());
+        }
+    }
+
+    fn clear_requests(&self) {
+        if let Ok(mut log) = self.requests.lock() {
+            log.clear();
+        }
+    }
+}
+
+/// The mock server's routes over `state`.
+pub fn router(state: MockState) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(chat::create_chat_completion))
+        .route("/v1/models", get(list_models))
+        .route(
+            "/control/scripts",
+            post(control::queue_scripts).delete(control::clear_scripts),
+        )
+        .route(
+            "/control/requests",
+            get(control::list_requests).delete(control::clear_requests),
+        )
+        .route("/control/stats", get(control::stats))
+        .route("/health", get(health))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .with_state(state)
+}
+
+/// Serves the mock backend with fresh state on an already bound listener until
+/// the listener fails.
+pub async fn serve(listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    serve_with_state(listener, MockState::default()).await
+}
+
+/// Serves the mock backend with the given state, so that an in-process caller
+/// can queue scripts and read the log without going through HTTP.
+pub async fn serve_with_state(
+    listener: tokio::net::TcpListener,
+    state: MockState,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).await
+}
+
+async fn list_models() -> Json<Value> {
+    Json(json!({
+        "object": "list",
+        "data": [{"id": "mock", "object": "model", "created": 0, "owned_by": "portico"}],
+    }))
+}
+
+async fn health() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+async fn not_found() -> Response {
+    error_response(StatusCode::NOT_FOUND, "Unknown route on the mock backend.")
+}
+
+/// An OpenAI error envelope: `invalid_request_error` for 4xx, else `server_error`.
+fn error_response(status: StatusCode, message: &str) -> Response {
+    let kind = if status.is_client_error() {
+        "invalid_request_error"
+    } else {
+        "server_error"
+    };
+    let body = json!({"error": {"message": message, "type": kind, "param": null, "code": null}});
+    (status, Json(body)).into_response()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,99 @@
+//! The Models API: `GET /v1/models` and `GET /v1/models/{model}` list what the
+//! backends serve — their configured names, and for catch-all backends the
+//! models they report themselves.
+
+use axum::extract::{Path, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::auth::Project;
+use crate::error::{ApiError, ApiResult, ErrorEnvelope};
+use crate::state::AppState;
+
+/// A model (`object: "model"`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Model {
+    pub id: String,
+    pub object: String,
+    pub created: i64,
+    pub owned_by: String,
+}
+
+/// `{"object":"list","data":[…]}` (not paginated, as OpenAI's).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ModelList {
+    pub object: String,
+    pub data: Vec<Model>,
+}
+
+/// The Models routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/models", get(list_models))
+        .route("/v1/models/{model}", get(retrieve_model))
+}
+
+/// Every model served, first backend first, without duplicates.
+async fn served_models(state: &AppState) -> Vec<Model> {
+    let mut models: Vec<Model> = Vec::new();
+    for entry in state.backends.entries() {
+        let mut names: Vec<String> = entry
+            .models
+            .iter()
+            .filter(|name| *name != "*")
+            .cloned()
+            .collect();
+        if entry.is_catch_all() {
+            match entry.backend.list_models().await {
+                Ok(reported) => names.extend(reported),
+                Err(error) => {
+                    tracing::warn!(backend = entry.backend.name(), %error, "could not list the backend's models")
+                }
+            }
+        }
+        for name in names {
+            if !models.iter().any(|model| model.id == name) {
+                models.push(Model {
+                    id: name,
+                    object: "model".into(),
+                    created: 0,
+                    owned_by: entry.backend.name().to_owned(),
+                });
+            }
+        }
+    }
+    models
+}
+
+/// Lists the models the backends serve.
+#[utoipa::path(
+    get, path = "/v1/models", tag = "Models",
+    responses((status = 200, description = "The models", body = ModelList), (status = 401, description = "Missing or wrong API key", body = ErrorEnvelope))
+)]
+pub async fn list_models(State(state): State<AppState>, _project: Project) -> Json<ModelList> {
+    Json(ModelList {
+        object: "list".into(),
+        data: served_models(&state).await,
+    })
+}
+
+/// Retrieves one model.
+#[utoipa::path(
+    get, path = "/v1/models/{model}", tag = "Models",
+    params(("model" = String, Path, description = "The model's id")),
+    responses((status = 200, description = "The model", body = Model), (status = 404, description = "No backend serves it", body = ErrorEnvelope))
+)]
+pub async fn retrieve_model(
+    State(state): State<AppState>,
+    _project: Project,
+    Path(model): Path<String>,
+) -> ApiResult<Json<Model>> {
+    served_models(&state)
+        .await
+        .into_iter()
+        .find(|served| served.id == model)
+        .map(Json)
+        .ok_or_else(|| ApiError::model_not_found(&model))
+}

@@ -1,0 +1,29 @@
+//! The Responses API: `POST /v1/responses`, `GET` / `DELETE /v1/responses/{id}`,
+//! `GET /v1/responses/{id}/input_items`. Wire types live in `object` and
+//! `request`, input normalization in `input`, handlers in `handlers`; the work
+//! itself is the engine's.
+
+pub mod defaults;
+pub mod handlers;
+pub mod input;
+pub mod object;
+pub mod request;
+
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::state::AppState;
+
+/// The Responses routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/responses", post(handlers::create_response))
+        .route(
+            "/v1/responses/{response_id}",
+            get(handlers::get_response).delete(handlers::delete_response),
+        )
+        .route(
+            "/v1/responses/{response_id}/input_items",
+            get(handlers::list_input_items),
+        )
+}

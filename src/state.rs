@@ -1,0 +1,20 @@
+//! The one shared state of the server, built once in `App::build` and cloned
+//! cheaply into every handler.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use sqlx::SqlitePool;
+
+use crate::backends::BackendRegistry;
+
+/// Everything a handler may need.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The SQLite pool.
+    pub db: SqlitePool,
+    /// Backends by model.
+    pub backends: Arc<BackendRegistry>,
+    /// API key → project. Empty: the server is open (one default project).
+    pub api_keys: Arc<HashMap<String, String>>,
+}

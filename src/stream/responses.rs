@@ -1,0 +1,519 @@
+//! The Responses stream grammar, as one pure state machine.
+//!
+//! ```text
+//! stream   := created in_progress item* terminal
+//! created  := response.created       (status in_progress, output [], usage null)
+//! item(n)  := response.output_item.added(output_index = n, status in_progress,
+//!                                        empty content / empty arguments)
+//!             body(n)
+//!             response.output_item.done(output_index = n, same id, final item)
+//! body     := message | function_call | reasoning
+//! message  := content_part.added(0, output_text "") output_text.delta*
+//!             output_text.done(full text) content_part.done(full part)
+//! function := function_call_arguments.delta* function_call_arguments.done(arguments, name)
+//! reasoning:= reasoning_summary_part.added(0) reasoning_summary_text.delta*
+//!             reasoning_summary_text.done reasoning_summary_part.done
+//!                                    (when the request asked for a reasoning summary)
+//!           | content_part.added(0, reasoning_text "") reasoning_text.delta*
+//!             reasoning_text.done content_part.done           (otherwise)
+//! terminal := response.completed | response.incomplete | response.failed
+//! ```
+//!
+//! Rules the builder enforces (they are what the SDKs' accumulators check):
+//! `sequence_number` starts at 0 and grows by one per event; `output_index` is
+//! dense and follows emission order; one item is open at a time and a new kind of
+//! delta closes it; every item added is done before the terminal event; exactly
+//! one terminal event carries the full response (output and usage); nothing
+//! follows it. On failure, an open item is closed with status `incomplete` before
+//! `response.failed`.
+
+use crate::ids::new_id;
+use crate::responses::object::{
+    ContentPart, IncompleteDetails, ItemStatus, OutputItem, ResponseError, ResponseObject,
+    ResponseStatus, ResponseUsage, SummaryPart,
+};
+
+use super::events::ResponseStreamEvent as Event;
+
+/// An illegal transition: a bug in the caller or a backend that broke the rules.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GrammarError {
+    #[error("the stream has not started")]
+    NotStarted,
+    #[error("the stream has already started")]
+    AlreadyStarted,
+    #[error("the stream has already ended")]
+    Ended,
+    #[error("arguments for tool call {0}, which is not the open tool call")]
+    UnknownToolCall(u32),
+}
+
+/// The item currently being streamed.
+#[derive(Debug)]
+enum OpenItem {
+    Message {
+        id: String,
+        text: String,
+    },
+    FunctionCall {
+        id: String,
+        call_id: String,
+        name: String,
+        arguments: String,
+        backend_index: u32,
+    },
+    Reasoning {
+        id: String,
+        text: String,
+    },
+}
+
+/// Builds the event sequence of one response from normalized deltas.
+#[derive(Debug)]
+pub struct ResponseStreamBuilder {
+    response: ResponseObject,
+    next_sequence: u64,
+    open: Option<OpenItem>,
+    reasoning_as_summary: bool,
+    started: bool,
+    ended: bool,
+}
+
+impl ResponseStreamBuilder {
+    /// A builder for `response` (its `output` is emptied). With
+    /// `reasoning_as_summary`, backend reasoning becomes a summary part; otherwise
+    /// it becomes `reasoning_text` content.
+    pub fn new(mut response: ResponseObject, reasoning_as_summary: bool) -> Self {
+        response.output.clear();
+        response.usage = None;
+        Self {
+            response,
+            next_sequence: 0,
+            open: None,
+            reasoning_as_summary,
+            started: false,
+            ended: false,
+        }
+    }
+
+    /// The response as it stands (final once the terminal event is out).
+    pub fn response(&self) -> &ResponseObject {
+        &self.response
+    }
+
+    /// Whether the terminal event has been emitted.
+    pub fn is_ended(&self) -> bool {
+        self.ended
+    }
+
+    fn sequence(&mut self) -> u64 {
+        let sequence = self.next_sequence;
+        self.next_sequence += 1;
+        sequence
+    }
+
+    fn check_open(&self) -> Result<(), GrammarError> {
+        if self.ended {
+            Err(GrammarError::Ended)
+        } else if !self.started {
+            Err(GrammarError::NotStarted)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// `response.created` then `response.in_progress`.
+    pub fn start(&mut self) -> Result<Vec<Event>, GrammarError> {
+        if self.started {
+            return Err(GrammarError::AlreadyStarted);
+        }
+        if self.ended {
+            return Err(GrammarError::Ended);
+        }
+        self.started = true;
+        self.response.status = ResponseStatus::InProgress;
+        let snapshot = Box::new(self.response.clone());
+        Ok(vec![
+            Event::Created {
+                response: snapshot.clone(),
+                sequence_number: self.sequence(),
+            },
+            Event::InProgress {
+                response: snapshot,
+                sequence_number: self.sequence(),
+            },
+        ])
+    }
+
+    /// A piece of visible text: opens a message item if none is open.
+    pub fn text_delta(&mut self, delta: &str) -> Result<Vec<Event>, GrammarError> {
+        self.check_open()?;
+        let mut events = Vec::new();
+        if !matches!(self.open, Some(OpenItem::Message { .. })) {
+            self.close_open(ItemStatus::Completed, &mut events);
+            let id = new_id("msg_");
+            let output_index = self.response.output.len();
+            events.push(Event::OutputItemAdded {
+                item: OutputItem::Message {
+                    id: id.clone(),
+                    status: ItemStatus::InProgress,
+                    content: Vec::new(),
+                    role: "assistant".into(),
+                },
+                output_index,
+                sequence_number: self.sequence(),
+            });
+            events.push(Event::ContentPartAdded {
+                content_index: 0,
+                item_id: id.clone(),
+                output_index,
+                part: output_text(String::new()),
+                sequence_number: self.sequence(),
+            });
+            self.open = Some(OpenItem::Message {
+                id,
+                text: String::new(),
+            });
+        }
+        let output_index = self.response.output.len();
+        let sequence_number = self.sequence();
+        if let Some(OpenItem::Message { id, text }) = &mut self.open {
+            text.push_str(delta);
+            events.push(Event::OutputTextDelta {
+                content_index: 0,
+                delta: delta.to_owned(),
+                item_id: id.clone(),
+                logprobs: Vec::new(),
+                output_index,
+                sequence_number,
+            });
+        }
+        Ok(events)
+    }
+
+    /// A piece of reasoning: opens a reasoning item if none is open.
+    pub fn reasoning_delta(&mut self, delta: &str) -> Result<Vec<Event>, GrammarError> {
+        self.check_open()?;
+        let mut events = Vec::new();
+        if !matches!(self.open, Some(OpenItem::Reasoning { .. })) {
+            self.close_open(ItemStatus::Completed, &mut events);
+            let id = new_id("rs_");
+            let output_index = self.response.output.len();
+            events.push(Event::OutputItemAdded {
+                item: self.reasoning_item(&id, None, ItemStatus::InProgress),
+                output_index,
+                sequence_number: self.sequence(),
+            });
+            if self.reasoning_as_summary {
+                events.push(Event::ReasoningSummaryPartAdded {
+                    item_id: id.clone(),
+                    output_index,
+                    part: SummaryPart {
+                        text: String::new(),
+                    },
+                    sequence_number: self.sequence(),
+                    summary_index: 0,
+                });
+            } else {
+                events.push(Event::ContentPartAdded {
+                    content_index: 0,
+                    item_id: id.clone(),
+                    output_index,
+                    part: ContentPart::ReasoningText {
+                        text: String::new(),
+                    },
+                    sequence_number: self.sequence(),
+                });
+            }
+            self.open = Some(OpenItem::Reasoning {
+                id,
+                text: String::new(),
+            });
+        }
+        let output_index = self.response.output.len();
+        let sequence_number = self.sequence();
+        let as_summary = self.reasoning_as_summary;
+        if let Some(OpenItem::Reasoning { id, text }) = &mut self.open {
+            text.push_str(delta);
+            events.push(if as_summary {
+                Event::ReasoningSummaryTextDelta {
+                    delta: delta.to_owned(),
+                    item_id: id.clone(),
+                    output_index,
+                    sequence_number,
+                    summary_index: 0,
+                }
+            } else {
+                Event::ReasoningTextDelta {
+                    content_index: 0,
+                    delta: delta.to_owned(),
+                    item_id: id.clone(),
+                    output_index,
+                    sequence_number,
+                }
+            });
+        }
+        Ok(events)
+    }
+
+    /// A tool call begins: closes the open item and adds a `function_call` item.
+    pub fn tool_call_start(
+        &mut self,
+        backend_index: u32,
+        call_id: &str,
+        name: &str,
+    ) -> Result<Vec<Event>, GrammarError> {
+        self.check_open()?;
+        let mut events = Vec::new();
+        self.close_open(ItemStatus::Completed, &mut events);
+        let id = new_id("fc_");
+        events.push(Event::OutputItemAdded {
+            item: OutputItem::FunctionCall {
+                id: id.clone(),
+                status: ItemStatus::InProgress,
+                arguments: String::new(),
+                call_id: call_id.to_owned(),
+                name: name.to_owned(),
+            },
+            output_index: self.response.output.len(),
+            sequence_number: self.sequence(),
+        });
+        self.open = Some(OpenItem::FunctionCall {
+            id,
+            call_id: call_id.to_owned(),
+            name: name.to_owned(),
+            arguments: String::new(),
+            backend_index,
+        });
+        Ok(events)
+    }
+
+    /// A fragment of the open tool call's arguments.
+    pub fn tool_call_arguments(
+        &mut self,
+        backend_index: u32,
+        fragment: &str,
+    ) -> Result<Vec<Event>, GrammarError> {
+        self.check_open()?;
+        let output_index = self.response.output.len();
+        let sequence_number = self.next_sequence;
+        match &mut self.open {
+            Some(OpenItem::FunctionCall {
+                id,
+                arguments,
+                backend_index: open_index,
+                ..
+            }) if *open_index == backend_index => {
+                arguments.push_str(fragment);
+                let event = Event::FunctionCallArgumentsDelta {
+                    delta: fragment.to_owned(),
+                    item_id: id.clone(),
+                    output_index,
+                    sequence_number,
+                };
+                self.next_sequence += 1;
+                Ok(vec![event])
+            }
+            _ => Err(GrammarError::UnknownToolCall(backend_index)),
+        }
+    }
+
+    /// Ends the response: closes the open item and emits `response.completed`, or
+    /// `response.incomplete` when `incomplete_reason` is given (the open item is
+    /// then `incomplete` too).
+    pub fn finish(
+        &mut self,
+        usage: ResponseUsage,
+        incomplete_reason: Option<&str>,
+        now: i64,
+    ) -> Result<Vec<Event>, GrammarError> {
+        self.check_open()?;
+        let mut events = Vec::new();
+        let item_status = if incomplete_reason.is_some() {
+            ItemStatus::Incomplete
+        } else {
+            ItemStatus::Completed
+        };
+        self.close_open(item_status, &mut events);
+        self.response.usage = Some(usage);
+        self.ended = true;
+        let sequence_number = self.sequence();
+        match incomplete_reason {
+            Some(reason) => {
+                self.response.status = ResponseStatus::Incomplete;
+                self.response.incomplete_details = Some(IncompleteDetails {
+                    reason: reason.to_owned(),
+                });
+                self.response.completed_at = None;
+                events.push(Event::Incomplete {
+                    response: Box::new(self.response.clone()),
+                    sequence_number,
+                });
+            }
+            None => {
+                self.response.status = ResponseStatus::Completed;
+                self.response.completed_at = Some(now);
+                events.push(Event::Completed {
+                    response: Box::new(self.response.clone()),
+                    sequence_number,
+                });
+            }
+        }
+        Ok(events)
+    }
+
+    /// Ends the response as failed: an open item is closed as `incomplete`, then
+    /// `response.failed` carries `error`.
+    pub fn fail(
+        &mut self,
+        error: ResponseError,
+        usage: Option<ResponseUsage>,
+    ) -> Result<Vec<Event>, GrammarError> {
+        self.check_open()?;
+        let mut events = Vec::new();
+        self.close_open(ItemStatus::Incomplete, &mut events);
+        self.ended = true;
+        self.response.status = ResponseStatus::Failed;
+        self.response.error = Some(error);
+        self.response.usage = usage;
+        let sequence_number = self.sequence();
+        events.push(Event::Failed {
+            response: Box::new(self.response.clone()),
+            sequence_number,
+        });
+        Ok(events)
+    }
+
+    fn reasoning_item(&self, id: &str, text: Option<&str>, status: ItemStatus) -> OutputItem {
+        let text = text.unwrap_or_default();
+        let (summary, content) = match (self.reasoning_as_summary, status) {
+            (true, ItemStatus::InProgress) => (Vec::new(), None),
+            (true, _) => (
+                vec![SummaryPart {
+                    text: text.to_owned(),
+                }],
+                None,
+            ),
+            (false, ItemStatus::InProgress) => (Vec::new(), Some(Vec::new())),
+            (false, _) => (
+                Vec::new(),
+                Some(vec![ContentPart::ReasoningText {
+                    text: text.to_owned(),
+                }]),
+            ),
+        };
+        OutputItem::Reasoning {
+            id: id.to_owned(),
+            summary,
+            content,
+            status: Some(status),
+        }
+    }
+
+    /// Emits the closing events of the open item and appends it to `output`.
+    fn close_open(&mut self, status: ItemStatus, events: &mut Vec<Event>) {
+        let Some(open) = self.open.take() else {
+            return;
+        };
+        let output_index = self.response.output.len();
+        let item = match open {
+            OpenItem::Message { id, text } => {
+                events.push(Event::OutputTextDone {
+                    content_index: 0,
+                    item_id: id.clone(),
+                    logprobs: Vec::new(),
+                    output_index,
+                    sequence_number: self.sequence(),
+                    text: text.clone(),
+                });
+                events.push(Event::ContentPartDone {
+                    content_index: 0,
+                    item_id: id.clone(),
+                    output_index,
+                    part: output_text(text.clone()),
+                    sequence_number: self.sequence(),
+                });
+                OutputItem::Message {
+                    id,
+                    status,
+                    content: vec![output_text(text)],
+                    role: "assistant".into(),
+                }
+            }
+            OpenItem::FunctionCall {
+                id,
+                call_id,
+                name,
+                arguments,
+                ..
+            } => {
+                events.push(Event::FunctionCallArgumentsDone {
+                    arguments: arguments.clone(),
+                    item_id: id.clone(),
+                    name: name.clone(),
+                    output_index,
+                    sequence_number: self.sequence(),
+                });
+                OutputItem::FunctionCall {
+                    id,
+                    status,
+                    arguments,
+                    call_id,
+                    name,
+                }
+            }
+            OpenItem::Reasoning { id, text } => {
+                if self.reasoning_as_summary {
+                    events.push(Event::ReasoningSummaryTextDone {
+                        item_id: id.clone(),
+                        output_index,
+                        sequence_number: self.sequence(),
+                        summary_index: 0,
+                        text: text.clone(),
+                    });
+                    events.push(Event::ReasoningSummaryPartDone {
+                        item_id: id.clone(),
+                        output_index,
+                        part: SummaryPart { text: text.clone() },
+                        sequence_number: self.sequence(),
+                        summary_index: 0,
+                    });
+                } else {
+                    events.push(Event::ReasoningTextDone {
+                        content_index: 0,
+                        item_id: id.clone(),
+                        output_index,
+                        sequence_number: self.sequence(),
+                        text: text.clone(),
+                    });
+                    events.push(Event::ContentPartDone {
+                        content_index: 0,
+                        item_id: id.clone(),
+                        output_index,
+                        part: ContentPart::ReasoningText { text: text.clone() },
+                        sequence_number: self.sequence(),
+                    });
+                }
+                self.reasoning_item(&id, Some(&text), status)
+            }
+        };
+        events.push(Event::OutputItemDone {
+            item: item.clone(),
+            output_index,
+            sequence_number: self.sequence(),
+        });
+        self.response.output.push(item);
+    }
+}
+
+fn output_text(text: String) -> ContentPart {
+    ContentPart::OutputText {
+        annotations: Vec::new(),
+        logprobs: Vec::new(),
+        text,
+    }
+}
+
+#[cfg(test)]
+#[path = "responses_tests.rs"]
+mod tests;
