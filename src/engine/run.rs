@@ -16,6 +16,9 @@ use crate::stream::{GrammarError, ResponseStreamBuilder, ResponseStreamEvent};
 
 use super::PreparedResponse;
 
+/// OpenAI's message for a response that failed while generating; the cause is logged.
+const FAILED_MESSAGE: &str = "The model failed to generate a response.";
+
 /// Sends events to the client until it goes away; the response runs on regardless.
 struct ClientSink {
     sender: mpsc::Sender<ResponseStreamEvent>,
@@ -70,7 +73,7 @@ pub async fn run_response(
             },
             Err(error) => {
                 tracing::warn!(backend = prepared.backend.name(), %error, "backend failed mid-stream");
-                failure = Some(format!("The model failed to generate a response: {error}"));
+                failure = Some(FAILED_MESSAGE.to_owned());
                 break;
             }
         }

@@ -93,6 +93,10 @@ fn stream_completion(
                 }
                 Err(error) => {
                     guard.failed();
+                    // Let hyper flush what was sent so far (headers included):
+                    // the failure must reach the client as a stream cut off
+                    // after the 200, not as a connection closed before it.
+                    tokio::task::yield_now().await;
                     yield Err(std::io::Error::other(error.to_string()));
                     return;
                 }

@@ -1,0 +1,198 @@
+//! Bad input everywhere gets OpenAI's envelope with the right status and param.
+
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, spawn_app_with, Options};
+
+fn assert_envelope(body: &Value) {
+    let error = body["error"].as_object().expect("an error object");
+    for key in ["message", "type", "param", "code"] {
+        assert!(error.contains_key(key), "envelope lacks {key}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn invalid_json_is_a_400_envelope() {
+    let app = spawn_app().await;
+    let answer = app
+        .client
+        .post(app.url("/v1/responses"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 400);
+    let body: Value = answer.json().await.unwrap();
+    assert_envelope(&body);
+    assert_eq!(body["error"]["type"], "invalid_request_error");
+}
+
+#[tokio::test]
+async fn wrong_types_name_the_field_path() {
+    let app = spawn_app().await;
+    let cases = [
+        (
+            json!({"model": "m", "input": "x", "max_output_tokens": "many"}),
+            "max_output_tokens",
+            "invalid_type",
+        ),
+        (
+            json!({"model": "m", "input": "x", "metadata": {"modified": true}}),
+            "metadata.modified",
+            "invalid_type",
+        ),
+        (
+            json!({"model": "m", "input": "x", "temperature": -1}),
+            "temperature",
+            "decimal_below_min_value",
+        ),
+        (
+            json!({"model": "m", "input": "x", "max_output_tokens": 8}),
+            "max_output_tokens",
+            "integer_below_min_value",
+        ),
+        (
+            json!({"model": "m", "input": [{"role": "user"}]}),
+            "input[0].content",
+            "missing_required_parameter",
+        ),
+        (json!({"model": "m", "input": 5}), "input", "invalid_type"),
+        (json!({"input": "x"}), "model", "missing_required_parameter"),
+        (
+            json!({"model": "m", "input": "x", "stream": "yes"}),
+            "stream",
+            "invalid_type",
+        ),
+    ];
+    for (body, param, code) in cases {
+        let (status, answer) = app.post("/v1/responses", body.clone()).await;
+        assert_eq!(status, 400, "{body} → {answer}");
+        assert_envelope(&answer);
+        assert_eq!(answer["error"]["param"], param, "{body} → {answer}");
+        assert_eq!(answer["error"]["code"], code, "{body} → {answer}");
+    }
+}
+
+#[tokio::test]
+async fn unknown_parameters_and_hosted_tools_are_refused_by_name() {
+    let app = spawn_app().await;
+    let (status, body) = app
+        .post(
+            "/v1/responses",
+            json!({"model": "m", "input": "x", "foo": 1}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["code"], "unknown_parameter");
+    assert_eq!(body["error"]["param"], "foo");
+    assert_eq!(body["error"]["message"], "Unknown parameter: 'foo'.");
+    for tool in [
+        "web_search",
+        "file_search",
+        "code_interpreter",
+        "computer_use_preview",
+        "mcp",
+        "image_generation",
+        "shell",
+    ] {
+        let (status, body) = app
+            .post(
+                "/v1/responses",
+                json!({"model": "m", "input": "x", "tools": [{"type": tool}]}),
+            )
+            .await;
+        assert_eq!(status, 400, "{tool}");
+        assert_eq!(body["error"]["param"], "tools[0].type");
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("runs no tools"));
+    }
+    assert!(
+        app.backend_requests().await.is_empty(),
+        "nothing reached the backend"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_model_is_openais_404() {
+    let directory = tempfile::tempdir().unwrap();
+    let config = portico::Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database: directory.path().join("p.db"),
+        ..portico::Config::default()
+    };
+    let app = portico::App::build(config).await.unwrap();
+    let address = app.address().unwrap();
+    tokio::spawn(app.run());
+    let answer = reqwest::Client::new()
+        .post(format!("http://{address}/v1/responses"))
+        .json(&json!({"model": "gpt-nope", "input": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 404);
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "model_not_found");
+    assert_eq!(
+        body["error"]["message"],
+        "The model `gpt-nope` does not exist or you do not have access to it."
+    );
+}
+
+#[tokio::test]
+async fn unknown_routes_are_404_and_wrong_methods_405_in_the_envelope() {
+    let app = spawn_app().await;
+    let answer = app
+        .client
+        .post(app.url("/v1/nothing"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 404);
+    let body: Value = answer.json().await.unwrap();
+    assert_envelope(&body);
+    assert_eq!(body["error"]["message"], "Invalid URL (POST /v1/nothing)");
+    let answer = app
+        .client
+        .put(app.url("/v1/responses"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 405);
+    assert_envelope(&answer.json().await.unwrap());
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_a_413_envelope() {
+    let app = spawn_app_with(Options {
+        max_body_bytes: Some(1024),
+        ..Options::default()
+    })
+    .await;
+    let (status, body) = app
+        .post(
+            "/v1/responses",
+            json!({"model": "m", "input": "x".repeat(4096)}),
+        )
+        .await;
+    assert_eq!(status, 413);
+    assert_envelope(&body);
+    let (status, body) = app
+        .post(
+            "/v1/chat/completions",
+            json!({"model": "m", "messages": [{"role": "user", "content": "x".repeat(4096)}]}),
+        )
+        .await;
+    assert_eq!(status, 413);
+    assert_envelope(&body);
+}
+
+#[tokio::test]
+async fn previous_response_id_and_conversation_together_are_refused() {
+    let app = spawn_app().await;
+    let (status, body) = app.post("/v1/responses", json!({"model": "m", "input": "x", "previous_response_id": "resp_1", "conversation": "conv_1"})).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["param"], "conversation");
+}

@@ -1,0 +1,199 @@
+//! `spawn_app()`: starts a scripted mock backend and Portico in front of it, and
+//! small helpers to script the backend and read what it received.
+
+use std::net::SocketAddr;
+
+use portico::config::{ApiKeyConfig, BackendConfig, BackendKind, Config};
+use portico::App;
+use serde_json::{json, Value};
+
+/// A running Portico with its mock backend.
+pub struct TestApp {
+    pub address: SocketAddr,
+    pub mock_address: SocketAddr,
+    pub client: reqwest::Client,
+    _directory: tempfile::TempDir,
+}
+
+/// Options for [`spawn_app_with`].
+#[derive(Default)]
+pub struct Options {
+    /// API keys: (key, project).
+    pub api_keys: Vec<(&'static str, &'static str)>,
+    pub max_body_bytes: Option<usize>,
+    /// Point the backend at this URL instead of the mock (e.g. a closed port).
+    pub backend_url: Option<String>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Options::default()).await
+}
+
+pub async fn spawn_app_with(options: Options) -> TestApp {
+    let mock_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mock_address = mock_listener.local_addr().unwrap();
+    tokio::spawn(portico::mock_backend::serve(mock_listener));
+    let directory = tempfile::tempdir().unwrap();
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database: directory.path().join("portico.db"),
+        ..Config::default()
+    };
+    if let Some(limit) = options.max_body_bytes {
+        config.max_body_bytes = limit;
+    }
+    config.backends.push(BackendConfig {
+        name: "mock".into(),
+        kind: BackendKind::Openai,
+        base_url: options
+            .backend_url
+            .unwrap_or_else(|| format!("http://{mock_address}/v1")),
+        api_key_env: None,
+        models: vec!["*".into()],
+    });
+    config.api_keys = options
+        .api_keys
+        .iter()
+        .map(|(key, project)| ApiKeyConfig {
+            key: Some((*key).into()),
+            key_env: None,
+            project: (*project).into(),
+        })
+        .collect();
+    let app = App::build(config).await.unwrap();
+    let address = app.address().unwrap();
+    tokio::spawn(app.run());
+    TestApp {
+        address,
+        mock_address,
+        client: reqwest::Client::new(),
+        _directory: directory,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    /// Queues scripts for the backend's next answers.
+    pub async fn script(&self, scripts: Value) {
+        let answer = self
+            .client
+            .post(format!("http://{}/control/scripts", self.mock_address))
+            .json(&scripts)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            answer.status().is_success(),
+            "scripting the mock failed: {}",
+            answer.text().await.unwrap()
+        );
+    }
+
+    /// The chat completion bodies the backend has received.
+    pub async fn backend_requests(&self) -> Vec<Value> {
+        let body: Value = self
+            .client
+            .get(format!("http://{}/control/requests", self.mock_address))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["requests"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// POSTs JSON and returns (status, body).
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let answer = self
+            .client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = answer.status().as_u16();
+        (status, answer.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let answer = self.client.get(self.url(path)).send().await.unwrap();
+        let status = answer.status().as_u16();
+        (status, answer.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        let answer = self.client.delete(self.url(path)).send().await.unwrap();
+        let status = answer.status().as_u16();
+        (status, answer.json().await.unwrap_or(Value::Null))
+    }
+
+    /// POSTs a streaming request and returns the parsed SSE events as (event name, data).
+    pub async fn post_stream(
+        &self,
+        path: &str,
+        body: Value,
+    ) -> (u16, String, Vec<(Option<String>, Value)>) {
+        let answer = self
+            .client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = answer.status().as_u16();
+        let content_type = answer
+            .headers()
+            .get("content-type")
+            .map(|value| value.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let text = answer.text().await.unwrap();
+        (status, content_type, parse_sse(&text))
+    }
+}
+
+/// Parses an SSE body into (event name, data) pairs; `[DONE]` is kept as a JSON string.
+pub fn parse_sse(text: &str) -> Vec<(Option<String>, Value)> {
+    text.split("\n\n")
+        .filter(|frame| !frame.trim().is_empty())
+        .map(|frame| {
+            let mut name = None;
+            let mut data = String::new();
+            for line in frame.lines() {
+                if let Some(value) = line.strip_prefix("event: ") {
+                    name = Some(value.to_owned());
+                } else if let Some(value) = line.strip_prefix("data: ") {
+                    data.push_str(value);
+                }
+            }
+            let parsed = if data == "[DONE]" {
+                json!("[DONE]")
+            } else {
+                serde_json::from_str(&data).unwrap()
+            };
+            (name, parsed)
+        })
+        .collect()
+}
+
+/// The `type`s of Responses stream events.
+pub fn event_types(events: &[(Option<String>, Value)]) -> Vec<String> {
+    events
+        .iter()
+        .map(|(_, data)| data["type"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// Collapses runs of the same event type (chunking differs between backends).
+pub fn collapsed(types: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for kind in types {
+        if out.last() != Some(kind) {
+            out.push(kind.clone());
+        }
+    }
+    out
+}
