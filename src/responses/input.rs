@@ -101,7 +101,7 @@ fn normalize_item(item: &Value, param: &str) -> ApiResult<InputEntry> {
                 None => return Err(missing(&format!("{param}.output"))),
             };
             Ok(InputEntry::Item(json!({
-                "id": existing_id(object).unwrap_or_else(|| new_id("fco_")),
+                "id": existing_id(object).unwrap_or_else(|| new_id("fc_")),
                 "type": "function_call_output",
                 "call_id": call_id,
                 "output": output,

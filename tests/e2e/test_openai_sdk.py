@@ -269,6 +269,42 @@ def test_streamed_length_cutoff_ends_with_response_incomplete_not_completed(clie
     assert last.incomplete_details.reason == "max_output_tokens"
 
 
+def test_backend_stream_breaking_midway_ends_with_response_failed_and_is_stored_failed(client, mock):
+    mock.script({"content": "one two three four five six", "chunk_chars": 4, "fail_after_events": 3})
+
+    stream = client.responses.create(model=MODEL, input="fail midway", stream=True)
+    events = list(stream)
+
+    types = event_types(events)
+    assert types[0] == "response.created", types
+    assert types[-1] == "response.failed", types
+    assert "response.completed" not in types
+    assert_sequence_numbers_dense(events)
+    failed = events[-1].response
+    assert failed.status == "failed"
+    assert failed.error is not None
+    assert failed.error.code and failed.error.message
+
+    stored = client.responses.retrieve(failed.id)
+    assert stored.status == "failed"
+    assert stored.error is not None
+
+
+def test_reasoning_is_streamed_as_a_reasoning_item_before_the_message(client, mock):
+    mock.script({"reasoning": "The user wants a greeting.", "content": "Hi there!"})
+
+    with client.responses.stream(model=MODEL, input="greet me") as stream:
+        events = list(stream)
+        final = stream.get_final_response()
+
+    assert_sequence_numbers_dense(events)
+    added = [e.item.type for e in events if e.type == "response.output_item.added"]
+    assert added == ["reasoning", "message"], added
+    assert [item.type for item in final.output] == ["reasoning", "message"]
+    assert final.output[0].id
+    assert final.output_text == "Hi there!"
+
+
 # --- Responses: retrieve, delete, input items ---------------------------------
 
 
