@@ -46,6 +46,27 @@ pub enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Replay recorded OpenAI traffic and compare the answers (see conformance/README.md).
+    Conformance {
+        /// Grade this server instead of an in-process Portico (e.g. http://127.0.0.1:8080/v1).
+        #[arg(long)]
+        target: Option<String>,
+        /// Folder of cassettes.
+        #[arg(long, default_value = "conformance/cassettes")]
+        cassettes: PathBuf,
+        /// Write the Markdown report here.
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// API key for --target.
+        #[arg(long, env = "PORTICO_CONFORMANCE_API_KEY")]
+        api_key: Option<String>,
+        /// Model name to send to --target instead of OpenAI's.
+        #[arg(long)]
+        model: Option<String>,
+        /// Only cassettes whose id contains this text.
+        #[arg(long)]
+        only: Option<String>,
+    },
 }
 
 /// Runs the command line.
@@ -60,6 +81,9 @@ pub async fn run() -> ExitCode {
             db,
         } => serve(config, backends, listen, db).await,
         Command::MockBackend { listen } => mock_backend(listen).await,
+        Command::Conformance { target, cassettes, report, api_key, model, only } => {
+            conformance(crate::conformance::Options { cassettes, target, api_key, model, only }, report).await
+        }
         Command::Openapi => {
             println!("{}", crate::openapi::document_json());
             Ok(())
@@ -125,4 +149,26 @@ async fn mock_backend(listen: SocketAddr) -> Result<(), String> {
     crate::mock_backend::serve(listener)
         .await
         .map_err(|error| error.to_string())
+}
+
+async fn conformance(options: crate::conformance::Options, report: Option<PathBuf>) -> Result<(), String> {
+    let (results, target) = crate::conformance::run(&options).await?;
+    let markdown = crate::conformance::report::markdown(&results, &target);
+    for (api, tally) in crate::conformance::report::by_api(&results) {
+        println!(
+            "{api:14} {:4} in scope {:4} passed {:6.1} %  ({} out of scope)",
+            tally.in_scope(),
+            tally.passed + tally.refusals_passed,
+            tally.pass_rate() * 100.0,
+            tally.out_of_scope
+        );
+    }
+    if let Some(path) = report {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|error| error.to_string())?;
+        }
+        std::fs::write(&path, markdown).map_err(|error| format!("{}: {error}", path.display()))?;
+        println!("report written to {}", path.display());
+    }
+    Ok(())
 }

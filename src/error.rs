@@ -40,6 +40,10 @@ pub enum ApiError {
     /// (`x-should-retry: false`), so a failed turn is never generated three times.
     #[error("{message}")]
     Backend { status: StatusCode, message: String },
+    /// A client error a backend answered (400, 404, 413, 422, 429, …), relayed
+    /// with the backend's own envelope fields.
+    #[error("{}", error.message)]
+    Relayed { status: StatusCode, error: ErrorBody },
     /// 500: a bug or a storage failure. The detail is logged, not sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -95,13 +99,16 @@ impl ApiError {
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Backend { status, .. } => *status,
+            Self::Backend { status, .. } | Self::Relayed { status, .. } => *status,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     /// The envelope body, as OpenAI would send it.
     pub fn body(&self) -> ErrorEnvelope {
+        if let Self::Relayed { error, .. } = self {
+            return ErrorEnvelope { error: error.clone() };
+        }
         let (message, kind, param, code) = match self {
             Self::InvalidRequest {
                 message,
@@ -147,6 +154,12 @@ impl ApiError {
                 "server_error",
                 None,
                 Some(backend_error_code(*status).to_owned()),
+            ),
+            Self::Relayed { error, .. } => (
+                error.message.clone(),
+                "invalid_request_error",
+                error.param.clone(),
+                error.code.clone(),
             ),
             Self::Internal(_) => (
                 "The server had an error while processing your request.".to_owned(),

@@ -11,6 +11,8 @@ pub mod backends;
 pub mod chat;
 pub mod cli;
 pub mod config;
+pub mod conformance;
+pub mod embeddings;
 pub mod engine;
 pub mod error;
 pub mod extract;

@@ -41,6 +41,8 @@ pub struct PreparedResponse {
     pub project: String,
     /// Whether backend reasoning is shown as a summary (the request asked for one).
     pub reasoning_as_summary: bool,
+    /// Whether stream deltas carry `obfuscation` (unless `stream_options.include_obfuscation` is false).
+    pub obfuscate: bool,
 }
 
 /// Validates references, rebuilds the chain's history and builds the chat request.
@@ -121,6 +123,12 @@ pub async fn prepare(
         .as_ref()
         .and_then(|reasoning| reasoning.get("summary"))
         .is_some_and(|summary| summary.is_string());
+    let obfuscate = request
+        .stream_options
+        .as_ref()
+        .and_then(|options| options.get("include_obfuscation"))
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
     let response = response_from_request(new_id("resp_"), unix_now(), &request);
     Ok(PreparedResponse {
         response,
@@ -129,6 +137,7 @@ pub async fn prepare(
         backend,
         project: project.to_owned(),
         reasoning_as_summary,
+        obfuscate,
     })
 }
 
@@ -170,6 +179,35 @@ pub async fn start(
     Ok(receiver)
 }
 
+/// A backend's client error, with its OpenAI envelope fields when it sent one
+/// (a 404 without one means the backend does not know the model).
+fn relayed_client_error(status: u16, message: String, body: Option<&str>) -> ApiError {
+    let envelope = body
+        .and_then(|body| serde_json::from_str::<Value>(body).ok())
+        .and_then(|value| value.get("error").cloned())
+        .filter(Value::is_object);
+    let field = |name: &str| {
+        envelope
+            .as_ref()
+            .and_then(|error| error.get(name))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let (param, code) = match (&envelope, status) {
+        (None, 404) => (Some("model".to_owned()), Some("model_not_found".to_owned())),
+        _ => (field("param"), field("code")),
+    };
+    ApiError::Relayed {
+        status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+        error: crate::error::ErrorBody {
+            message: field("message").unwrap_or(message),
+            r#type: field("type").unwrap_or_else(|| "invalid_request_error".to_owned()),
+            param,
+            code,
+        },
+    }
+}
+
 /// Maps a failure before the first token to the client's error.
 pub fn backend_error(backend: &str, error: BackendError) -> ApiError {
     tracing::warn!(backend, %error, "backend failed before the first token");
@@ -183,21 +221,12 @@ pub fn backend_error(backend: &str, error: BackendError) -> ApiError {
             message: format!("The backend '{backend}' did not answer in time: {detail}"),
         },
         BackendError::Status {
-            status, message, ..
-        } if status == 400 || status == 422 => ApiError::InvalidRequest {
-            message: format!("The backend rejected the request: {message}"),
-            param: None,
-            code: None,
-        },
-        BackendError::Status {
-            status: 404,
+            status,
             message,
-            ..
-        } => ApiError::NotFound {
-            message: format!("The backend '{backend}' does not know this model: {message}"),
-            param: Some("model".to_owned()),
-            code: Some("model_not_found".to_owned()),
-        },
+            body,
+        } if (400..500).contains(&status) && status != 401 && status != 403 => {
+            relayed_client_error(status, message, body.as_deref())
+        }
         BackendError::Status {
             status, message, ..
         } => ApiError::Backend {

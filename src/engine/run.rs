@@ -49,7 +49,7 @@ pub async fn run_response(
         connected: true,
     };
     let mut builder =
-        ResponseStreamBuilder::new(prepared.response.clone(), prepared.reasoning_as_summary);
+        ResponseStreamBuilder::new(prepared.response.clone(), prepared.reasoning_as_summary, prepared.obfuscate);
     match builder.start() {
         Ok(events) => sink.send_all(events).await,
         Err(error) => tracing::error!(%error, "grammar refused start"),

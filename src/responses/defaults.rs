@@ -14,6 +14,7 @@ pub fn blank_response(id: String, model: String, created_at: i64) -> ResponseObj
         created_at,
         status: ResponseStatus::InProgress,
         background: false,
+        billing: json!({"payer": "developer"}),
         completed_at: None,
         conversation: None,
         error: None,
@@ -23,19 +24,30 @@ pub fn blank_response(id: String, model: String, created_at: i64) -> ResponseObj
         max_output_tokens: None,
         max_tool_calls: None,
         model,
+        moderation: None,
         output: Vec::new(),
         parallel_tool_calls: true,
         presence_penalty: 0.0,
         previous_response_id: None,
         prompt_cache_key: None,
         prompt_cache_retention: None,
-        reasoning: json!({"effort": null, "summary": null}),
+        reasoning: json!({"context": null, "effort": null, "generate_summary": null, "mode": null, "summary": null}),
         safety_identifier: None,
         service_tier: "default".into(),
         store: true,
         temperature: 1.0,
         text: json!({"format": {"type": "text"}, "verbosity": "medium"}),
         tool_choice: Value::String("auto".into()),
+        tool_usage: json!({
+            "image_gen": {
+                "input_tokens": 0,
+                "input_tokens_details": {"image_tokens": 0, "text_tokens": 0},
+                "output_tokens": 0,
+                "output_tokens_details": {"image_tokens": 0, "text_tokens": 0},
+                "total_tokens": 0
+            },
+            "web_search": {"num_requests": 0}
+        }),
         tools: Vec::new(),
         top_logprobs: 0,
         top_p: 1.0,
@@ -63,7 +75,7 @@ pub fn response_from_request(
     response.prompt_cache_key = request.prompt_cache_key.clone();
     response.prompt_cache_retention = request.prompt_cache_retention.clone();
     if let Some(reasoning) = &request.reasoning {
-        let mut echoed = json!({"effort": null, "summary": null});
+        let mut echoed = json!({"context": null, "effort": null, "generate_summary": null, "mode": null, "summary": null});
         if let (Some(target), Some(given)) = (echoed.as_object_mut(), reasoning.as_object()) {
             for (key, value) in given {
                 target.insert(key.clone(), value.clone());
@@ -86,7 +98,7 @@ pub fn response_from_request(
                 target.insert(key.clone(), value.clone());
             }
         }
-        response.text = echoed;
+        response.text = with_format_defaults(echoed);
     }
     if let Some(choice) = &request.tool_choice {
         response.tool_choice = choice.clone();
@@ -109,13 +121,42 @@ pub fn response_from_request(
     response
 }
 
-/// OpenAI echoes function tools with `strict` (default true) and `parameters`
-/// filled in.
+/// OpenAI echoes function tools normalized: `description` null when absent or
+/// empty, `strict` true when absent (false when null), empty `parameters` as an
+/// empty object schema, and strict schemas closed with `additionalProperties: false`.
 fn with_strict_default(mut tool: Value) -> Value {
     if let Some(object) = tool.as_object_mut() {
-        object.entry("description").or_insert(Value::Null);
-        object.entry("parameters").or_insert(Value::Null);
-        object.entry("strict").or_insert(Value::Bool(true));
+        let description = object.get("description").filter(|value| value.as_str().is_some_and(|text| !text.is_empty()));
+        let description = description.cloned().unwrap_or(Value::Null);
+        object.insert("description".into(), description);
+        let strict = match object.get("strict") {
+            None => true,
+            Some(value) => value.as_bool().unwrap_or(false),
+        };
+        object.insert("strict".into(), Value::Bool(strict));
+        object.entry("output_schema").or_insert(Value::Null);
+        let parameters = object.entry("parameters").or_insert(Value::Null);
+        if parameters.as_object().is_some_and(|schema| schema.is_empty()) {
+            *parameters = json!({"type": "object", "properties": {}});
+        }
+        if strict {
+            if let Some(schema) = parameters.as_object_mut() {
+                if schema.get("type").and_then(Value::as_str) == Some("object") {
+                    schema.entry("additionalProperties").or_insert(Value::Bool(false));
+                }
+            }
+        }
     }
     tool
+}
+
+/// OpenAI echoes a `json_schema` format with `description` and `strict` filled in.
+fn with_format_defaults(mut text: Value) -> Value {
+    if let Some(format) = text.get_mut("format").and_then(Value::as_object_mut) {
+        if format.get("type").and_then(Value::as_str) == Some("json_schema") {
+            format.entry("description").or_insert(Value::Null);
+            format.entry("strict").or_insert(Value::Bool(false));
+        }
+    }
+    text
 }

@@ -155,7 +155,7 @@ pub async fn delete_response(
     }
     Ok(axum::Json(DeletedResponse {
         id: response_id,
-        object: "response".into(),
+        object: "response.deleted".into(),
         deleted: true,
     })
     .into_response())
@@ -184,15 +184,18 @@ pub async fn list_input_items(
 ) -> ApiResult<Response> {
     let limit = query.limit()?;
     let descending = query.descending(true)?;
-    if store::responses::get_response(&state.db, &project.0, &response_id)
+    let stored = store::responses::get_response(&state.db, &project.0, &response_id)
         .await?
-        .is_none()
-    {
-        return Err(response_not_found(&response_id));
-    }
+        .ok_or_else(|| response_not_found(&response_id))?;
+    let previous_response_id = serde_json::from_str::<Value>(&stored.body)?
+        .get("previous_response_id")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     let page = store::responses::list_input_items(
         &state.db,
+        &project.0,
         &response_id,
+        previous_response_id.as_deref(),
         query.get("after"),
         limit,
         descending,

@@ -48,6 +48,8 @@ pub struct ResponseObject {
     pub created_at: i64,
     pub status: ResponseStatus,
     pub background: bool,
+    #[schema(value_type = Object)]
+    pub billing: Value,
     pub completed_at: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
@@ -60,6 +62,8 @@ pub struct ResponseObject {
     pub max_output_tokens: Option<u64>,
     pub max_tool_calls: Option<u64>,
     pub model: String,
+    #[schema(value_type = Option<Object>)]
+    pub moderation: Option<Value>,
     pub output: Vec<OutputItem>,
     pub parallel_tool_calls: bool,
     pub presence_penalty: f64,
@@ -76,6 +80,9 @@ pub struct ResponseObject {
     pub text: Value,
     #[schema(value_type = Object)]
     pub tool_choice: Value,
+    /// Usage of OpenAI's hosted tools: always zero, Portico runs none.
+    #[schema(value_type = Object)]
+    pub tool_usage: Value,
     #[schema(value_type = Vec<Object>)]
     pub tools: Vec<Value>,
     pub top_logprobs: u64,
@@ -113,6 +120,7 @@ pub struct ResponseUsage {
 /// `usage.input_tokens_details`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct InputTokensDetails {
+    pub cache_write_tokens: u64,
     pub cached_tokens: u64,
 }
 
@@ -127,6 +135,7 @@ impl From<crate::backends::TokenUsage> for ResponseUsage {
         Self {
             input_tokens: usage.prompt_tokens,
             input_tokens_details: InputTokensDetails {
+                cache_write_tokens: 0,
                 cached_tokens: usage.cached_tokens,
             },
             output_tokens: usage.completion_tokens,
@@ -156,6 +165,8 @@ pub enum OutputItem {
         id: String,
         status: ItemStatus,
         content: Vec<ContentPart>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        phase: Option<String>,
         role: String,
     },
     /// A function call for the client to run.

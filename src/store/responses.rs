@@ -170,48 +170,41 @@ pub async fn find_item(
     Ok(row.and_then(|row| serde_json::from_str(row.get::<&str, _>("body")).ok()))
 }
 
-/// One page of a response's input items. `descending` is OpenAI's default order.
+/// One page of a response's input items: everything the model was given, i.e.
+/// the items of the chain it continues (each turn's input and output) followed by
+/// its own input, as OpenAI lists them. `descending` is OpenAI's default order.
 pub async fn list_input_items(
     pool: &SqlitePool,
+    project: &str,
     response_id: &str,
+    previous_response_id: Option<&str>,
     after: Option<&str>,
     limit: usize,
     descending: bool,
 ) -> Result<Page, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT position, item_id, body FROM response_items WHERE response_id = ? AND side = 'input' ORDER BY position",
-    )
-    .bind(response_id)
-    .fetch_all(pool)
-    .await?;
-    let mut items: Vec<(String, String)> = rows
-        .iter()
-        .map(|row| {
-            (
-                row.get::<String, _>("item_id"),
-                row.get::<String, _>("body"),
-            )
-        })
-        .collect();
+    let mut items = match previous_response_id {
+        Some(previous) => chain_items(pool, project, previous).await?,
+        None => Vec::new(),
+    };
+    let rows = sqlx::query("SELECT body FROM response_items WHERE response_id = ? AND side = 'input' ORDER BY position")
+        .bind(response_id)
+        .fetch_all(pool)
+        .await?;
+    items.extend(rows.iter().filter_map(|row| serde_json::from_str::<Value>(row.get::<&str, _>("body")).ok()));
     if descending {
         items.reverse();
     }
     let start = match after {
         Some(after) => items
             .iter()
-            .position(|(id, _)| id == after)
+            .position(|item| item.get("id").and_then(Value::as_str) == Some(after))
             .map_or(items.len(), |index| index + 1),
         None => 0,
     };
     let remaining = &items[start.min(items.len())..];
-    let page: Vec<Value> = remaining
-        .iter()
-        .take(limit)
-        .filter_map(|(_, body)| serde_json::from_str(body).ok())
-        .collect();
     Ok(Page {
         has_more: remaining.len() > limit,
-        items: page,
+        items: remaining.iter().take(limit).cloned().collect(),
     })
 }
 

@@ -75,6 +75,8 @@ pub enum ResponseStreamEvent {
         delta: String,
         item_id: String,
         logprobs: Vec<Value>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        obfuscation: Option<String>,
         output_index: usize,
         sequence_number: u64,
     },
@@ -91,6 +93,8 @@ pub enum ResponseStreamEvent {
     FunctionCallArgumentsDelta {
         delta: String,
         item_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        obfuscation: Option<String>,
         output_index: usize,
         sequence_number: u64,
     },
@@ -122,6 +126,8 @@ pub enum ResponseStreamEvent {
     ReasoningSummaryTextDelta {
         delta: String,
         item_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        obfuscation: Option<String>,
         output_index: usize,
         sequence_number: u64,
         summary_index: usize,
@@ -139,6 +145,8 @@ pub enum ResponseStreamEvent {
         content_index: usize,
         delta: String,
         item_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        obfuscation: Option<String>,
         output_index: usize,
         sequence_number: u64,
     },

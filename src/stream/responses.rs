@@ -75,15 +75,23 @@ pub struct ResponseStreamBuilder {
     next_sequence: u64,
     open: Option<OpenItem>,
     reasoning_as_summary: bool,
+    obfuscate: bool,
+    /// The `phase` a message closed now gets: `commentary` when a tool call follows it.
+    closing_phase: &'static str,
     started: bool,
     ended: bool,
 }
 
+/// A message that ends the turn.
+const FINAL_ANSWER: &str = "final_answer";
+
 impl ResponseStreamBuilder {
     /// A builder for `response` (its `output` is emptied). With
-    /// `reasoning_as_summary`, backend reasoning becomes a summary part; otherwise
-    /// it becomes `reasoning_text` content.
-    pub fn new(mut response: ResponseObject, reasoning_as_summary: bool) -> Self {
+    /// `reasoning_as_summary`, backend reasoning is streamed as a summary part;
+    /// otherwise, as on OpenAI, it is not streamed and appears only as
+    /// `reasoning_text` content of the finished item. With `obfuscate`, deltas carry
+    /// OpenAI's random `obfuscation` padding.
+    pub fn new(mut response: ResponseObject, reasoning_as_summary: bool, obfuscate: bool) -> Self {
         response.output.clear();
         response.usage = None;
         Self {
@@ -91,9 +99,19 @@ impl ResponseStreamBuilder {
             next_sequence: 0,
             open: None,
             reasoning_as_summary,
+            obfuscate,
+            closing_phase: FINAL_ANSWER,
             started: false,
             ended: false,
         }
+    }
+
+    /// Random padding that hides the delta's length (`None` when turned off).
+    fn obfuscation(&self, delta: &str) -> Option<String> {
+        self.obfuscate.then(|| {
+            let length = 16 - delta.len() % 16;
+            uuid::Uuid::new_v4().simple().to_string()[..length].to_owned()
+        })
     }
 
     /// The response as it stands (final once the terminal event is out).
@@ -158,6 +176,7 @@ impl ResponseStreamBuilder {
                     id: id.clone(),
                     status: ItemStatus::InProgress,
                     content: Vec::new(),
+                    phase: Some(FINAL_ANSWER.into()),
                     role: "assistant".into(),
                 },
                 output_index,
@@ -177,6 +196,7 @@ impl ResponseStreamBuilder {
         }
         let output_index = self.response.output.len();
         let sequence_number = self.sequence();
+        let obfuscation = self.obfuscation(delta);
         if let Some(OpenItem::Message { id, text }) = &mut self.open {
             text.push_str(delta);
             events.push(Event::OutputTextDelta {
@@ -184,6 +204,7 @@ impl ResponseStreamBuilder {
                 delta: delta.to_owned(),
                 item_id: id.clone(),
                 logprobs: Vec::new(),
+                obfuscation,
                 output_index,
                 sequence_number,
             });
@@ -191,7 +212,8 @@ impl ResponseStreamBuilder {
         Ok(events)
     }
 
-    /// A piece of reasoning: opens a reasoning item if none is open.
+    /// A piece of reasoning: opens a reasoning item if none is open. Streamed as
+    /// summary text when the request asked for a summary; otherwise only kept.
     pub fn reasoning_delta(&mut self, delta: &str) -> Result<Vec<Event>, GrammarError> {
         self.check_open()?;
         let mut events = Vec::new();
@@ -208,50 +230,29 @@ impl ResponseStreamBuilder {
                 events.push(Event::ReasoningSummaryPartAdded {
                     item_id: id.clone(),
                     output_index,
-                    part: SummaryPart {
-                        text: String::new(),
-                    },
+                    part: SummaryPart { text: String::new() },
                     sequence_number: self.sequence(),
                     summary_index: 0,
-                });
-            } else {
-                events.push(Event::ContentPartAdded {
-                    content_index: 0,
-                    item_id: id.clone(),
-                    output_index,
-                    part: ContentPart::ReasoningText {
-                        text: String::new(),
-                    },
-                    sequence_number: self.sequence(),
                 });
             }
-            self.open = Some(OpenItem::Reasoning {
-                id,
-                text: String::new(),
-            });
+            self.open = Some(OpenItem::Reasoning { id, text: String::new() });
         }
         let output_index = self.response.output.len();
-        let sequence_number = self.sequence();
-        let as_summary = self.reasoning_as_summary;
+        let streamed = self.reasoning_as_summary;
+        let sequence_number = if streamed { self.sequence() } else { 0 };
+        let obfuscation = if streamed { self.obfuscation(delta) } else { None };
         if let Some(OpenItem::Reasoning { id, text }) = &mut self.open {
             text.push_str(delta);
-            events.push(if as_summary {
-                Event::ReasoningSummaryTextDelta {
+            if streamed {
+                events.push(Event::ReasoningSummaryTextDelta {
                     delta: delta.to_owned(),
                     item_id: id.clone(),
+                    obfuscation,
                     output_index,
                     sequence_number,
                     summary_index: 0,
-                }
-            } else {
-                Event::ReasoningTextDelta {
-                    content_index: 0,
-                    delta: delta.to_owned(),
-                    item_id: id.clone(),
-                    output_index,
-                    sequence_number,
-                }
-            });
+                });
+            }
         }
         Ok(events)
     }
@@ -265,7 +266,9 @@ impl ResponseStreamBuilder {
     ) -> Result<Vec<Event>, GrammarError> {
         self.check_open()?;
         let mut events = Vec::new();
+        self.closing_phase = "commentary";
         self.close_open(ItemStatus::Completed, &mut events);
+        self.closing_phase = FINAL_ANSWER;
         let id = new_id("fc_");
         events.push(Event::OutputItemAdded {
             item: OutputItem::FunctionCall {
@@ -297,6 +300,7 @@ impl ResponseStreamBuilder {
         self.check_open()?;
         let output_index = self.response.output.len();
         let sequence_number = self.next_sequence;
+        let obfuscation = self.obfuscation(fragment);
         match &mut self.open {
             Some(OpenItem::FunctionCall {
                 id,
@@ -308,6 +312,7 @@ impl ResponseStreamBuilder {
                 let event = Event::FunctionCallArgumentsDelta {
                     delta: fragment.to_owned(),
                     item_id: id.clone(),
+                    obfuscation,
                     output_index,
                     sequence_number,
                 };
@@ -394,7 +399,7 @@ impl ResponseStreamBuilder {
                 }],
                 None,
             ),
-            (false, ItemStatus::InProgress) => (Vec::new(), Some(Vec::new())),
+            (false, ItemStatus::InProgress) => (Vec::new(), None),
             (false, _) => (
                 Vec::new(),
                 Some(vec![ContentPart::ReasoningText {
@@ -437,6 +442,7 @@ impl ResponseStreamBuilder {
                     id,
                     status,
                     content: vec![output_text(text)],
+                    phase: Some(self.closing_phase.into()),
                     role: "assistant".into(),
                 }
             }
@@ -477,21 +483,6 @@ impl ResponseStreamBuilder {
                         part: SummaryPart { text: text.clone() },
                         sequence_number: self.sequence(),
                         summary_index: 0,
-                    });
-                } else {
-                    events.push(Event::ReasoningTextDone {
-                        content_index: 0,
-                        item_id: id.clone(),
-                        output_index,
-                        sequence_number: self.sequence(),
-                        text: text.clone(),
-                    });
-                    events.push(Event::ContentPartDone {
-                        content_index: 0,
-                        item_id: id.clone(),
-                        output_index,
-                        part: ContentPart::ReasoningText { text: text.clone() },
-                        sequence_number: self.sequence(),
                     });
                 }
                 self.reasoning_item(&id, Some(&text), status)

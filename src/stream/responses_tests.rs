@@ -12,7 +12,7 @@ fn blank_response() -> ResponseObject {
 fn usage() -> ResponseUsage {
     ResponseUsage {
         input_tokens: 1,
-        input_tokens_details: InputTokensDetails { cached_tokens: 0 },
+        input_tokens_details: InputTokensDetails { cache_write_tokens: 0, cached_tokens: 0 },
         output_tokens: 2,
         output_tokens_details: OutputTokensDetails {
             reasoning_tokens: 0,
@@ -27,7 +27,7 @@ fn types(events: &[ResponseStreamEvent]) -> Vec<&'static str> {
 
 #[test]
 fn a_text_answer_follows_openais_order_with_dense_sequence_numbers() -> Result<(), GrammarError> {
-    let mut builder = ResponseStreamBuilder::new(blank_response(), false);
+    let mut builder = ResponseStreamBuilder::new(blank_response(), false, false);
     let mut events = builder.start()?;
     events.extend(builder.text_delta("Hel")?);
     events.extend(builder.text_delta("lo")?);
@@ -69,7 +69,7 @@ fn a_text_answer_follows_openais_order_with_dense_sequence_numbers() -> Result<(
 
 #[test]
 fn reasoning_then_text_then_two_calls_get_consecutive_output_indexes() -> Result<(), GrammarError> {
-    let mut builder = ResponseStreamBuilder::new(blank_response(), true);
+    let mut builder = ResponseStreamBuilder::new(blank_response(), true, true);
     let mut events = builder.start()?;
     events.extend(builder.reasoning_delta("think")?);
     events.extend(builder.text_delta("Let me call.")?);
@@ -92,7 +92,7 @@ fn reasoning_then_text_then_two_calls_get_consecutive_output_indexes() -> Result
 
 #[test]
 fn a_length_finish_is_incomplete_with_its_reason() -> Result<(), GrammarError> {
-    let mut builder = ResponseStreamBuilder::new(blank_response(), false);
+    let mut builder = ResponseStreamBuilder::new(blank_response(), false, false);
     builder.start()?;
     builder.text_delta("cut")?;
     let events = builder.finish(usage(), Some("max_output_tokens"), 5)?;
@@ -115,7 +115,7 @@ fn a_length_finish_is_incomplete_with_its_reason() -> Result<(), GrammarError> {
 
 #[test]
 fn nothing_may_follow_the_terminal_event() -> Result<(), GrammarError> {
-    let mut builder = ResponseStreamBuilder::new(blank_response(), false);
+    let mut builder = ResponseStreamBuilder::new(blank_response(), false, false);
     builder.start()?;
     builder.fail(
         ResponseError {
@@ -131,7 +131,7 @@ fn nothing_may_follow_the_terminal_event() -> Result<(), GrammarError> {
 
 #[test]
 fn deltas_before_start_and_arguments_for_a_closed_call_are_refused() -> Result<(), GrammarError> {
-    let mut builder = ResponseStreamBuilder::new(blank_response(), false);
+    let mut builder = ResponseStreamBuilder::new(blank_response(), false, false);
     assert_eq!(builder.text_delta("early"), Err(GrammarError::NotStarted));
     builder.start()?;
     builder.tool_call_start(0, "call_a", "f")?;

@@ -81,7 +81,7 @@ async fn delete_removes_the_response_and_answers_openais_marker() {
     assert_eq!(status, 200);
     assert_eq!(
         deleted,
-        json!({"id": id, "object": "response", "deleted": true})
+        json!({"id": id, "object": "response.deleted", "deleted": true})
     );
     let (status, missing) = app.get(&format!("/v1/responses/{id}")).await;
     assert_eq!(status, 404);

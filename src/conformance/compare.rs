@@ -1,0 +1,382 @@
+//! The comparison rules, as one table. A replayed answer passes when no rule
+//! reports a difference; extra keys are reported, never failed.
+//!
+//! | what | rule |
+//! |---|---|
+//! | status | equal to OpenAI's |
+//! | content type | same family (`application/json` or `text/event-stream`) |
+//! | error envelope | all four keys (`message`, `type`, `param`, `code`); `type`, `code`, `param` equal |
+//! | keys | every key OpenAI sent is present, recursively, with the same JSON type (int and float alike) |
+//! | values | equal for `object`, `status`, every `type`, `role`, function `name`, `arguments`, `call_id`, `tool_call_id`, message `text` / `content` / `refusal`, `metadata`, `instructions`, `tool_choice`, `store`, `background`, `truncation`, `parallel_tool_calls`, incomplete `reason`, `finish_reason`, `has_more`, `deleted`, `output_index` / `content_index` / `summary_index`, `code`, `param` |
+//! | mapped ids | `previous_response_id`, `conversation`, `assistant_id`, `thread_id`, `run_id` equal OpenAI's after id mapping |
+//! | ids | `id` and `*_id` values carry OpenAI's prefix (`resp_`, `msg_`, `fc_`, `rs_`, `conv_`, `asst_`, `thread_`, `run_`, `step_`, `chatcmpl-`, `call_`) |
+//! | model-policy fields | `prompt_cache_retention`, `reasoning.effort`, `reasoning.context`, `reasoning.mode`: present, any value or null — their defaults depend on the model and have changed over time for the same model |
+//! | everything else | type only (timestamps, usage numbers, model names, deltas) |
+//! | arrays | same length and compared pairwise (output item order), except number arrays (embeddings) and the models list (its first entry's shape) |
+//! | Responses SSE | `event:` equals `data.type`; `sequence_number` from 0 without gaps; no `[DONE]`; the event-type sequence equals OpenAI's once runs of one type are collapsed; the first event of each type has its recorded twin's shape; the terminal event's response passes the rules above |
+//! | Chat SSE | ends with `[DONE]`; every chunk is a `chat.completion.chunk`; the first and last chunks have their recorded twins' shapes; the accumulated message (content, tool calls, finish reason) equals OpenAI's |
+//! | Assistants SSE | `event:` names follow OpenAI's collapsed sequence; ends with `event: done` / `[DONE]`; shapes as above |
+//!
+//! In `--target` mode (a server that cannot be scripted) content values are not
+//! compared: only statuses, shapes, grammar and envelopes.
+
+use serde_json::Value;
+
+use super::cassette::{RecordedEvent, RecordedResponse};
+use super::idmap::{id_prefix, IdMap};
+
+/// Keys whose scalar values must equal OpenAI's.
+const VALUE_KEYS: [&str; 28] = [
+    "object", "status", "type", "role", "name", "arguments", "call_id", "tool_call_id", "text", "content", "refusal",
+    "store", "background", "truncation", "parallel_tool_calls", "reason", "finish_reason", "has_more", "deleted",
+    "output_index", "content_index", "summary_index", "code", "param", "metadata", "instructions", "tool_choice",
+    "verbosity",
+];
+
+/// Values that depend on the model's content, not compared when the target cannot be scripted.
+const CONTENT_KEYS: [&str; 10] =
+    ["name", "arguments", "call_id", "tool_call_id", "text", "content", "refusal", "finish_reason", "reason", "status"];
+
+/// Keys holding ids of earlier objects, equal after mapping.
+const MAPPED_KEYS: [&str; 5] = ["previous_response_id", "conversation", "assistant_id", "thread_id", "run_id"];
+
+/// Server-policy fields: present, but null and a value are both accepted.
+const POLICY_FIELDS: [&str; 4] = ["prompt_cache_retention", "effort", "context", "mode"];
+
+/// What kind of stream an endpoint answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamKind {
+    Responses,
+    Chat,
+    Assistants,
+}
+
+/// Portico's (or the target's) answer.
+#[derive(Debug, Clone)]
+pub struct ActualResponse {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Value,
+    pub events: Option<Vec<RecordedEvent>>,
+}
+
+/// The outcome of comparing one exchange.
+#[derive(Debug, Clone, Default)]
+pub struct Comparison {
+    pub differences: Vec<String>,
+    pub extras: Vec<String>,
+    /// Compare content values (false in `--target` mode).
+    pub scripted: bool,
+}
+
+impl Comparison {
+    fn differ(&mut self, message: String) {
+        self.differences.push(message);
+    }
+}
+
+/// Compares one answer with OpenAI's.
+pub fn compare_exchange(
+    recorded: &RecordedResponse,
+    actual: &ActualResponse,
+    kind: StreamKind,
+    ids: &IdMap,
+    out: &mut Comparison,
+) {
+    if let Some(status) = recorded.status {
+        if status != actual.status {
+            out.differ(format!("status {} instead of {status} ({})", actual.status, brief(&actual.body)));
+            return;
+        }
+    }
+    if let Some(recorded_type) = recorded.headers.get("content-type").and_then(Value::as_str) {
+        if family(recorded_type) != family(&actual.content_type) && !actual.content_type.is_empty() {
+            out.differ(format!("content-type {} instead of {recorded_type}", actual.content_type));
+        }
+    }
+    match (&recorded.events, &actual.events) {
+        (Some(recorded_events), Some(actual_events)) => match kind {
+            StreamKind::Responses => compare_responses_stream(recorded_events, actual_events, ids, out),
+            StreamKind::Chat => compare_chat_stream(recorded_events, actual_events, ids, out),
+            StreamKind::Assistants => compare_assistants_stream(recorded_events, actual_events, ids, out),
+        },
+        (Some(_), None) => out.differ("a JSON body where OpenAI streamed events".into()),
+        (None, Some(_)) => out.differ("an event stream where OpenAI answered JSON".into()),
+        (None, None) => {
+            if recorded.status.is_some_and(|status| status >= 400) {
+                check_envelope(&actual.body, out);
+            }
+            compare_value("$", "", &recorded.body, &actual.body, ids, out);
+        }
+    }
+}
+
+fn family(content_type: &str) -> &str {
+    if content_type.starts_with("text/event-stream") {
+        "sse"
+    } else if content_type.starts_with("application/json") {
+        "json"
+    } else {
+        content_type
+    }
+}
+
+fn brief(body: &Value) -> String {
+    let text = body.pointer("/error/message").map(Value::to_string).unwrap_or_else(|| body.to_string());
+    text.chars().take(160).collect()
+}
+
+fn check_envelope(body: &Value, out: &mut Comparison) {
+    match body.get("error").and_then(Value::as_object) {
+        Some(error) => {
+            for key in ["message", "type", "param", "code"] {
+                if !error.contains_key(key) {
+                    out.differ(format!("error envelope lacks `{key}`"));
+                }
+            }
+        }
+        None => out.differ("no error envelope".into()),
+    }
+}
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// The JSON rules, applied recursively at `path` (the value sits under `key`).
+pub fn compare_value(path: &str, key: &str, recorded: &Value, actual: &Value, ids: &IdMap, out: &mut Comparison) {
+    if POLICY_FIELDS.contains(&key) && (recorded.is_null() || actual.is_null() || recorded.is_string() && actual.is_string()) {
+        return;
+    }
+    if json_type(recorded) != json_type(actual) {
+        out.differ(format!("{path}: {} instead of {} ({})", json_type(actual), json_type(recorded), clip(recorded)));
+        return;
+    }
+    let content_key = CONTENT_KEYS.contains(&key);
+    match (recorded, actual) {
+        (Value::Object(recorded_object), Value::Object(actual_object)) => {
+            if ["metadata", "tool_choice"].contains(&key) && recorded != actual {
+                out.differ(format!("{path}: {} instead of {}", clip(actual), clip(recorded)));
+                return;
+            }
+            for (child, recorded_child) in recorded_object {
+                let child_path = format!("{path}.{child}");
+                match actual_object.get(child) {
+                    Some(actual_child) => compare_value(&child_path, child, recorded_child, actual_child, ids, out),
+                    None => out.differ(format!("{child_path}: missing")),
+                }
+            }
+            for child in actual_object.keys().filter(|child| !recorded_object.contains_key(*child)) {
+                out.extras.push(format!("{path}.{child}"));
+            }
+        }
+        (Value::Array(recorded_items), Value::Array(actual_items)) => {
+            if recorded_items.iter().all(Value::is_number) {
+                return;
+            }
+            let open_list = recorded_items.first().and_then(|first| first.get("object")).and_then(Value::as_str) == Some("model");
+            if open_list {
+                if let (Some(first), Some(actual_first)) = (recorded_items.first(), actual_items.first()) {
+                    compare_value(&format!("{path}[0]"), "", first, actual_first, ids, out);
+                }
+                return;
+            }
+            if recorded_items.len() != actual_items.len() {
+                if out.scripted || !content_key && key != "output" && key != "choices" && key != "data" && key != "tool_calls" {
+                    out.differ(format!("{path}: {} items instead of {}", actual_items.len(), recorded_items.len()));
+                }
+                return;
+            }
+            for (index, (recorded_item, actual_item)) in recorded_items.iter().zip(actual_items).enumerate() {
+                compare_value(&format!("{path}[{index}]"), key, recorded_item, actual_item, ids, out);
+            }
+        }
+        (Value::String(recorded_text), Value::String(actual_text)) => {
+            if MAPPED_KEYS.contains(&key) {
+                if ids.map(recorded_text) != actual_text {
+                    out.differ(format!("{path}: {actual_text} is not the mapped {recorded_text}"));
+                }
+            } else if key == "id" || key.ends_with("_id") {
+                if let Some(prefix) = id_prefix(recorded_text) {
+                    if !actual_text.starts_with(prefix) {
+                        out.differ(format!("{path}: id {actual_text} lacks OpenAI's prefix {prefix}"));
+                    }
+                }
+            } else if VALUE_KEYS.contains(&key) && (out.scripted || !content_key) && recorded_text != actual_text {
+                out.differ(format!("{path}: {} instead of {}", clip(actual), clip(recorded)));
+            }
+        }
+        (Value::Bool(_), Value::Bool(_)) | (Value::Number(_), Value::Number(_)) => {
+            if VALUE_KEYS.contains(&key) && (out.scripted || !content_key) && recorded != actual {
+                out.differ(format!("{path}: {actual} instead of {recorded}"));
+            }
+        }
+        _ => {}
+    }
+}
+
+fn clip(value: &Value) -> String {
+    value.to_string().chars().take(120).collect()
+}
+
+fn event_type(event: &RecordedEvent) -> String {
+    event
+        .data
+        .get("type")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .or_else(|| event.event.clone())
+        .unwrap_or_default()
+}
+
+fn collapse(types: impl Iterator<Item = String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for kind in types {
+        if out.last() != Some(&kind) {
+            out.push(kind);
+        }
+    }
+    out
+}
+
+fn compare_responses_stream(recorded: &[RecordedEvent], actual: &[RecordedEvent], ids: &IdMap, out: &mut Comparison) {
+    for (index, event) in actual.iter().enumerate() {
+        if event.data == Value::String("[DONE]".into()) {
+            out.differ("a [DONE] on a Responses stream".into());
+            continue;
+        }
+        let kind = event_type(event);
+        if event.event.as_deref() != Some(kind.as_str()) {
+            out.differ(format!("event {index}: `event: {:?}` differs from data.type {kind}", event.event));
+        }
+        if event.data.get("sequence_number").and_then(Value::as_u64) != Some(index as u64) {
+            out.differ(format!("event {index} ({kind}): sequence_number {} instead of {index}", event.data["sequence_number"]));
+        }
+    }
+    let recorded_events: Vec<&RecordedEvent> = recorded.iter().filter(|event| event.data.is_object()).collect();
+    let recorded_types = collapse(recorded_events.iter().map(|event| event_type(event)));
+    let actual_types = collapse(actual.iter().map(event_type));
+    if recorded_types != actual_types {
+        out.differ(format!("event sequence {} instead of {}", actual_types.join(" "), recorded_types.join(" ")));
+    }
+    compare_twins(&recorded_events, actual, ids, out);
+}
+
+/// Compares the first event of each type with its recorded twin.
+fn compare_twins(recorded: &[&RecordedEvent], actual: &[RecordedEvent], ids: &IdMap, out: &mut Comparison) {
+    let mut seen: Vec<String> = Vec::new();
+    for event in recorded {
+        let kind = event_type(event);
+        if seen.contains(&kind) {
+            continue;
+        }
+        seen.push(kind.clone());
+        if let Some(twin) = actual.iter().find(|candidate| event_type(candidate) == kind) {
+            compare_value(&format!("<{kind}>"), "", &event.data, &twin.data, ids, out);
+        }
+    }
+}
+
+fn compare_chat_stream(recorded: &[RecordedEvent], actual: &[RecordedEvent], ids: &IdMap, out: &mut Comparison) {
+    if actual.last().map(|event| &event.data) != Some(&Value::String("[DONE]".into())) {
+        out.differ("the chat stream does not end with [DONE]".into());
+    }
+    let recorded_chunks: Vec<&Value> = recorded.iter().map(|event| &event.data).filter(|data| data.is_object()).collect();
+    let actual_chunks: Vec<&Value> = actual.iter().map(|event| &event.data).filter(|data| data.is_object()).collect();
+    for chunk in &actual_chunks {
+        if chunk.get("error").is_none() && chunk.get("object").and_then(Value::as_str) != Some("chat.completion.chunk") {
+            out.differ(format!("a chunk whose object is not chat.completion.chunk: {}", clip(chunk)));
+            break;
+        }
+    }
+    if let (Some(first), Some(actual_first)) = (recorded_chunks.first(), actual_chunks.first()) {
+        compare_shape_only("<first chunk>", first, actual_first, ids, out);
+    }
+    if let (Some(last), Some(actual_last)) = (recorded_chunks.last(), actual_chunks.last()) {
+        compare_shape_only("<last chunk>", last, actual_last, ids, out);
+    }
+    if out.scripted {
+        let (recorded_message, actual_message) = (accumulate_chat(&recorded_chunks), accumulate_chat(&actual_chunks));
+        compare_value("<accumulated message>", "", &recorded_message, &actual_message, ids, out);
+    }
+}
+
+/// Key and type rules only (chunking differs, so content values are compared on
+/// the accumulated message instead).
+fn compare_shape_only(path: &str, recorded: &Value, actual: &Value, ids: &IdMap, out: &mut Comparison) {
+    let mut shape = Comparison { scripted: false, ..Comparison::default() };
+    compare_value(path, "", recorded, actual, ids, &mut shape);
+    out.differences.extend(shape.differences);
+    out.extras.extend(shape.extras);
+}
+
+/// The message a chat stream adds up to: content, tool calls by index, finish reason.
+fn accumulate_chat(chunks: &[&Value]) -> Value {
+    let mut content = String::new();
+    let mut calls: Vec<(String, String, String)> = Vec::new();
+    let mut finish = Value::Null;
+    for chunk in chunks {
+        let Some(choice) = chunk.pointer("/choices/0") else { continue };
+        if let Some(text) = choice.pointer("/delta/content").and_then(Value::as_str) {
+            content.push_str(text);
+        }
+        for call in choice.pointer("/delta/tool_calls").and_then(Value::as_array).into_iter().flatten() {
+            let index = call.get("index").and_then(Value::as_u64).unwrap_or(0) as usize;
+            while calls.len() <= index {
+                calls.push(Default::default());
+            }
+            if let Some(id) = call.get("id").and_then(Value::as_str) {
+                calls[index].0 = id.to_owned();
+            }
+            if let Some(name) = call.pointer("/function/name").and_then(Value::as_str) {
+                calls[index].1 = name.to_owned();
+            }
+            if let Some(arguments) = call.pointer("/function/arguments").and_then(Value::as_str) {
+                calls[index].2.push_str(arguments);
+            }
+        }
+        if let Some(reason) = choice.get("finish_reason").filter(|reason| !reason.is_null()) {
+            finish = reason.clone();
+        }
+    }
+    serde_json::json!({
+        "content": content,
+        "tool_calls": calls.iter().map(|(id, name, arguments)| serde_json::json!({"call_id": id, "name": name, "arguments": arguments})).collect::<Vec<_>>(),
+        "finish_reason": finish,
+    })
+}
+
+fn compare_assistants_stream(recorded: &[RecordedEvent], actual: &[RecordedEvent], ids: &IdMap, out: &mut Comparison) {
+    let name = |event: &RecordedEvent| event.event.clone().unwrap_or_default();
+    let recorded_names = collapse(recorded.iter().map(name));
+    let actual_names = collapse(actual.iter().map(name));
+    if recorded_names != actual_names {
+        out.differ(format!("event sequence {} instead of {}", actual_names.join(" "), recorded_names.join(" ")));
+    }
+    if actual.last().map(|event| (event.event.as_deref(), &event.data)) != Some((Some("done"), &Value::String("[DONE]".into()))) {
+        out.differ("the stream does not end with event: done / [DONE]".into());
+    }
+    let recorded_events: Vec<&RecordedEvent> = recorded.iter().filter(|event| event.data.is_object()).collect();
+    let mut seen: Vec<String> = Vec::new();
+    for event in recorded_events {
+        let kind = name(event);
+        if seen.contains(&kind) {
+            continue;
+        }
+        seen.push(kind.clone());
+        if let Some(twin) = actual.iter().find(|candidate| name(candidate) == kind) {
+            compare_value(&format!("<{kind}>"), "", &event.data, &twin.data, ids, out);
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "compare_tests.rs"]
+mod tests;

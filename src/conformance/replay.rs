@@ -1,0 +1,302 @@
+//! Replaying one cassette: for each recorded request, in order, map the ids
+//! learned so far, script the backend (when Portico's mock backend is behind the
+//! target), send the request as recorded, and compare the answer.
+
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use super::cassette::{Cassette, Interaction, RecordedEvent, RecordedRequest};
+use super::compare::{compare_exchange, ActualResponse, Comparison, StreamKind};
+use super::idmap::IdMap;
+use super::scope::{classify, Scope};
+use super::script::script_for;
+
+/// Where requests go.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Base URL without `/v1` (cassette paths start with `/v1`).
+    pub base_url: String,
+    /// The key sent as `Authorization: Bearer` (a wrong one where OpenAI answered 401).
+    pub api_key: Option<String>,
+    /// The mock backend's URL, when the target is Portico in front of it (scripted mode).
+    pub mock_url: Option<String>,
+    /// Replace every request's `model` (for servers that do not know OpenAI's names).
+    pub model: Option<String>,
+}
+
+/// How a cassette fared.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Passed,
+    Failed(Vec<String>),
+    /// Hosted tools: Portico's clean 400 was checked.
+    HostedToolRefused { passed: bool, differences: Vec<String> },
+    OutOfScope(String),
+}
+
+/// One cassette's result.
+#[derive(Debug, Clone)]
+pub struct CassetteResult {
+    pub id: String,
+    pub api: String,
+    pub features: Vec<String>,
+    pub outcome: Outcome,
+    /// Endpoints that answered 404 for an unknown route (what the target lacks).
+    pub missing_endpoints: Vec<String>,
+}
+
+const HOSTED_TYPES: [&str; 16] = [
+    "web_search", "web_search_preview", "file_search", "code_interpreter", "computer_use_preview", "computer_use",
+    "computer", "mcp", "image_generation", "local_shell", "shell", "apply_patch", "tool_search", "custom",
+    "web_search_preview_2025_03_11", "web_search_2025_08_26",
+];
+
+/// Replays a cassette against `target`.
+pub async fn replay(client: &reqwest::Client, target: &Target, cassette: &Cassette) -> CassetteResult {
+    let mut result = CassetteResult {
+        id: cassette.id.clone(),
+        api: cassette.api.clone(),
+        features: cassette.features.clone(),
+        outcome: Outcome::Passed,
+        missing_endpoints: Vec::new(),
+    };
+    let scope = classify(cassette);
+    if let Scope::OutOfScope(reason) = &scope {
+        result.outcome = Outcome::OutOfScope(reason.clone());
+        return result;
+    }
+    if let Some(mock) = &target.mock_url {
+        let _ = client.post(format!("{mock}/control/models")).json(&serde_json::json!({"models": recorded_models(cassette)})).send().await;
+    }
+    let mut ids = IdMap::default();
+    let mut comparison = Comparison { scripted: target.mock_url.is_some(), ..Comparison::default() };
+    let mut refusal_checked = false;
+    for (number, interaction) in cassette.interactions.iter().enumerate() {
+        let Some(request) = &interaction.request else { continue };
+        let hosted = carries_hosted_tool(&request.body);
+        if hosted.is_none() && matches!(scope, Scope::HostedToolRefusal(_)) && answers_with_hosted_items(interaction) {
+            break;
+        }
+        if let Some(mock) = &target.mock_url {
+            let _ = client.delete(format!("{mock}/control/scripts")).send().await;
+            if let Some(script) = script_for(request, &interaction.response) {
+                let _ = client.post(format!("{mock}/control/scripts")).json(&script).send().await;
+            }
+        }
+        let actual = match send(client, target, request, &ids, interaction.response.status == Some(401)).await {
+            Ok(actual) => actual,
+            Err(error) => {
+                comparison.differences.push(format!("#{number} {} {}: request failed: {error}", request.method, request.path));
+                break;
+            }
+        };
+        if actual.status == 404 && actual.body.pointer("/error/message").and_then(Value::as_str).is_some_and(|message| message.starts_with("Invalid URL"))
+            || actual.status == 404 && actual.body.get("error").is_none()
+        {
+            result.missing_endpoints.push(format!("{} {}", request.method, route_shape(&request.path)));
+        }
+        let before = comparison.differences.len();
+        if let Some(param) = hosted {
+            refusal_checked = true;
+            check_refusal(&actual, &param, &mut comparison);
+            prefix_new(&mut comparison, before, number, request);
+            break;
+        }
+        let kind = stream_kind(&request.path);
+        compare_exchange(&interaction.response, &actual, kind, &ids, &mut comparison);
+        prefix_new(&mut comparison, before, number, request);
+        if let (Some(recorded), Some(actual_object)) = (interaction.response.final_object(), final_object(&actual)) {
+            ids.learn(recorded, &actual_object);
+        }
+    }
+    let passed = comparison.differences.is_empty();
+    result.outcome = match scope {
+        Scope::HostedToolRefusal(reason) if !refusal_checked => Outcome::OutOfScope(format!("{reason} (output only)")),
+        Scope::HostedToolRefusal(_) => Outcome::HostedToolRefused { passed, differences: comparison.differences },
+        _ if passed => Outcome::Passed,
+        _ => Outcome::Failed(comparison.differences),
+    };
+    result
+}
+
+fn prefix_new(comparison: &mut Comparison, from: usize, number: usize, request: &RecordedRequest) {
+    for difference in &mut comparison.differences[from..] {
+        *difference = format!("#{number} {} {}: {difference}", request.method, route_shape(&request.path));
+    }
+}
+
+/// `/v1/responses/resp_123/input_items` → `/v1/responses/{id}/input_items`.
+fn route_shape(path: &str) -> String {
+    path.split('/')
+        .map(|segment| if super::idmap::id_prefix(segment).is_some() || segment.contains('_') && segment.len() > 20 { "{id}" } else { segment })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The model ids a cassette's answers show as existing.
+fn recorded_models(cassette: &Cassette) -> Vec<String> {
+    let mut models = Vec::new();
+    for interaction in &cassette.interactions {
+        let body = &interaction.response.body;
+        if interaction.response.status == Some(200) && body.get("object").and_then(Value::as_str) == Some("model") {
+            if let Some(id) = body.get("id").and_then(Value::as_str) {
+                models.push(id.to_owned());
+            }
+        }
+        for model in body.get("data").and_then(Value::as_array).into_iter().flatten() {
+            if model.get("object").and_then(Value::as_str) == Some("model") {
+                if let Some(id) = model.get("id").and_then(Value::as_str) {
+                    models.push(id.to_owned());
+                }
+            }
+        }
+    }
+    models
+}
+
+/// The param that names a hosted tool in a request body, if any.
+fn carries_hosted_tool(body: &Value) -> Option<String> {
+    for (index, tool) in body.get("tools").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        if tool.get("type").and_then(Value::as_str).is_some_and(|kind| HOSTED_TYPES.contains(&kind)) {
+            return Some(format!("tools[{index}].type"));
+        }
+    }
+    None
+}
+
+fn answers_with_hosted_items(interaction: &Interaction) -> bool {
+    let output = interaction.response.final_object().and_then(|object| object.get("output")).and_then(Value::as_array);
+    output.into_iter().flatten().filter_map(|item| item.get("type").and_then(Value::as_str)).any(|kind| {
+        kind.ends_with("_call") && kind != "function_call" || kind.starts_with("mcp_")
+    })
+}
+
+/// Portico refuses hosted tools with a clean 400 that names the tool's param.
+fn check_refusal(actual: &ActualResponse, expected_param: &str, comparison: &mut Comparison) {
+    if actual.status != 400 {
+        comparison.differences.push(format!("hosted tool: status {} instead of a clean 400", actual.status));
+        return;
+    }
+    let named = actual.body.pointer("/error/param").and_then(Value::as_str).unwrap_or_default();
+    if !named.starts_with("tools[") {
+        comparison.differences.push(format!("hosted tool: param {named:?} does not name the tool ({expected_param})"));
+    }
+}
+
+fn stream_kind(path: &str) -> StreamKind {
+    if path.contains("/threads") || path.contains("/assistants") {
+        StreamKind::Assistants
+    } else if path.contains("/chat/completions") {
+        StreamKind::Chat
+    } else {
+        StreamKind::Responses
+    }
+}
+
+/// The main object of an actual answer (terminal event's response for streams).
+fn final_object(actual: &ActualResponse) -> Option<Value> {
+    match &actual.events {
+        Some(events) => events.iter().rev().find_map(|event| event.data.get("response").cloned()),
+        None => Some(actual.body.clone()).filter(|body| !body.is_null()),
+    }
+}
+
+async fn send(
+    client: &reqwest::Client,
+    target: &Target,
+    request: &RecordedRequest,
+    ids: &IdMap,
+    wrong_key: bool,
+) -> Result<ActualResponse, String> {
+    let method = reqwest::Method::from_bytes(request.method.as_bytes()).map_err(|error| error.to_string())?;
+    let url = format!("{}{}", target.base_url, ids.apply_path(&request.path));
+    let mut builder = client.request(method, url).timeout(Duration::from_secs(60));
+    let query = query_pairs(&request.query, ids);
+    if !query.is_empty() {
+        builder = builder.query(&query);
+    }
+    for name in ["content-type", "accept", "openai-beta"] {
+        if let Some(value) = request.headers.get(name).and_then(Value::as_str) {
+            builder = builder.header(name, value);
+        }
+    }
+    if let Some(key) = &target.api_key {
+        builder = builder.bearer_auth(if wrong_key { "sk-wrong-key-for-conformance" } else { key });
+    }
+    if !request.body.is_null() {
+        let mut body = ids.apply(&request.body);
+        if let (Some(model), Some(object)) = (&target.model, body.as_object_mut()) {
+            if object.contains_key("model") {
+                object.insert("model".into(), Value::String(model.clone()));
+            }
+        }
+        if !request.headers.contains_key("content-type") {
+            builder = builder.header("content-type", "application/json");
+        }
+        builder = builder.body(body.to_string());
+    }
+    let answer = builder.send().await.map_err(|error| error.to_string())?;
+    let status = answer.status().as_u16();
+    let content_type = answer
+        .headers()
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let text = answer.text().await.map_err(|error| error.to_string())?;
+    if content_type.starts_with("text/event-stream") || text.starts_with("event:") || text.starts_with("data:") {
+        return Ok(ActualResponse { status, content_type, body: Value::Null, events: Some(parse_sse(&text)) });
+    }
+    let body = if text.trim().is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    Ok(ActualResponse { status, content_type, body, events: None })
+}
+
+fn query_pairs(query: &Map<String, Value>, ids: &IdMap) -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
+    for (name, value) in query {
+        let values = match value {
+            Value::Array(values) => values.clone(),
+            other => vec![other.clone()],
+        };
+        for value in values {
+            let text = match &value {
+                Value::String(text) => ids.map(text).to_owned(),
+                other => other.to_string(),
+            };
+            pairs.push((name.clone(), text));
+        }
+    }
+    pairs
+}
+
+/// Parses an SSE body into events (comments skipped; multi-line data joined with `\n`).
+pub fn parse_sse(text: &str) -> Vec<RecordedEvent> {
+    let normalized = text.replace("\r\n", "\n");
+    normalized
+        .split("\n\n")
+        .filter_map(|frame| {
+            let mut event = None;
+            let mut data: Vec<&str> = Vec::new();
+            for line in frame.lines() {
+                if let Some(value) = line.strip_prefix("event:") {
+                    event = Some(value.trim().to_owned());
+                } else if let Some(value) = line.strip_prefix("data:") {
+                    data.push(value.strip_prefix(' ').unwrap_or(value));
+                }
+            }
+            if event.is_none() && data.is_empty() {
+                return None;
+            }
+            let joined = data.join("\n");
+            let data = if joined == "[DONE]" {
+                Value::String(joined)
+            } else if joined.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&joined).unwrap_or_else(|_| serde_json::json!({"$text": joined}))
+            };
+            Some(RecordedEvent { event, data })
+        })
+        .collect()
+}
