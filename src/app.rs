@@ -18,7 +18,7 @@ use crate::backends::BackendRegistry;
 use crate::config::{BackendKind, Config};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::{auth, chat, health, models, openapi, responses, store};
+use crate::{auth, chat, conversations, embeddings, health, models, openapi, responses, store};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -45,13 +45,27 @@ impl App {
     /// Opens the database, registers backends and binds `config.listen`.
     pub async fn build(config: Config) -> Result<Self, StartError> {
         let db = store::open(&config.database).await?;
+        let recovery = store::background::recover(&db).await?;
+        // Locks of responses that were running when the process stopped.
+        store::conversations::clear_all_locks(&db).await?;
+        if recovery.interrupted > 0 || recovery.queued > 0 {
+            tracing::info!(
+                interrupted = recovery.interrupted,
+                queued = recovery.queued,
+                "resolved work left by the previous run"
+            );
+        }
         let backends = Arc::new(registry_from(&config)?);
         let api_keys: HashMap<String, String> = config.resolved_api_keys()?.into_iter().collect();
         let state = AppState {
             db,
             backends,
             api_keys: Arc::new(api_keys),
+            background: crate::background::Background::default(),
         };
+        state
+            .background
+            .spawn_workers(state.clone(), config.background_workers);
         let router = router(state.clone(), config.max_body_bytes);
         let listener = TcpListener::bind(config.listen).await?;
         Ok(Self {
@@ -128,7 +142,9 @@ fn registry_from(config: &Config) -> Result<BackendRegistry, StartError> {
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     let api = Router::new()
         .merge(responses::router())
+        .merge(conversations::router())
         .merge(chat::router())
+        .merge(embeddings::router())
         .merge(models::router())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

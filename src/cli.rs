@@ -81,8 +81,25 @@ pub async fn run() -> ExitCode {
             db,
         } => serve(config, backends, listen, db).await,
         Command::MockBackend { listen } => mock_backend(listen).await,
-        Command::Conformance { target, cassettes, report, api_key, model, only } => {
-            conformance(crate::conformance::Options { cassettes, target, api_key, model, only }, report).await
+        Command::Conformance {
+            target,
+            cassettes,
+            report,
+            api_key,
+            model,
+            only,
+        } => {
+            conformance(
+                crate::conformance::Options {
+                    cassettes,
+                    target,
+                    api_key,
+                    model,
+                    only,
+                },
+                report,
+            )
+            .await
         }
         Command::Openapi => {
             println!("{}", crate::openapi::document_json());
@@ -151,7 +168,10 @@ async fn mock_backend(listen: SocketAddr) -> Result<(), String> {
         .map_err(|error| error.to_string())
 }
 
-async fn conformance(options: crate::conformance::Options, report: Option<PathBuf>) -> Result<(), String> {
+async fn conformance(
+    options: crate::conformance::Options,
+    report: Option<PathBuf>,
+) -> Result<(), String> {
     let (results, target) = crate::conformance::run(&options).await?;
     let markdown = crate::conformance::report::markdown(&results, &target);
     for (api, tally) in crate::conformance::report::by_api(&results) {

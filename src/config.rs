@@ -5,6 +5,7 @@
 //! listen = "127.0.0.1:8400"
 //! database = "portico.db"
 //! max_body_bytes = 10485760
+//! background_workers = 4
 //!
 //! [[backends]]
 //! name = "llama"
@@ -36,6 +37,8 @@ pub struct Config {
     pub backends: Vec<BackendConfig>,
     /// API keys; none means the server is open and everything is one project.
     pub api_keys: Vec<ApiKeyConfig>,
+    /// Workers running background responses at once.
+    pub background_workers: usize,
 }
 
 impl Default for Config {
@@ -46,6 +49,7 @@ impl Default for Config {
             max_body_bytes: 10 * 1024 * 1024,
             backends: Vec::new(),
             api_keys: Vec::new(),
+            background_workers: 4,
         }
     }
 }

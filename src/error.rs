@@ -43,7 +43,10 @@ pub enum ApiError {
     /// A client error a backend answered (400, 404, 413, 422, 429, …), relayed
     /// with the backend's own envelope fields.
     #[error("{}", error.message)]
-    Relayed { status: StatusCode, error: ErrorBody },
+    Relayed {
+        status: StatusCode,
+        error: ErrorBody,
+    },
     /// 500: a bug or a storage failure. The detail is logged, not sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -107,7 +110,9 @@ impl ApiError {
     /// The envelope body, as OpenAI would send it.
     pub fn body(&self) -> ErrorEnvelope {
         if let Self::Relayed { error, .. } = self {
-            return ErrorEnvelope { error: error.clone() };
+            return ErrorEnvelope {
+                error: error.clone(),
+            };
         }
         let (message, kind, param, code) = match self {
             Self::InvalidRequest {

@@ -225,6 +225,20 @@ impl QueryParams {
         }
     }
 
+    /// A non-negative integer parameter.
+    pub fn unsigned(&self, name: &str) -> Result<Option<u64>, ApiError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(raw) => raw.parse::<u64>().map(Some).map_err(|_| {
+                ApiError::invalid_with_code(
+                    format!("Invalid type for '{name}': expected a non-negative integer, but got '{raw}' instead."),
+                    Some(name.to_owned()),
+                    "invalid_type",
+                )
+            }),
+        }
+    }
+
     /// OpenAI's list `limit`: 1 to 100, default 20.
     pub fn limit(&self) -> Result<usize, ApiError> {
         let Some(raw) = self.get("limit") else {

@@ -8,10 +8,12 @@
 pub mod app;
 pub mod auth;
 pub mod backends;
+pub mod background;
 pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod conformance;
+pub mod conversations;
 pub mod embeddings;
 pub mod engine;
 pub mod error;

@@ -11,13 +11,23 @@ use crate::state::AppState;
 /// Portico's API description.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Portico", description = "OpenAI-compatible stateful gateway (Responses, Chat Completions, Models) in front of local inference servers."),
+    info(title = "Portico", description = "OpenAI-compatible stateful gateway (Responses, Chat Completions, Embeddings, Models) in front of local inference servers."),
     paths(
         crate::responses::handlers::create_response,
         crate::responses::handlers::get_response,
         crate::responses::handlers::delete_response,
         crate::responses::handlers::list_input_items,
+        crate::responses::lifecycle::cancel_response,
+        crate::conversations::handlers::create_conversation,
+        crate::conversations::handlers::get_conversation,
+        crate::conversations::handlers::update_conversation,
+        crate::conversations::handlers::delete_conversation,
+        crate::conversations::handlers::create_items,
+        crate::conversations::handlers::list_items,
+        crate::conversations::handlers::get_item,
+        crate::conversations::handlers::delete_item,
         crate::chat::create_chat_completion,
+        crate::embeddings::create_embedding,
         crate::models::list_models,
         crate::models::retrieve_model,
         crate::health::healthz,
@@ -26,7 +36,9 @@ use crate::state::AppState;
     components(schemas(crate::error::ErrorEnvelope, crate::error::ErrorBody)),
     tags(
         (name = "Responses", description = "Stored, chainable model responses"),
+        (name = "Conversations", description = "Stored conversations whose items responses read and extend"),
         (name = "Chat", description = "Chat Completions, passed through to the backend"),
+        (name = "Embeddings", description = "Embeddings, forwarded to the backend"),
         (name = "Models", description = "What the backends serve"),
         (name = "Health", description = "Liveness and readiness"),
     )

@@ -17,4 +17,6 @@ pub struct AppState {
     pub backends: Arc<BackendRegistry>,
     /// API key → project. Empty: the server is open (one default project).
     pub api_keys: Arc<HashMap<String, String>>,
+    /// Background workers and live background responses.
+    pub background: crate::background::Background,
 }

@@ -90,6 +90,8 @@ pub enum ChatEvent {
     TextDelta(String),
     /// A piece of the model's reasoning (`reasoning_content` / `reasoning`).
     ReasoningDelta(String),
+    /// A piece of a refusal (Chat's `delta.refusal`).
+    RefusalDelta(String),
     /// A tool call begins. `index` is the backend's call index.
     ToolCallStart {
         index: u32,

@@ -62,7 +62,24 @@ impl OpenAiCompatBackend {
         &self,
         body: bytes::Bytes,
     ) -> Result<reqwest::Response, BackendError> {
-        self.post("/chat/completions")
+        self.forward("/chat/completions", body).await
+    }
+
+    /// Forwards an Embeddings body unchanged to `{base_url}/embeddings`, like
+    /// [`forward_chat`](Self::forward_chat).
+    pub async fn forward_embeddings(
+        &self,
+        body: bytes::Bytes,
+    ) -> Result<reqwest::Response, BackendError> {
+        self.forward("/embeddings", body).await
+    }
+
+    async fn forward(
+        &self,
+        path: &str,
+        body: bytes::Bytes,
+    ) -> Result<reqwest::Response, BackendError> {
+        self.post(path)
             .header("content-type", "application/json")
             .body(body)
             .send()
@@ -268,6 +285,11 @@ impl ChunkTranslator {
         if let Some(text) = delta.get("content").and_then(Value::as_str) {
             if !text.is_empty() {
                 out.push(ChatEvent::TextDelta(text.to_owned()));
+            }
+        }
+        if let Some(text) = delta.get("refusal").and_then(Value::as_str) {
+            if !text.is_empty() {
+                out.push(ChatEvent::RefusalDelta(text.to_owned()));
             }
         }
         let Some(calls) = delta.get("tool_calls").and_then(Value::as_array) else {

@@ -25,9 +25,13 @@ pub struct Script {
     /// Reasoning text streamed before the answer.
     #[serde(default)]
     pub reasoning: Option<String>,
-    /// The answer's text. `None` echoes the last user message (unless tool calls are given).
+    /// The answer's text. `None` echoes the last user message (unless tool calls
+    /// or a refusal are given).
     #[serde(default)]
     pub content: Option<String>,
+    /// A refusal, streamed before any text.
+    #[serde(default)]
+    pub refusal: Option<String>,
     /// Tool calls produced after the text.
     #[serde(default)]
     pub tool_calls: Vec<ScriptedToolCall>,
@@ -43,6 +47,9 @@ pub struct Script {
     /// The error message used with `error_status` or `fail_after_events`.
     #[serde(default)]
     pub error_message: Option<String>,
+    /// The exact JSON body answered with `error_status` (over HTTP), e.g. an OpenAI envelope.
+    #[serde(default)]
+    pub error_body: Option<Value>,
     /// Break the stream after this many events (a mid-stream failure).
     #[serde(default)]
     pub fail_after_events: Option<usize>,
@@ -55,6 +62,19 @@ pub struct Script {
     /// Split text into pieces of at most this many characters (default: by word).
     #[serde(default)]
     pub chunk_chars: Option<usize>,
+    /// HTTP mock only, to imitate a server's quirks: answer with these chunks as
+    /// an SSE stream, whatever the request's `stream`, each verbatim as one
+    /// `data:` line (a JSON string is sent as the data text itself, so non-JSON
+    /// payloads can be sent), then `data: [DONE]` unless `raw_without_done`.
+    #[serde(default)]
+    pub raw_chunks: Option<Vec<Value>>,
+    /// With `raw_chunks`: end the stream without `[DONE]`.
+    #[serde(default)]
+    pub raw_without_done: bool,
+    /// HTTP mock only: answer with this JSON body verbatim, whatever the
+    /// request's `stream` (chat and embeddings).
+    #[serde(default)]
+    pub raw_body: Option<Value>,
 }
 
 /// One scripted tool call.
@@ -153,7 +173,7 @@ pub async fn play(script: Script, request: &ChatRequest) -> Result<ChatEventStre
         return Err(BackendError::Status {
             status,
             message,
-            body: None,
+            body: script.error_body.as_ref().map(Value::to_string),
         });
     }
     let events = script_events(&script, request);
@@ -188,7 +208,17 @@ pub fn script_events(script: &Script, request: &ChatRequest) -> Vec<ChatEvent> {
                 .map(ChatEvent::ReasoningDelta),
         );
     }
-    let text = match (&script.content, script.tool_calls.is_empty()) {
+    if let Some(refusal) = &script.refusal {
+        events.extend(
+            split_text(refusal, script.chunk_chars)
+                .into_iter()
+                .map(ChatEvent::RefusalDelta),
+        );
+    }
+    let text = match (
+        &script.content,
+        script.tool_calls.is_empty() && script.refusal.is_none(),
+    ) {
         (Some(content), _) => content.clone(),
         (None, true) => echo_text(request),
         (None, false) => String::new(),

@@ -1,16 +1,18 @@
 //! Chat Completions: `POST /v1/chat/completions`. For HTTP backends that speak
-//! Chat Completions the body is forwarded unchanged and the answer streamed back
-//! as it comes (tool calls untouched); upstream errors are wrapped in OpenAI's
-//! envelope. For in-process backends the answer is synthesized from their chat
-//! events by `synthesize`.
+//! Chat Completions the body is forwarded unchanged and the answer relayed as it
+//! comes, brought to OpenAI's exact shape on the way (`relay`, `normalize`);
+//! upstream errors are wrapped in OpenAI's envelope. For in-process backends the
+//! answer is synthesized from their chat events by `synthesize`, which goes
+//! through the same normalization, so both kinds of backend look the same.
 
+pub mod normalize;
+pub mod relay;
+pub mod sse_lines;
 pub mod synthesize;
 
 use std::convert::Infallible;
 
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
@@ -25,6 +27,7 @@ use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::extract::JsonBody;
 use crate::state::AppState;
 use crate::stream::sse::{data_frame, DONE_FRAME};
+use relay::{mid_stream_error, sse_response, ClientAsked};
 
 /// The Chat Completions route.
 pub fn router() -> Router<AppState> {
@@ -48,23 +51,7 @@ pub async fn create_chat_completion(
     _project: Project,
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult<Response> {
-    let model = match body.get("model") {
-        Some(Value::String(model)) => model.clone(),
-        Some(_) => {
-            return Err(ApiError::invalid_with_code(
-                "Invalid type for 'model': expected a string.",
-                Some("model".to_owned()),
-                "invalid_type",
-            ))
-        }
-        None => {
-            return Err(ApiError::invalid_with_code(
-                "Missing required parameter: 'model'.",
-                Some("model".to_owned()),
-                "missing_required_parameter",
-            ))
-        }
-    };
+    let model = required_model(&body)?;
     if !body.get("messages").is_some_and(Value::is_array) {
         return Err(ApiError::invalid_with_code(
             "Missing required parameter: 'messages'.",
@@ -77,6 +64,11 @@ pub async fn create_chat_completion(
         .resolve(&model)
         .ok_or_else(|| ApiError::model_not_found(&model))?;
     let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    let include_usage = stream
+        && body
+            .pointer("/stream_options/include_usage")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
     if let Some(upstream) = backend.chat_passthrough() {
         let bytes = serde_json::to_vec(&body)?;
         let answer = upstream
@@ -86,7 +78,13 @@ pub async fn create_chat_completion(
         if !answer.status().is_success() {
             return Err(upstream_error(backend.name(), status_error(answer).await));
         }
-        return Ok(relay(answer));
+        let asked = ClientAsked {
+            backend: backend.name(),
+            model: &model,
+            stream,
+            include_usage,
+        };
+        return relay::relay(answer, asked).await;
     }
     let request = synthesize::chat_request_from_body(&body)
         .map_err(|message| ApiError::invalid(message, None))?;
@@ -95,10 +93,6 @@ pub async fn create_chat_completion(
         .await
         .map_err(|error| backend_error(backend.name(), error))?;
     if stream {
-        let include_usage = body
-            .pointer("/stream_options/include_usage")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
         Ok(synthesized_stream(model, include_usage, events))
     } else {
         let collected: Vec<_> = events.collect().await;
@@ -110,9 +104,28 @@ pub async fn create_chat_completion(
     }
 }
 
+/// The request's `model`: a string, or OpenAI's 400 naming `model`. Shared by
+/// every route that picks a backend by model.
+pub fn required_model(body: &Value) -> ApiResult<String> {
+    match body.get("model") {
+        Some(Value::String(model)) => Ok(model.clone()),
+        None | Some(Value::Null) => Err(ApiError::invalid_with_code(
+            "Missing required parameter: 'model'.",
+            Some("model".to_owned()),
+            "missing_required_parameter",
+        )),
+        Some(_) => Err(ApiError::invalid_with_code(
+            "Invalid type for 'model': expected a string.",
+            Some("model".to_owned()),
+            "invalid_type",
+        )),
+    }
+}
+
 /// An upstream error status in OpenAI's envelope: the backend's own envelope
-/// when it sent one, with its status for client errors.
-fn upstream_error(backend: &str, error: BackendError) -> ApiError {
+/// when it sent one, with its status for client errors. Shared by every route
+/// that forwards to an OpenAI-compatible backend.
+pub fn upstream_error(backend: &str, error: BackendError) -> ApiError {
     if let BackendError::Status {
         status,
         message,
@@ -145,21 +158,6 @@ fn upstream_error(backend: &str, error: BackendError) -> ApiError {
     backend_error(backend, error)
 }
 
-/// Streams an upstream answer back unchanged, with its content type.
-fn relay(answer: reqwest::Response) -> Response {
-    let content_type = answer
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .cloned()
-        .unwrap_or_else(|| HeaderValue::from_static("application/json"));
-    let body = Body::from_stream(answer.bytes_stream());
-    let mut response = (StatusCode::OK, body).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, content_type);
-    response
-}
-
 /// SSE of chunks synthesized from a backend's chat events. A failure after the
 /// stream has started is sent as OpenAI's mid-stream error chunk.
 fn synthesized_stream(
@@ -178,8 +176,7 @@ fn synthesized_stream(
                     }
                 }
                 Err(error) => {
-                    let envelope = serde_json::json!({"error": {"message": error.to_string(), "type": "server_error", "param": null, "code": null}});
-                    yield Ok(data_frame(&envelope));
+                    yield Ok(mid_stream_error(&error.to_string()));
                     return;
                 }
             }
@@ -189,10 +186,5 @@ fn synthesized_stream(
         }
         yield Ok(bytes::Bytes::from_static(DONE_FRAME.as_bytes()));
     };
-    let mut response = Body::from_stream(body).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream; charset=utf-8"),
-    );
-    response
+    sse_response(body)
 }

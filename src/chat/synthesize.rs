@@ -3,13 +3,14 @@
 //! The streamed grammar, as OpenAI sends it (and as openai-python / openai-node
 //! accumulate it, concatenating strings field by field):
 //!
-//! * Every chunk is `{id, object:"chat.completion.chunk", created, model, choices}`
-//!   with the same `id`, `created` and `model`. When the client asked for
-//!   `stream_options.include_usage`, every chunk also carries `"usage": null`.
+//! * Every chunk is `{id, object:"chat.completion.chunk", created, model,
+//!   service_tier, system_fingerprint, choices}` with the same `id`, `created`
+//!   and `model`. When the client asked for `stream_options.include_usage`, every
+//!   chunk also carries `"usage": null`.
 //! * `choices` holds one entry `{index:0, delta, logprobs:null, finish_reason}`;
 //!   `finish_reason` is null on every chunk but the finish chunk.
-//! * The first chunk's delta is `{"role":"assistant","content":""}`: the role
-//!   appears exactly once.
+//! * The first chunk's delta is `{"role":"assistant","content":"","refusal":null}`:
+//!   the role appears exactly once.
 //! * Text becomes `delta.content`, reasoning `delta.reasoning_content` (the field
 //!   vLLM, llama.cpp and DeepSeek use). Empty pieces are not sent.
 //! * A tool call's first fragment is `{index, id, type:"function",
@@ -21,11 +22,17 @@
 //!   finish counts.
 //! * With `include_usage`, one last chunk with `choices: []` carries the usage.
 //!   The caller then writes `data: [DONE]`.
+//!
+//! The encoder emits only what carries information; every chunk then goes
+//! through [`ChunkNormalizer`] and the completion body through
+//! [`normalize_completion`], which add OpenAI's remaining keys and defaults, the
+//! same ones added to answers forwarded from HTTP backends.
 
 use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
+use super::normalize::{normalize_completion, normalize_usage, ChunkNormalizer};
 use crate::backends::{ChatEvent, ChatRequest, FinishReason, TokenUsage};
 
 /// Turns a backend's events into `chat.completion.chunk` objects, one stream's worth.
@@ -39,6 +46,7 @@ pub struct ChunkEncoder {
     finished: bool,
     usage: Option<TokenUsage>,
     calls: ToolCallSlots,
+    normalizer: ChunkNormalizer,
 }
 
 impl ChunkEncoder {
@@ -54,6 +62,7 @@ impl ChunkEncoder {
             finished: false,
             usage: None,
             calls: ToolCallSlots::default(),
+            normalizer: ChunkNormalizer::new(model, include_usage),
         }
     }
 
@@ -84,6 +93,7 @@ impl ChunkEncoder {
             ChatEvent::ReasoningDelta(text) if !text.is_empty() => {
                 (json!({"reasoning_content": text}), None)
             }
+            ChatEvent::RefusalDelta(text) if !text.is_empty() => (json!({"refusal": text}), None),
             ChatEvent::ToolCallStart {
                 index,
                 call_id,
@@ -122,49 +132,42 @@ impl ChunkEncoder {
     }
 
     /// The closing usage chunk (`choices: []`), when usage was asked for and seen.
-    pub fn usage_chunk(&self) -> Option<Value> {
+    pub fn usage_chunk(&mut self) -> Option<Value> {
         let usage = self.usage.filter(|_| self.include_usage)?;
-        Some(json!({
+        let chunk = json!({
             "id": self.id,
-            "object": "chat.completion.chunk",
             "created": self.created,
             "model": self.model,
             "choices": [],
             "usage": usage_json(&usage),
-        }))
+        });
+        Some(self.normalizer.normalize(chunk))
     }
 
-    fn chunk(&self, delta: Value, finish_reason: Option<FinishReason>) -> Value {
-        let mut chunk = json!({
+    fn chunk(&mut self, delta: Value, finish_reason: Option<FinishReason>) -> Value {
+        let chunk = json!({
             "id": self.id,
-            "object": "chat.completion.chunk",
             "created": self.created,
             "model": self.model,
             "choices": [{
                 "index": 0,
                 "delta": delta,
-                "logprobs": null,
                 "finish_reason": finish_reason.map(FinishReason::as_wire),
             }],
         });
-        if self.include_usage {
-            if let Some(object) = chunk.as_object_mut() {
-                object.insert("usage".to_owned(), Value::Null);
-            }
-        }
-        chunk
+        self.normalizer.normalize(chunk)
     }
 }
 
-/// Usage in Chat Completions spelling (`CompletionUsage`).
+/// Usage in Chat Completions spelling (`CompletionUsage`), every detail filled.
 pub fn usage_json(usage: &TokenUsage) -> Value {
-    json!({
+    normalize_usage(json!({
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
         "total_tokens": usage.prompt_tokens + usage.completion_tokens,
         "prompt_tokens_details": {"cached_tokens": usage.cached_tokens},
         "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
-    })
+    }))
 }
 
 /// The non-streamed `chat.completion` body for a finished list of events.
@@ -173,6 +176,7 @@ pub fn usage_json(usage: &TokenUsage) -> Value {
 pub fn collect_completion(model: &str, events: &[ChatEvent]) -> Value {
     let mut text = String::new();
     let mut reasoning = String::new();
+    let mut refusal = String::new();
     let mut calls = ToolCallSlots::default();
     // (id, name, arguments) by output slot.
     let mut collected: Vec<(String, String, String)> = Vec::new();
@@ -182,6 +186,7 @@ pub fn collect_completion(model: &str, events: &[ChatEvent]) -> Value {
         match event {
             ChatEvent::TextDelta(piece) => text.push_str(piece),
             ChatEvent::ReasoningDelta(piece) => reasoning.push_str(piece),
+            ChatEvent::RefusalDelta(piece) => refusal.push_str(piece),
             ChatEvent::ToolCallStart {
                 index,
                 call_id,
@@ -229,23 +234,18 @@ pub fn collect_completion(model: &str, events: &[ChatEvent]) -> Value {
             .collect();
         message.insert("tool_calls".to_owned(), Value::Array(tool_calls));
     }
-    message.insert("refusal".to_owned(), Value::Null);
     if !reasoning.is_empty() {
         message.insert("reasoning_content".to_owned(), Value::String(reasoning));
     }
-    json!({
-        "id": crate::ids::new_id("chatcmpl-"),
-        "object": "chat.completion",
-        "created": crate::ids::unix_now(),
+    if !refusal.is_empty() {
+        message.insert("refusal".to_owned(), Value::String(refusal));
+    }
+    let body = json!({
         "model": model,
-        "choices": [{
-            "index": 0,
-            "message": message,
-            "logprobs": null,
-            "finish_reason": finish_reason.as_wire(),
-        }],
+        "choices": [{"index": 0, "message": message, "finish_reason": finish_reason.as_wire()}],
         "usage": usage_json(&usage),
-    })
+    });
+    normalize_completion(body, model)
 }
 
 /// Reads a Chat Completions request body leniently: `model` and `messages` must

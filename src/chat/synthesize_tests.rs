@@ -101,7 +101,7 @@ fn every_chunk_shares_id_created_and_model() {
         .is_some_and(|id| id.starts_with("chatcmpl-")));
     assert_eq!(
         first["choices"][0],
-        json!({"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": null, "finish_reason": null})
+        json!({"index": 0, "delta": {"role": "assistant", "content": "", "refusal": null}, "logprobs": null, "finish_reason": null})
     );
 }
 
@@ -178,8 +178,8 @@ fn with_include_usage_every_chunk_has_null_usage_and_the_usage_chunk_is_last() {
         last["usage"],
         json!({
             "prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15,
-            "prompt_tokens_details": {"cached_tokens": 1},
-            "completion_tokens_details": {"reasoning_tokens": 2},
+            "prompt_tokens_details": {"cached_tokens": 1, "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 2, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
         })
     );
 }
@@ -189,7 +189,7 @@ fn the_usage_chunk_is_absent_when_not_asked_for_or_not_seen() {
     let mut encoder = ChunkEncoder::new("mock", false);
     encoder.encode(&ChatEvent::Usage(TokenUsage::default()));
     assert!(encoder.usage_chunk().is_none());
-    let encoder = ChunkEncoder::new("mock", true);
+    let mut encoder = ChunkEncoder::new("mock", true);
     assert!(encoder.usage_chunk().is_none());
 }
 
@@ -228,6 +228,7 @@ fn the_completion_body_collects_text_reasoning_calls_and_usage() {
                 {"id": "call_b", "type": "function", "function": {"name": "get_time", "arguments": "{}"}},
             ],
             "refusal": null,
+            "annotations": [],
             "reasoning_content": "think hard",
         })
     );
@@ -258,7 +259,7 @@ fn a_completion_with_only_tool_calls_has_null_content_and_plain_text_has_no_extr
     let body = collect_completion("mock", &text);
     assert_eq!(
         body["choices"][0]["message"],
-        json!({"role": "assistant", "content": "hi", "refusal": null})
+        json!({"role": "assistant", "content": "hi", "refusal": null, "annotations": []})
     );
     assert_eq!(body["choices"][0]["finish_reason"], "length");
     assert_eq!(body["usage"]["total_tokens"], 0);

@@ -73,10 +73,12 @@ impl RecordedResponse {
     /// full object (a Responses terminal event's `response`, an Assistants run).
     pub fn final_object(&self) -> Option<&Value> {
         if let Some(events) = &self.events {
-            return events
-                .iter()
-                .rev()
-                .find_map(|event| event.data.get("response").filter(|response| response.is_object()));
+            return events.iter().rev().find_map(|event| {
+                event
+                    .data
+                    .get("response")
+                    .filter(|response| response.is_object())
+            });
         }
         Some(&self.body).filter(|body| !body.is_null())
     }
@@ -90,19 +92,24 @@ pub fn load_directory(directory: &Path) -> Result<Vec<Cassette>, String> {
     paths
         .iter()
         .map(|path| {
-            let text = std::fs::read_to_string(path).map_err(|error| format!("{}: {error}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|error| format!("{}: {error}", path.display()))?;
             serde_json::from_str(&text).map_err(|error| format!("{}: {error}", path.display()))
         })
         .collect()
 }
 
 fn collect_json_files(directory: &Path, paths: &mut Vec<PathBuf>) -> Result<(), String> {
-    let entries = std::fs::read_dir(directory).map_err(|error| format!("{}: {error}", directory.display()))?;
+    let entries = std::fs::read_dir(directory)
+        .map_err(|error| format!("{}: {error}", directory.display()))?;
     for entry in entries {
         let path = entry.map_err(|error| error.to_string())?.path();
         if path.is_dir() {
             collect_json_files(&path, paths)?;
-        } else if path.extension().is_some_and(|extension| extension == "json") {
+        } else if path
+            .extension()
+            .is_some_and(|extension| extension == "json")
+        {
             paths.push(path);
         }
     }

@@ -13,7 +13,7 @@
 //! | model-policy fields | `prompt_cache_retention`, `reasoning.effort`, `reasoning.context`, `reasoning.mode`: present, any value or null — their defaults depend on the model and have changed over time for the same model |
 //! | everything else | type only (timestamps, usage numbers, model names, deltas) |
 //! | arrays | same length and compared pairwise (output item order), except number arrays (embeddings) and the models list (its first entry's shape) |
-//! | Responses SSE | `event:` equals `data.type`; `sequence_number` from 0 without gaps; no `[DONE]`; the event-type sequence equals OpenAI's once runs of one type are collapsed; the first event of each type has its recorded twin's shape; the terminal event's response passes the rules above |
+//! | Responses SSE | `event:` equals `data.type`; `sequence_number` from 0 (or from where a resumed stream starts) without gaps; no `[DONE]`; the event-type sequence equals OpenAI's once runs of one type are collapsed; the first event of each type has its recorded twin's shape; the terminal event's response passes the rules above |
 //! | Chat SSE | ends with `[DONE]`; every chunk is a `chat.completion.chunk`; the first and last chunks have their recorded twins' shapes; the accumulated message (content, tool calls, finish reason) equals OpenAI's |
 //! | Assistants SSE | `event:` names follow OpenAI's collapsed sequence; ends with `event: done` / `[DONE]`; shapes as above |
 //!
@@ -27,18 +27,58 @@ use super::idmap::{id_prefix, IdMap};
 
 /// Keys whose scalar values must equal OpenAI's.
 const VALUE_KEYS: [&str; 28] = [
-    "object", "status", "type", "role", "name", "arguments", "call_id", "tool_call_id", "text", "content", "refusal",
-    "store", "background", "truncation", "parallel_tool_calls", "reason", "finish_reason", "has_more", "deleted",
-    "output_index", "content_index", "summary_index", "code", "param", "metadata", "instructions", "tool_choice",
+    "object",
+    "status",
+    "type",
+    "role",
+    "name",
+    "arguments",
+    "call_id",
+    "tool_call_id",
+    "text",
+    "content",
+    "refusal",
+    "store",
+    "background",
+    "truncation",
+    "parallel_tool_calls",
+    "reason",
+    "finish_reason",
+    "has_more",
+    "deleted",
+    "output_index",
+    "content_index",
+    "summary_index",
+    "code",
+    "param",
+    "metadata",
+    "instructions",
+    "tool_choice",
     "verbosity",
 ];
 
 /// Values that depend on the model's content, not compared when the target cannot be scripted.
-const CONTENT_KEYS: [&str; 10] =
-    ["name", "arguments", "call_id", "tool_call_id", "text", "content", "refusal", "finish_reason", "reason", "status"];
+const CONTENT_KEYS: [&str; 10] = [
+    "name",
+    "arguments",
+    "call_id",
+    "tool_call_id",
+    "text",
+    "content",
+    "refusal",
+    "finish_reason",
+    "reason",
+    "status",
+];
 
 /// Keys holding ids of earlier objects, equal after mapping.
-const MAPPED_KEYS: [&str; 5] = ["previous_response_id", "conversation", "assistant_id", "thread_id", "run_id"];
+const MAPPED_KEYS: [&str; 5] = [
+    "previous_response_id",
+    "conversation",
+    "assistant_id",
+    "thread_id",
+    "run_id",
+];
 
 /// Server-policy fields: present, but null and a value are both accepted.
 const POLICY_FIELDS: [&str; 4] = ["prompt_cache_retention", "effort", "context", "mode"];
@@ -85,20 +125,32 @@ pub fn compare_exchange(
 ) {
     if let Some(status) = recorded.status {
         if status != actual.status {
-            out.differ(format!("status {} instead of {status} ({})", actual.status, brief(&actual.body)));
+            out.differ(format!(
+                "status {} instead of {status} ({})",
+                actual.status,
+                brief(&actual.body)
+            ));
             return;
         }
     }
     if let Some(recorded_type) = recorded.headers.get("content-type").and_then(Value::as_str) {
-        if family(recorded_type) != family(&actual.content_type) && !actual.content_type.is_empty() {
-            out.differ(format!("content-type {} instead of {recorded_type}", actual.content_type));
+        if family(recorded_type) != family(&actual.content_type) && !actual.content_type.is_empty()
+        {
+            out.differ(format!(
+                "content-type {} instead of {recorded_type}",
+                actual.content_type
+            ));
         }
     }
     match (&recorded.events, &actual.events) {
         (Some(recorded_events), Some(actual_events)) => match kind {
-            StreamKind::Responses => compare_responses_stream(recorded_events, actual_events, ids, out),
+            StreamKind::Responses => {
+                compare_responses_stream(recorded_events, actual_events, ids, out)
+            }
             StreamKind::Chat => compare_chat_stream(recorded_events, actual_events, ids, out),
-            StreamKind::Assistants => compare_assistants_stream(recorded_events, actual_events, ids, out),
+            StreamKind::Assistants => {
+                compare_assistants_stream(recorded_events, actual_events, ids, out)
+            }
         },
         (Some(_), None) => out.differ("a JSON body where OpenAI streamed events".into()),
         (None, Some(_)) => out.differ("an event stream where OpenAI answered JSON".into()),
@@ -122,7 +174,10 @@ fn family(content_type: &str) -> &str {
 }
 
 fn brief(body: &Value) -> String {
-    let text = body.pointer("/error/message").map(Value::to_string).unwrap_or_else(|| body.to_string());
+    let text = body
+        .pointer("/error/message")
+        .map(Value::to_string)
+        .unwrap_or_else(|| body.to_string());
     text.chars().take(160).collect()
 }
 
@@ -151,29 +206,52 @@ fn json_type(value: &Value) -> &'static str {
 }
 
 /// The JSON rules, applied recursively at `path` (the value sits under `key`).
-pub fn compare_value(path: &str, key: &str, recorded: &Value, actual: &Value, ids: &IdMap, out: &mut Comparison) {
-    if POLICY_FIELDS.contains(&key) && (recorded.is_null() || actual.is_null() || recorded.is_string() && actual.is_string()) {
+pub fn compare_value(
+    path: &str,
+    key: &str,
+    recorded: &Value,
+    actual: &Value,
+    ids: &IdMap,
+    out: &mut Comparison,
+) {
+    if POLICY_FIELDS.contains(&key)
+        && (recorded.is_null() || actual.is_null() || recorded.is_string() && actual.is_string())
+    {
         return;
     }
     if json_type(recorded) != json_type(actual) {
-        out.differ(format!("{path}: {} instead of {} ({})", json_type(actual), json_type(recorded), clip(recorded)));
+        out.differ(format!(
+            "{path}: {} instead of {} ({})",
+            json_type(actual),
+            json_type(recorded),
+            clip(recorded)
+        ));
         return;
     }
     let content_key = CONTENT_KEYS.contains(&key);
     match (recorded, actual) {
         (Value::Object(recorded_object), Value::Object(actual_object)) => {
             if ["metadata", "tool_choice"].contains(&key) && recorded != actual {
-                out.differ(format!("{path}: {} instead of {}", clip(actual), clip(recorded)));
+                out.differ(format!(
+                    "{path}: {} instead of {}",
+                    clip(actual),
+                    clip(recorded)
+                ));
                 return;
             }
             for (child, recorded_child) in recorded_object {
                 let child_path = format!("{path}.{child}");
                 match actual_object.get(child) {
-                    Some(actual_child) => compare_value(&child_path, child, recorded_child, actual_child, ids, out),
+                    Some(actual_child) => {
+                        compare_value(&child_path, child, recorded_child, actual_child, ids, out)
+                    }
                     None => out.differ(format!("{child_path}: missing")),
                 }
             }
-            for child in actual_object.keys().filter(|child| !recorded_object.contains_key(*child)) {
+            for child in actual_object
+                .keys()
+                .filter(|child| !recorded_object.contains_key(*child))
+            {
                 out.extras.push(format!("{path}.{child}"));
             }
         }
@@ -181,42 +259,80 @@ pub fn compare_value(path: &str, key: &str, recorded: &Value, actual: &Value, id
             if recorded_items.iter().all(Value::is_number) {
                 return;
             }
-            let open_list = recorded_items.first().and_then(|first| first.get("object")).and_then(Value::as_str) == Some("model");
+            let open_list = recorded_items
+                .first()
+                .and_then(|first| first.get("object"))
+                .and_then(Value::as_str)
+                == Some("model");
             if open_list {
-                if let (Some(first), Some(actual_first)) = (recorded_items.first(), actual_items.first()) {
+                if let (Some(first), Some(actual_first)) =
+                    (recorded_items.first(), actual_items.first())
+                {
                     compare_value(&format!("{path}[0]"), "", first, actual_first, ids, out);
                 }
                 return;
             }
             if recorded_items.len() != actual_items.len() {
-                if out.scripted || !content_key && key != "output" && key != "choices" && key != "data" && key != "tool_calls" {
-                    out.differ(format!("{path}: {} items instead of {}", actual_items.len(), recorded_items.len()));
+                if out.scripted
+                    || !content_key
+                        && key != "output"
+                        && key != "choices"
+                        && key != "data"
+                        && key != "tool_calls"
+                {
+                    out.differ(format!(
+                        "{path}: {} items instead of {}",
+                        actual_items.len(),
+                        recorded_items.len()
+                    ));
                 }
                 return;
             }
-            for (index, (recorded_item, actual_item)) in recorded_items.iter().zip(actual_items).enumerate() {
-                compare_value(&format!("{path}[{index}]"), key, recorded_item, actual_item, ids, out);
+            for (index, (recorded_item, actual_item)) in
+                recorded_items.iter().zip(actual_items).enumerate()
+            {
+                compare_value(
+                    &format!("{path}[{index}]"),
+                    key,
+                    recorded_item,
+                    actual_item,
+                    ids,
+                    out,
+                );
             }
         }
         (Value::String(recorded_text), Value::String(actual_text)) => {
             if MAPPED_KEYS.contains(&key) {
                 if ids.map(recorded_text) != actual_text {
-                    out.differ(format!("{path}: {actual_text} is not the mapped {recorded_text}"));
+                    out.differ(format!(
+                        "{path}: {actual_text} is not the mapped {recorded_text}"
+                    ));
                 }
             } else if key == "id" || key.ends_with("_id") {
                 if let Some(prefix) = id_prefix(recorded_text) {
                     if !actual_text.starts_with(prefix) {
-                        out.differ(format!("{path}: id {actual_text} lacks OpenAI's prefix {prefix}"));
+                        out.differ(format!(
+                            "{path}: id {actual_text} lacks OpenAI's prefix {prefix}"
+                        ));
                     }
                 }
-            } else if VALUE_KEYS.contains(&key) && (out.scripted || !content_key) && recorded_text != actual_text {
-                out.differ(format!("{path}: {} instead of {}", clip(actual), clip(recorded)));
+            } else if VALUE_KEYS.contains(&key)
+                && (out.scripted || !content_key)
+                && recorded_text != actual_text
+            {
+                out.differ(format!(
+                    "{path}: {} instead of {}",
+                    clip(actual),
+                    clip(recorded)
+                ));
             }
         }
-        (Value::Bool(_), Value::Bool(_)) | (Value::Number(_), Value::Number(_)) => {
-            if VALUE_KEYS.contains(&key) && (out.scripted || !content_key) && recorded != actual {
-                out.differ(format!("{path}: {actual} instead of {recorded}"));
-            }
+        (Value::Bool(_), Value::Bool(_)) | (Value::Number(_), Value::Number(_))
+            if VALUE_KEYS.contains(&key)
+                && (out.scripted || !content_key)
+                && recorded != actual =>
+        {
+            out.differ(format!("{path}: {actual} instead of {recorded}"));
         }
         _ => {}
     }
@@ -246,31 +362,60 @@ fn collapse(types: impl Iterator<Item = String>) -> Vec<String> {
     out
 }
 
-fn compare_responses_stream(recorded: &[RecordedEvent], actual: &[RecordedEvent], ids: &IdMap, out: &mut Comparison) {
-    for (index, event) in actual.iter().enumerate() {
+fn compare_responses_stream(
+    recorded: &[RecordedEvent],
+    actual: &[RecordedEvent],
+    ids: &IdMap,
+    out: &mut Comparison,
+) {
+    // A resumed stream starts after `starting_after`: numbers start where OpenAI's did.
+    let first_number = recorded
+        .iter()
+        .find_map(|event| event.data.get("sequence_number").and_then(Value::as_u64))
+        .unwrap_or(0);
+    for (offset, event) in actual.iter().enumerate() {
+        let index = first_number + offset as u64;
         if event.data == Value::String("[DONE]".into()) {
             out.differ("a [DONE] on a Responses stream".into());
             continue;
         }
         let kind = event_type(event);
         if event.event.as_deref() != Some(kind.as_str()) {
-            out.differ(format!("event {index}: `event: {:?}` differs from data.type {kind}", event.event));
+            out.differ(format!(
+                "event {index}: `event: {:?}` differs from data.type {kind}",
+                event.event
+            ));
         }
-        if event.data.get("sequence_number").and_then(Value::as_u64) != Some(index as u64) {
-            out.differ(format!("event {index} ({kind}): sequence_number {} instead of {index}", event.data["sequence_number"]));
+        if event.data.get("sequence_number").and_then(Value::as_u64) != Some(index) {
+            out.differ(format!(
+                "event {index} ({kind}): sequence_number {} instead of {index}",
+                event.data["sequence_number"]
+            ));
         }
     }
-    let recorded_events: Vec<&RecordedEvent> = recorded.iter().filter(|event| event.data.is_object()).collect();
+    let recorded_events: Vec<&RecordedEvent> = recorded
+        .iter()
+        .filter(|event| event.data.is_object())
+        .collect();
     let recorded_types = collapse(recorded_events.iter().map(|event| event_type(event)));
     let actual_types = collapse(actual.iter().map(event_type));
     if recorded_types != actual_types {
-        out.differ(format!("event sequence {} instead of {}", actual_types.join(" "), recorded_types.join(" ")));
+        out.differ(format!(
+            "event sequence {} instead of {}",
+            actual_types.join(" "),
+            recorded_types.join(" ")
+        ));
     }
     compare_twins(&recorded_events, actual, ids, out);
 }
 
 /// Compares the first event of each type with its recorded twin.
-fn compare_twins(recorded: &[&RecordedEvent], actual: &[RecordedEvent], ids: &IdMap, out: &mut Comparison) {
+fn compare_twins(
+    recorded: &[&RecordedEvent],
+    actual: &[RecordedEvent],
+    ids: &IdMap,
+    out: &mut Comparison,
+) {
     let mut seen: Vec<String> = Vec::new();
     for event in recorded {
         let kind = event_type(event);
@@ -278,21 +423,42 @@ fn compare_twins(recorded: &[&RecordedEvent], actual: &[RecordedEvent], ids: &Id
             continue;
         }
         seen.push(kind.clone());
-        if let Some(twin) = actual.iter().find(|candidate| event_type(candidate) == kind) {
+        if let Some(twin) = actual
+            .iter()
+            .find(|candidate| event_type(candidate) == kind)
+        {
             compare_value(&format!("<{kind}>"), "", &event.data, &twin.data, ids, out);
         }
     }
 }
 
-fn compare_chat_stream(recorded: &[RecordedEvent], actual: &[RecordedEvent], ids: &IdMap, out: &mut Comparison) {
+fn compare_chat_stream(
+    recorded: &[RecordedEvent],
+    actual: &[RecordedEvent],
+    ids: &IdMap,
+    out: &mut Comparison,
+) {
     if actual.last().map(|event| &event.data) != Some(&Value::String("[DONE]".into())) {
         out.differ("the chat stream does not end with [DONE]".into());
     }
-    let recorded_chunks: Vec<&Value> = recorded.iter().map(|event| &event.data).filter(|data| data.is_object()).collect();
-    let actual_chunks: Vec<&Value> = actual.iter().map(|event| &event.data).filter(|data| data.is_object()).collect();
+    let recorded_chunks: Vec<&Value> = recorded
+        .iter()
+        .map(|event| &event.data)
+        .filter(|data| data.is_object())
+        .collect();
+    let actual_chunks: Vec<&Value> = actual
+        .iter()
+        .map(|event| &event.data)
+        .filter(|data| data.is_object())
+        .collect();
     for chunk in &actual_chunks {
-        if chunk.get("error").is_none() && chunk.get("object").and_then(Value::as_str) != Some("chat.completion.chunk") {
-            out.differ(format!("a chunk whose object is not chat.completion.chunk: {}", clip(chunk)));
+        if chunk.get("error").is_none()
+            && chunk.get("object").and_then(Value::as_str) != Some("chat.completion.chunk")
+        {
+            out.differ(format!(
+                "a chunk whose object is not chat.completion.chunk: {}",
+                clip(chunk)
+            ));
             break;
         }
     }
@@ -303,15 +469,34 @@ fn compare_chat_stream(recorded: &[RecordedEvent], actual: &[RecordedEvent], ids
         compare_shape_only("<last chunk>", last, actual_last, ids, out);
     }
     if out.scripted {
-        let (recorded_message, actual_message) = (accumulate_chat(&recorded_chunks), accumulate_chat(&actual_chunks));
-        compare_value("<accumulated message>", "", &recorded_message, &actual_message, ids, out);
+        let (recorded_message, actual_message) = (
+            accumulate_chat(&recorded_chunks),
+            accumulate_chat(&actual_chunks),
+        );
+        compare_value(
+            "<accumulated message>",
+            "",
+            &recorded_message,
+            &actual_message,
+            ids,
+            out,
+        );
     }
 }
 
 /// Key and type rules only (chunking differs, so content values are compared on
 /// the accumulated message instead).
-fn compare_shape_only(path: &str, recorded: &Value, actual: &Value, ids: &IdMap, out: &mut Comparison) {
-    let mut shape = Comparison { scripted: false, ..Comparison::default() };
+fn compare_shape_only(
+    path: &str,
+    recorded: &Value,
+    actual: &Value,
+    ids: &IdMap,
+    out: &mut Comparison,
+) {
+    let mut shape = Comparison {
+        scripted: false,
+        ..Comparison::default()
+    };
     compare_value(path, "", recorded, actual, ids, &mut shape);
     out.differences.extend(shape.differences);
     out.extras.extend(shape.extras);
@@ -323,11 +508,18 @@ fn accumulate_chat(chunks: &[&Value]) -> Value {
     let mut calls: Vec<(String, String, String)> = Vec::new();
     let mut finish = Value::Null;
     for chunk in chunks {
-        let Some(choice) = chunk.pointer("/choices/0") else { continue };
+        let Some(choice) = chunk.pointer("/choices/0") else {
+            continue;
+        };
         if let Some(text) = choice.pointer("/delta/content").and_then(Value::as_str) {
             content.push_str(text);
         }
-        for call in choice.pointer("/delta/tool_calls").and_then(Value::as_array).into_iter().flatten() {
+        for call in choice
+            .pointer("/delta/tool_calls")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let index = call.get("index").and_then(Value::as_u64).unwrap_or(0) as usize;
             while calls.len() <= index {
                 calls.push(Default::default());
@@ -342,7 +534,10 @@ fn accumulate_chat(chunks: &[&Value]) -> Value {
                 calls[index].2.push_str(arguments);
             }
         }
-        if let Some(reason) = choice.get("finish_reason").filter(|reason| !reason.is_null()) {
+        if let Some(reason) = choice
+            .get("finish_reason")
+            .filter(|reason| !reason.is_null())
+        {
             finish = reason.clone();
         }
     }
@@ -353,17 +548,33 @@ fn accumulate_chat(chunks: &[&Value]) -> Value {
     })
 }
 
-fn compare_assistants_stream(recorded: &[RecordedEvent], actual: &[RecordedEvent], ids: &IdMap, out: &mut Comparison) {
+fn compare_assistants_stream(
+    recorded: &[RecordedEvent],
+    actual: &[RecordedEvent],
+    ids: &IdMap,
+    out: &mut Comparison,
+) {
     let name = |event: &RecordedEvent| event.event.clone().unwrap_or_default();
     let recorded_names = collapse(recorded.iter().map(name));
     let actual_names = collapse(actual.iter().map(name));
     if recorded_names != actual_names {
-        out.differ(format!("event sequence {} instead of {}", actual_names.join(" "), recorded_names.join(" ")));
+        out.differ(format!(
+            "event sequence {} instead of {}",
+            actual_names.join(" "),
+            recorded_names.join(" ")
+        ));
     }
-    if actual.last().map(|event| (event.event.as_deref(), &event.data)) != Some((Some("done"), &Value::String("[DONE]".into()))) {
+    if actual
+        .last()
+        .map(|event| (event.event.as_deref(), &event.data))
+        != Some((Some("done"), &Value::String("[DONE]".into())))
+    {
         out.differ("the stream does not end with event: done / [DONE]".into());
     }
-    let recorded_events: Vec<&RecordedEvent> = recorded.iter().filter(|event| event.data.is_object()).collect();
+    let recorded_events: Vec<&RecordedEvent> = recorded
+        .iter()
+        .filter(|event| event.data.is_object())
+        .collect();
     let mut seen: Vec<String> = Vec::new();
     for event in recorded_events {
         let kind = name(event);

@@ -6,53 +6,124 @@ use super::*;
 use crate::conformance::cassette::{RecordedEvent, RecordedResponse};
 
 fn recorded_json(status: u16, body: Value) -> RecordedResponse {
-    RecordedResponse { status: Some(status), headers: Default::default(), body, events: None }
+    RecordedResponse {
+        status: Some(status),
+        headers: Default::default(),
+        body,
+        events: None,
+    }
 }
 
 fn actual_json(status: u16, body: Value) -> ActualResponse {
-    ActualResponse { status, content_type: "application/json".into(), body, events: None }
+    ActualResponse {
+        status,
+        content_type: "application/json".into(),
+        body,
+        events: None,
+    }
 }
 
-fn differences(recorded: RecordedResponse, actual: ActualResponse, kind: StreamKind) -> Vec<String> {
-    let mut comparison = Comparison { scripted: true, ..Comparison::default() };
+fn differences(
+    recorded: RecordedResponse,
+    actual: ActualResponse,
+    kind: StreamKind,
+) -> Vec<String> {
+    let mut comparison = Comparison {
+        scripted: true,
+        ..Comparison::default()
+    };
     compare_exchange(&recorded, &actual, kind, &IdMap::default(), &mut comparison);
     comparison.differences
 }
 
 #[test]
 fn missing_keys_and_wrong_types_differ_but_extra_keys_do_not() {
-    let recorded = recorded_json(200, json!({"object": "response", "created_at": 1, "usage": {"input_tokens": 3}}));
-    let same = actual_json(200, json!({"object": "response", "created_at": 99, "usage": {"input_tokens": 7}, "extra": true}));
+    let recorded = recorded_json(
+        200,
+        json!({"object": "response", "created_at": 1, "usage": {"input_tokens": 3}}),
+    );
+    let same = actual_json(
+        200,
+        json!({"object": "response", "created_at": 99, "usage": {"input_tokens": 7}, "extra": true}),
+    );
     assert!(differences(recorded.clone(), same, StreamKind::Responses).is_empty());
-    let missing = actual_json(200, json!({"object": "response", "created_at": 1, "usage": {}}));
-    assert_eq!(differences(recorded.clone(), missing, StreamKind::Responses), ["$.usage.input_tokens: missing"]);
-    let wrong_type = actual_json(200, json!({"object": "response", "created_at": "1", "usage": {"input_tokens": 3}}));
-    assert_eq!(differences(recorded, wrong_type, StreamKind::Responses).len(), 1);
+    let missing = actual_json(
+        200,
+        json!({"object": "response", "created_at": 1, "usage": {}}),
+    );
+    assert_eq!(
+        differences(recorded.clone(), missing, StreamKind::Responses),
+        ["$.usage.input_tokens: missing"]
+    );
+    let wrong_type = actual_json(
+        200,
+        json!({"object": "response", "created_at": "1", "usage": {"input_tokens": 3}}),
+    );
+    assert_eq!(
+        differences(recorded, wrong_type, StreamKind::Responses).len(),
+        1
+    );
 }
 
 #[test]
 fn values_ids_and_statuses_follow_the_table() {
-    let recorded = recorded_json(200, json!({"id": "resp_1", "status": "completed", "output": [{"type": "message"}]}));
-    let wrong_status = actual_json(200, json!({"id": "resp_2", "status": "failed", "output": [{"type": "message"}]}));
-    assert_eq!(differences(recorded.clone(), wrong_status, StreamKind::Responses).len(), 1);
-    let wrong_prefix = actual_json(200, json!({"id": "r_2", "status": "completed", "output": [{"type": "message"}]}));
-    assert_eq!(differences(recorded.clone(), wrong_prefix, StreamKind::Responses).len(), 1);
-    let extra_item = actual_json(200, json!({"id": "resp_2", "status": "completed", "output": [{"type": "message"}, {"type": "message"}]}));
-    assert_eq!(differences(recorded.clone(), extra_item, StreamKind::Responses).len(), 1);
-    assert_eq!(differences(recorded, actual_json(500, json!({})), StreamKind::Responses).len(), 1);
+    let recorded = recorded_json(
+        200,
+        json!({"id": "resp_1", "status": "completed", "output": [{"type": "message"}]}),
+    );
+    let wrong_status = actual_json(
+        200,
+        json!({"id": "resp_2", "status": "failed", "output": [{"type": "message"}]}),
+    );
+    assert_eq!(
+        differences(recorded.clone(), wrong_status, StreamKind::Responses).len(),
+        1
+    );
+    let wrong_prefix = actual_json(
+        200,
+        json!({"id": "r_2", "status": "completed", "output": [{"type": "message"}]}),
+    );
+    assert_eq!(
+        differences(recorded.clone(), wrong_prefix, StreamKind::Responses).len(),
+        1
+    );
+    let extra_item = actual_json(
+        200,
+        json!({"id": "resp_2", "status": "completed", "output": [{"type": "message"}, {"type": "message"}]}),
+    );
+    assert_eq!(
+        differences(recorded.clone(), extra_item, StreamKind::Responses).len(),
+        1
+    );
+    assert_eq!(
+        differences(recorded, actual_json(500, json!({})), StreamKind::Responses).len(),
+        1
+    );
 }
 
 #[test]
 fn error_envelopes_need_four_keys_and_equal_code_and_param() {
-    let recorded = recorded_json(400, json!({"error": {"message": "x", "type": "invalid_request_error", "param": "model", "code": "model_not_found"}}));
-    let good = actual_json(400, json!({"error": {"message": "other words", "type": "invalid_request_error", "param": "model", "code": "model_not_found"}}));
+    let recorded = recorded_json(
+        400,
+        json!({"error": {"message": "x", "type": "invalid_request_error", "param": "model", "code": "model_not_found"}}),
+    );
+    let good = actual_json(
+        400,
+        json!({"error": {"message": "other words", "type": "invalid_request_error", "param": "model", "code": "model_not_found"}}),
+    );
     assert!(differences(recorded.clone(), good, StreamKind::Responses).is_empty());
-    let no_param = actual_json(400, json!({"error": {"message": "x", "type": "invalid_request_error", "code": "model_not_found"}}));
+    let no_param = actual_json(
+        400,
+        json!({"error": {"message": "x", "type": "invalid_request_error", "code": "model_not_found"}}),
+    );
     assert!(differences(recorded, no_param, StreamKind::Responses).len() >= 2);
 }
 
 fn event(name: Option<&str>, data: Value) -> RecordedEvent {
-    RecordedEvent { event: name.map(str::to_owned), data }
+    RecordedEvent {
+        event: name.map(str::to_owned),
+        data,
+    }
 }
 
 #[test]
@@ -62,22 +133,56 @@ fn responses_streams_need_dense_sequence_numbers_and_the_same_collapsed_order() 
         headers: Default::default(),
         body: Value::Null,
         events: Some(vec![
-            event(Some("response.created"), json!({"type": "response.created", "sequence_number": 0})),
-            event(Some("response.output_text.delta"), json!({"type": "response.output_text.delta", "delta": "a", "sequence_number": 1})),
-            event(Some("response.output_text.delta"), json!({"type": "response.output_text.delta", "delta": "b", "sequence_number": 2})),
-            event(Some("response.completed"), json!({"type": "response.completed", "sequence_number": 3})),
+            event(
+                Some("response.created"),
+                json!({"type": "response.created", "sequence_number": 0}),
+            ),
+            event(
+                Some("response.output_text.delta"),
+                json!({"type": "response.output_text.delta", "delta": "a", "sequence_number": 1}),
+            ),
+            event(
+                Some("response.output_text.delta"),
+                json!({"type": "response.output_text.delta", "delta": "b", "sequence_number": 2}),
+            ),
+            event(
+                Some("response.completed"),
+                json!({"type": "response.completed", "sequence_number": 3}),
+            ),
         ]),
     };
     let good = vec![
-        event(Some("response.created"), json!({"type": "response.created", "sequence_number": 0})),
-        event(Some("response.output_text.delta"), json!({"type": "response.output_text.delta", "delta": "ab", "sequence_number": 1})),
-        event(Some("response.completed"), json!({"type": "response.completed", "sequence_number": 2})),
+        event(
+            Some("response.created"),
+            json!({"type": "response.created", "sequence_number": 0}),
+        ),
+        event(
+            Some("response.output_text.delta"),
+            json!({"type": "response.output_text.delta", "delta": "ab", "sequence_number": 1}),
+        ),
+        event(
+            Some("response.completed"),
+            json!({"type": "response.completed", "sequence_number": 2}),
+        ),
     ];
-    let actual = |events| ActualResponse { status: 200, content_type: "text/event-stream".into(), body: Value::Null, events: Some(events) };
-    assert!(differences(recorded.clone(), actual(good.clone()), StreamKind::Responses).is_empty());
+    let actual = |events| ActualResponse {
+        status: 200,
+        content_type: "text/event-stream".into(),
+        body: Value::Null,
+        events: Some(events),
+    };
+    assert!(differences(
+        recorded.clone(),
+        actual(good.clone()),
+        StreamKind::Responses
+    )
+    .is_empty());
     let mut gap = good.clone();
     gap[2].data["sequence_number"] = json!(5);
-    assert_eq!(differences(recorded.clone(), actual(gap), StreamKind::Responses).len(), 1);
+    assert_eq!(
+        differences(recorded.clone(), actual(gap), StreamKind::Responses).len(),
+        1
+    );
     let mut done = good.clone();
     done.push(event(None, json!("[DONE]")));
     assert!(!differences(recorded.clone(), actual(done), StreamKind::Responses).is_empty());
@@ -87,9 +192,18 @@ fn responses_streams_need_dense_sequence_numbers_and_the_same_collapsed_order() 
 
 #[test]
 fn policy_fields_accept_null_or_a_value() {
-    let recorded = recorded_json(200, json!({"prompt_cache_retention": "24h", "reasoning": {"effort": "medium"}}));
-    let actual = actual_json(200, json!({"prompt_cache_retention": null, "reasoning": {"effort": null}}));
+    let recorded = recorded_json(
+        200,
+        json!({"prompt_cache_retention": "24h", "reasoning": {"effort": "medium"}}),
+    );
+    let actual = actual_json(
+        200,
+        json!({"prompt_cache_retention": null, "reasoning": {"effort": null}}),
+    );
     assert!(differences(recorded.clone(), actual, StreamKind::Responses).is_empty());
     let missing = actual_json(200, json!({"reasoning": {"effort": null}}));
-    assert_eq!(differences(recorded, missing, StreamKind::Responses).len(), 1);
+    assert_eq!(
+        differences(recorded, missing, StreamKind::Responses).len(),
+        1
+    );
 }

@@ -8,12 +8,26 @@ use serde_json::Value;
 
 /// Prefixes of object ids that are mapped (and whose prefix is checked).
 pub const ID_PREFIXES: [&str; 12] = [
-    "resp_", "msg_", "fc_", "rs_", "conv_", "asst_", "thread_", "run_", "step_", "chatcmpl-", "cmpl-", "call_",
+    "resp_",
+    "msg_",
+    "fc_",
+    "rs_",
+    "conv_",
+    "asst_",
+    "thread_",
+    "run_",
+    "step_",
+    "chatcmpl-",
+    "cmpl-",
+    "call_",
 ];
 
 /// The prefix of an id, if it carries a known one.
 pub fn id_prefix(value: &str) -> Option<&'static str> {
-    ID_PREFIXES.iter().copied().find(|prefix| value.starts_with(prefix) && value.len() > prefix.len())
+    ID_PREFIXES
+        .iter()
+        .copied()
+        .find(|prefix| value.starts_with(prefix) && value.len() > prefix.len())
 }
 
 /// Recorded id → Portico's id.
@@ -38,10 +52,14 @@ impl IdMap {
                     self.learn(recorded_item, actual_item);
                 }
             }
-            (Value::String(recorded), Value::String(actual)) if recorded != actual => {
-                if id_prefix(recorded).is_some() && id_prefix(actual).is_some() {
-                    self.ids.entry(recorded.clone()).or_insert_with(|| actual.clone());
-                }
+            (Value::String(recorded), Value::String(actual))
+                if recorded != actual
+                    && id_prefix(recorded).is_some()
+                    && id_prefix(actual).is_some() =>
+            {
+                self.ids
+                    .entry(recorded.clone())
+                    .or_insert_with(|| actual.clone());
             }
             _ => {}
         }
@@ -56,17 +74,25 @@ impl IdMap {
     pub fn apply(&self, value: &Value) -> Value {
         match value {
             Value::String(text) => Value::String(self.map(text).to_owned()),
-            Value::Array(items) => Value::Array(items.iter().map(|item| self.apply(item)).collect()),
-            Value::Object(object) => {
-                Value::Object(object.iter().map(|(key, value)| (key.clone(), self.apply(value))).collect())
+            Value::Array(items) => {
+                Value::Array(items.iter().map(|item| self.apply(item)).collect())
             }
+            Value::Object(object) => Value::Object(
+                object
+                    .iter()
+                    .map(|(key, value)| (key.clone(), self.apply(value)))
+                    .collect(),
+            ),
             other => other.clone(),
         }
     }
 
     /// Replaces known ids in the segments of a URL path.
     pub fn apply_path(&self, path: &str) -> String {
-        path.split('/').map(|segment| self.map(segment)).collect::<Vec<_>>().join("/")
+        path.split('/')
+            .map(|segment| self.map(segment))
+            .collect::<Vec<_>>()
+            .join("/")
     }
 }
 
@@ -82,8 +108,14 @@ mod tests {
             &json!({"id": "resp_old", "output": [{"id": "msg_old"}], "model": "gpt-4o"}),
             &json!({"id": "resp_new", "output": [{"id": "msg_new"}], "model": "m"}),
         );
-        assert_eq!(map.apply(&json!({"previous_response_id": "resp_old", "input": [{"id": "msg_old"}]})), json!({"previous_response_id": "resp_new", "input": [{"id": "msg_new"}]}));
-        assert_eq!(map.apply_path("/v1/responses/resp_old/input_items"), "/v1/responses/resp_new/input_items");
+        assert_eq!(
+            map.apply(&json!({"previous_response_id": "resp_old", "input": [{"id": "msg_old"}]})),
+            json!({"previous_response_id": "resp_new", "input": [{"id": "msg_new"}]})
+        );
+        assert_eq!(
+            map.apply_path("/v1/responses/resp_old/input_items"),
+            "/v1/responses/resp_new/input_items"
+        );
         assert_eq!(map.map("gpt-4o"), "gpt-4o", "only ids are mapped");
     }
 }

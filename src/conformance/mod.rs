@@ -40,16 +40,32 @@ pub async fn run(options: &Options) -> Result<(Vec<CassetteResult>, String), Str
     if let Some(only) = &options.only {
         cassettes.retain(|cassette| cassette.id.contains(only.as_str()));
     }
-    let client = reqwest::Client::builder().build().map_err(|error| error.to_string())?;
+    let client = reqwest::Client::builder()
+        .build()
+        .map_err(|error| error.to_string())?;
     let (target, description, _guard) = match &options.target {
         Some(url) => {
             let base_url = url.trim_end_matches('/').trim_end_matches("/v1").to_owned();
-            let target = Target { base_url, api_key: options.api_key.clone(), mock_url: None, model: options.model.clone() };
-            (target, format!("{url} (unscripted: statuses, shapes, grammar and envelopes)"), None)
+            let target = Target {
+                base_url,
+                api_key: options.api_key.clone(),
+                mock_url: None,
+                model: options.model.clone(),
+            };
+            (
+                target,
+                format!("{url} (unscripted: statuses, shapes, grammar and envelopes)"),
+                None,
+            )
         }
         None => {
             let (target, guard) = start_in_process().await?;
-            (target, "Portico (this build) in front of its scripted mock backend, over loopback HTTP".to_owned(), Some(guard))
+            (
+                target,
+                "Portico (this build) in front of its scripted mock backend, over loopback HTTP"
+                    .to_owned(),
+                Some(guard),
+            )
         }
     };
     let mut results = Vec::with_capacity(cassettes.len());
@@ -71,10 +87,17 @@ impl Drop for TempDirectory {
 
 /// Starts the mock backend and Portico on loopback ports, Portico with one API key.
 async fn start_in_process() -> Result<(Target, TempDirectory), String> {
-    let mock_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|error| error.to_string())?;
-    let mock_address = mock_listener.local_addr().map_err(|error| error.to_string())?;
+    let mock_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|error| error.to_string())?;
+    let mock_address = mock_listener
+        .local_addr()
+        .map_err(|error| error.to_string())?;
     tokio::spawn(crate::mock_backend::serve(mock_listener));
-    let directory = std::env::temp_dir().join(format!("portico-conformance-{}", uuid::Uuid::new_v4().simple()));
+    let directory = std::env::temp_dir().join(format!(
+        "portico-conformance-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
     std::fs::create_dir_all(&directory).map_err(|error| error.to_string())?;
     let config = Config {
         listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -86,10 +109,16 @@ async fn start_in_process() -> Result<(Target, TempDirectory), String> {
             api_key_env: None,
             models: vec!["*".into()],
         }],
-        api_keys: vec![ApiKeyConfig { key: Some(CONFORMANCE_KEY.into()), key_env: None, project: "conformance".into() }],
+        api_keys: vec![ApiKeyConfig {
+            key: Some(CONFORMANCE_KEY.into()),
+            key_env: None,
+            project: "conformance".into(),
+        }],
         ..Config::default()
     };
-    let app = crate::App::build(config).await.map_err(|error| error.to_string())?;
+    let app = crate::App::build(config)
+        .await
+        .map_err(|error| error.to_string())?;
     let address = app.address().map_err(|error| error.to_string())?;
     tokio::spawn(app.run());
     let target = Target {

@@ -31,7 +31,10 @@ pub enum Outcome {
     Passed,
     Failed(Vec<String>),
     /// Hosted tools: Portico's clean 400 was checked.
-    HostedToolRefused { passed: bool, differences: Vec<String> },
+    HostedToolRefused {
+        passed: bool,
+        differences: Vec<String>,
+    },
     OutOfScope(String),
 }
 
@@ -47,13 +50,30 @@ pub struct CassetteResult {
 }
 
 const HOSTED_TYPES: [&str; 16] = [
-    "web_search", "web_search_preview", "file_search", "code_interpreter", "computer_use_preview", "computer_use",
-    "computer", "mcp", "image_generation", "local_shell", "shell", "apply_patch", "tool_search", "custom",
-    "web_search_preview_2025_03_11", "web_search_2025_08_26",
+    "web_search",
+    "web_search_preview",
+    "file_search",
+    "code_interpreter",
+    "computer_use_preview",
+    "computer_use",
+    "computer",
+    "mcp",
+    "image_generation",
+    "local_shell",
+    "shell",
+    "apply_patch",
+    "tool_search",
+    "custom",
+    "web_search_preview_2025_03_11",
+    "web_search_2025_08_26",
 ];
 
 /// Replays a cassette against `target`.
-pub async fn replay(client: &reqwest::Client, target: &Target, cassette: &Cassette) -> CassetteResult {
+pub async fn replay(
+    client: &reqwest::Client,
+    target: &Target,
+    cassette: &Cassette,
+) -> CassetteResult {
     let mut result = CassetteResult {
         id: cassette.id.clone(),
         api: cassette.api.clone(),
@@ -67,34 +87,63 @@ pub async fn replay(client: &reqwest::Client, target: &Target, cassette: &Casset
         return result;
     }
     if let Some(mock) = &target.mock_url {
-        let _ = client.post(format!("{mock}/control/models")).json(&serde_json::json!({"models": recorded_models(cassette)})).send().await;
+        let _ = client
+            .post(format!("{mock}/control/models"))
+            .json(&serde_json::json!({"models": recorded_models(cassette)}))
+            .send()
+            .await;
     }
     let mut ids = IdMap::default();
-    let mut comparison = Comparison { scripted: target.mock_url.is_some(), ..Comparison::default() };
+    let mut comparison = Comparison {
+        scripted: target.mock_url.is_some(),
+        ..Comparison::default()
+    };
     let mut refusal_checked = false;
     for (number, interaction) in cassette.interactions.iter().enumerate() {
-        let Some(request) = &interaction.request else { continue };
+        let Some(request) = &interaction.request else {
+            continue;
+        };
         let hosted = carries_hosted_tool(&request.body);
-        if hosted.is_none() && matches!(scope, Scope::HostedToolRefusal(_)) && answers_with_hosted_items(interaction) {
+        if hosted.is_none()
+            && matches!(scope, Scope::HostedToolRefusal(_))
+            && answers_with_hosted_items(interaction)
+        {
             break;
         }
         if let Some(mock) = &target.mock_url {
-            let _ = client.delete(format!("{mock}/control/scripts")).send().await;
+            let _ = client
+                .delete(format!("{mock}/control/scripts"))
+                .send()
+                .await;
             if let Some(script) = script_for(request, &interaction.response) {
-                let _ = client.post(format!("{mock}/control/scripts")).json(&script).send().await;
+                let _ = client
+                    .post(format!("{mock}/control/scripts"))
+                    .json(&script)
+                    .send()
+                    .await;
             }
         }
-        let actual = match send(client, target, request, &ids, interaction.response.status == Some(401)).await {
+        let actual = match send_paced(client, target, request, interaction, &ids).await {
             Ok(actual) => actual,
             Err(error) => {
-                comparison.differences.push(format!("#{number} {} {}: request failed: {error}", request.method, request.path));
+                comparison.differences.push(format!(
+                    "#{number} {} {}: request failed: {error}",
+                    request.method, request.path
+                ));
                 break;
             }
         };
-        if actual.status == 404 && actual.body.pointer("/error/message").and_then(Value::as_str).is_some_and(|message| message.starts_with("Invalid URL"))
-            || actual.status == 404 && actual.body.get("error").is_none()
-        {
-            result.missing_endpoints.push(format!("{} {}", request.method, route_shape(&request.path)));
+        let unknown_route = actual
+            .body
+            .pointer("/error/message")
+            .and_then(Value::as_str)
+            .is_none_or(|message| message.starts_with("Invalid URL"));
+        if actual.status == 404 && unknown_route {
+            result.missing_endpoints.push(format!(
+                "{} {}",
+                request.method,
+                route_shape(&request.path)
+            ));
         }
         let before = comparison.differences.len();
         if let Some(param) = hosted {
@@ -106,14 +155,21 @@ pub async fn replay(client: &reqwest::Client, target: &Target, cassette: &Casset
         let kind = stream_kind(&request.path);
         compare_exchange(&interaction.response, &actual, kind, &ids, &mut comparison);
         prefix_new(&mut comparison, before, number, request);
-        if let (Some(recorded), Some(actual_object)) = (interaction.response.final_object(), final_object(&actual)) {
+        if let (Some(recorded), Some(actual_object)) =
+            (interaction.response.final_object(), final_object(&actual))
+        {
             ids.learn(recorded, &actual_object);
         }
     }
     let passed = comparison.differences.is_empty();
     result.outcome = match scope {
-        Scope::HostedToolRefusal(reason) if !refusal_checked => Outcome::OutOfScope(format!("{reason} (output only)")),
-        Scope::HostedToolRefusal(_) => Outcome::HostedToolRefused { passed, differences: comparison.differences },
+        Scope::HostedToolRefusal(reason) if !refusal_checked => {
+            Outcome::OutOfScope(format!("{reason} (output only)"))
+        }
+        Scope::HostedToolRefusal(_) => Outcome::HostedToolRefused {
+            passed,
+            differences: comparison.differences,
+        },
         _ if passed => Outcome::Passed,
         _ => Outcome::Failed(comparison.differences),
     };
@@ -122,14 +178,26 @@ pub async fn replay(client: &reqwest::Client, target: &Target, cassette: &Casset
 
 fn prefix_new(comparison: &mut Comparison, from: usize, number: usize, request: &RecordedRequest) {
     for difference in &mut comparison.differences[from..] {
-        *difference = format!("#{number} {} {}: {difference}", request.method, route_shape(&request.path));
+        *difference = format!(
+            "#{number} {} {}: {difference}",
+            request.method,
+            route_shape(&request.path)
+        );
     }
 }
 
 /// `/v1/responses/resp_123/input_items` → `/v1/responses/{id}/input_items`.
 fn route_shape(path: &str) -> String {
     path.split('/')
-        .map(|segment| if super::idmap::id_prefix(segment).is_some() || segment.contains('_') && segment.len() > 20 { "{id}" } else { segment })
+        .map(|segment| {
+            if super::idmap::id_prefix(segment).is_some()
+                || segment.contains('_') && segment.len() > 20
+            {
+                "{id}"
+            } else {
+                segment
+            }
+        })
         .collect::<Vec<_>>()
         .join("/")
 }
@@ -139,12 +207,19 @@ fn recorded_models(cassette: &Cassette) -> Vec<String> {
     let mut models = Vec::new();
     for interaction in &cassette.interactions {
         let body = &interaction.response.body;
-        if interaction.response.status == Some(200) && body.get("object").and_then(Value::as_str) == Some("model") {
+        if interaction.response.status == Some(200)
+            && body.get("object").and_then(Value::as_str) == Some("model")
+        {
             if let Some(id) = body.get("id").and_then(Value::as_str) {
                 models.push(id.to_owned());
             }
         }
-        for model in body.get("data").and_then(Value::as_array).into_iter().flatten() {
+        for model in body
+            .get("data")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             if model.get("object").and_then(Value::as_str) == Some("model") {
                 if let Some(id) = model.get("id").and_then(Value::as_str) {
                     models.push(id.to_owned());
@@ -157,8 +232,18 @@ fn recorded_models(cassette: &Cassette) -> Vec<String> {
 
 /// The param that names a hosted tool in a request body, if any.
 fn carries_hosted_tool(body: &Value) -> Option<String> {
-    for (index, tool) in body.get("tools").and_then(Value::as_array).into_iter().flatten().enumerate() {
-        if tool.get("type").and_then(Value::as_str).is_some_and(|kind| HOSTED_TYPES.contains(&kind)) {
+    for (index, tool) in body
+        .get("tools")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        if tool
+            .get("type")
+            .and_then(Value::as_str)
+            .is_some_and(|kind| HOSTED_TYPES.contains(&kind))
+        {
             return Some(format!("tools[{index}].type"));
         }
     }
@@ -166,21 +251,36 @@ fn carries_hosted_tool(body: &Value) -> Option<String> {
 }
 
 fn answers_with_hosted_items(interaction: &Interaction) -> bool {
-    let output = interaction.response.final_object().and_then(|object| object.get("output")).and_then(Value::as_array);
-    output.into_iter().flatten().filter_map(|item| item.get("type").and_then(Value::as_str)).any(|kind| {
-        kind.ends_with("_call") && kind != "function_call" || kind.starts_with("mcp_")
-    })
+    let output = interaction
+        .response
+        .final_object()
+        .and_then(|object| object.get("output"))
+        .and_then(Value::as_array);
+    output
+        .into_iter()
+        .flatten()
+        .filter_map(|item| item.get("type").and_then(Value::as_str))
+        .any(|kind| kind.ends_with("_call") && kind != "function_call" || kind.starts_with("mcp_"))
 }
 
 /// Portico refuses hosted tools with a clean 400 that names the tool's param.
 fn check_refusal(actual: &ActualResponse, expected_param: &str, comparison: &mut Comparison) {
     if actual.status != 400 {
-        comparison.differences.push(format!("hosted tool: status {} instead of a clean 400", actual.status));
+        comparison.differences.push(format!(
+            "hosted tool: status {} instead of a clean 400",
+            actual.status
+        ));
         return;
     }
-    let named = actual.body.pointer("/error/param").and_then(Value::as_str).unwrap_or_default();
+    let named = actual
+        .body
+        .pointer("/error/param")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if !named.starts_with("tools[") {
-        comparison.differences.push(format!("hosted tool: param {named:?} does not name the tool ({expected_param})"));
+        comparison.differences.push(format!(
+            "hosted tool: param {named:?} does not name the tool ({expected_param})"
+        ));
     }
 }
 
@@ -197,9 +297,50 @@ fn stream_kind(path: &str) -> StreamKind {
 /// The main object of an actual answer (terminal event's response for streams).
 fn final_object(actual: &ActualResponse) -> Option<Value> {
     match &actual.events {
-        Some(events) => events.iter().rev().find_map(|event| event.data.get("response").cloned()),
+        Some(events) => events
+            .iter()
+            .rev()
+            .find_map(|event| event.data.get("response").cloned()),
         None => Some(actual.body.clone()).filter(|body| !body.is_null()),
     }
+}
+
+/// Sends a request. A poll of a response (`GET /v1/responses/{id}`) is repeated
+/// until Portico's response reaches the status OpenAI's had, or finishes, as a
+/// polling client would.
+async fn send_paced(
+    client: &reqwest::Client,
+    target: &Target,
+    request: &RecordedRequest,
+    interaction: &Interaction,
+    ids: &IdMap,
+) -> Result<ActualResponse, String> {
+    let wrong_key = interaction.response.status == Some(401);
+    let status_of = |body: &Value| {
+        body.get("status")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let finished =
+        |status: &str| ["completed", "failed", "incomplete", "cancelled"].contains(&status);
+    let recorded_status = status_of(&interaction.response.body);
+    let is_poll = request.method == "GET"
+        && request.path.starts_with("/v1/responses/")
+        && request.path.matches('/').count() == 3
+        && interaction.response.events.is_none()
+        && !recorded_status.is_empty();
+    let mut actual = send(client, target, request, ids, wrong_key).await?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while is_poll && actual.status == 200 && std::time::Instant::now() < deadline {
+        let status = status_of(&actual.body);
+        if status == recorded_status || finished(&status) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        actual = send(client, target, request, ids, wrong_key).await?;
+    }
+    Ok(actual)
 }
 
 async fn send(
@@ -209,7 +350,8 @@ async fn send(
     ids: &IdMap,
     wrong_key: bool,
 ) -> Result<ActualResponse, String> {
-    let method = reqwest::Method::from_bytes(request.method.as_bytes()).map_err(|error| error.to_string())?;
+    let method = reqwest::Method::from_bytes(request.method.as_bytes())
+        .map_err(|error| error.to_string())?;
     let url = format!("{}{}", target.base_url, ids.apply_path(&request.path));
     let mut builder = client.request(method, url).timeout(Duration::from_secs(60));
     let query = query_pairs(&request.query, ids);
@@ -222,7 +364,11 @@ async fn send(
         }
     }
     if let Some(key) = &target.api_key {
-        builder = builder.bearer_auth(if wrong_key { "sk-wrong-key-for-conformance" } else { key });
+        builder = builder.bearer_auth(if wrong_key {
+            "sk-wrong-key-for-conformance"
+        } else {
+            key
+        });
     }
     if !request.body.is_null() {
         let mut body = ids.apply(&request.body);
@@ -245,11 +391,28 @@ async fn send(
         .unwrap_or_default()
         .to_owned();
     let text = answer.text().await.map_err(|error| error.to_string())?;
-    if content_type.starts_with("text/event-stream") || text.starts_with("event:") || text.starts_with("data:") {
-        return Ok(ActualResponse { status, content_type, body: Value::Null, events: Some(parse_sse(&text)) });
+    if content_type.starts_with("text/event-stream")
+        || text.starts_with("event:")
+        || text.starts_with("data:")
+    {
+        return Ok(ActualResponse {
+            status,
+            content_type,
+            body: Value::Null,
+            events: Some(parse_sse(&text)),
+        });
     }
-    let body = if text.trim().is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
-    Ok(ActualResponse { status, content_type, body, events: None })
+    let body = if text.trim().is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    Ok(ActualResponse {
+        status,
+        content_type,
+        body,
+        events: None,
+    })
 }
 
 fn query_pairs(query: &Map<String, Value>, ids: &IdMap) -> Vec<(String, String)> {
@@ -294,7 +457,8 @@ pub fn parse_sse(text: &str) -> Vec<RecordedEvent> {
             } else if joined.is_empty() {
                 Value::Null
             } else {
-                serde_json::from_str(&joined).unwrap_or_else(|_| serde_json::json!({"$text": joined}))
+                serde_json::from_str(&joined)
+                    .unwrap_or_else(|_| serde_json::json!({"$text": joined}))
             };
             Some(RecordedEvent { event, data })
         })

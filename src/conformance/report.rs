@@ -48,7 +48,10 @@ impl Tally {
 pub fn by_api(results: &[CassetteResult]) -> BTreeMap<String, Tally> {
     let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
     for result in results {
-        tallies.entry(result.api.clone()).or_default().add(&result.outcome);
+        tallies
+            .entry(result.api.clone())
+            .or_default()
+            .add(&result.outcome);
     }
     tallies
 }
@@ -74,21 +77,38 @@ pub fn markdown(results: &[CassetteResult], target: &str) -> String {
     let mut features: BTreeMap<String, Tally> = BTreeMap::new();
     for result in results {
         for feature in &result.features {
-            features.entry(format!("{}: {feature}", result.api)).or_default().add(&result.outcome);
+            features
+                .entry(format!("{}: {feature}", result.api))
+                .or_default()
+                .add(&result.outcome);
         }
     }
-    let _ = writeln!(text, "\n## By feature\n\n| API: feature | in scope | passed | pass rate |\n|---|---|---|---|");
+    let _ = writeln!(
+        text,
+        "\n## By feature\n\n| API: feature | in scope | passed | pass rate |\n|---|---|---|---|"
+    );
     for (feature, tally) in features.iter().filter(|(_, tally)| tally.in_scope() > 0) {
-        let _ = writeln!(text, "| {feature} | {} | {} | {:.1} % |", tally.in_scope(), tally.passed + tally.refusals_passed, tally.pass_rate() * 100.0);
+        let _ = writeln!(
+            text,
+            "| {feature} | {} | {} | {:.1} % |",
+            tally.in_scope(),
+            tally.passed + tally.refusals_passed,
+            tally.pass_rate() * 100.0
+        );
     }
 
     let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
     for result in results {
         if let Outcome::OutOfScope(reason) = &result.outcome {
-            *reasons.entry(format!("{}: {reason}", result.api)).or_default() += 1;
+            *reasons
+                .entry(format!("{}: {reason}", result.api))
+                .or_default() += 1;
         }
     }
-    let _ = writeln!(text, "\n## Out of scope (counted, not failed)\n\n| API: reason | cassettes |\n|---|---|");
+    let _ = writeln!(
+        text,
+        "\n## Out of scope (counted, not failed)\n\n| API: reason | cassettes |\n|---|---|"
+    );
     for (reason, count) in &reasons {
         let _ = writeln!(text, "| {reason} | {count} |");
     }
@@ -100,7 +120,10 @@ pub fn markdown(results: &[CassetteResult], target: &str) -> String {
         }
     }
     if !missing.is_empty() {
-        let _ = writeln!(text, "\n## Endpoints the target lacks (answered 404)\n\n| endpoint | requests |\n|---|---|");
+        let _ = writeln!(
+            text,
+            "\n## Endpoints the target lacks (answered 404)\n\n| endpoint | requests |\n|---|---|"
+        );
         for (endpoint, count) in &missing {
             let _ = writeln!(text, "| `{endpoint}` | {count} |");
         }
@@ -110,7 +133,10 @@ pub fn markdown(results: &[CassetteResult], target: &str) -> String {
     for result in results {
         let differences = match &result.outcome {
             Outcome::Failed(differences) => differences,
-            Outcome::HostedToolRefused { passed: false, differences } => differences,
+            Outcome::HostedToolRefused {
+                passed: false,
+                differences,
+            } => differences,
             _ => continue,
         };
         let _ = writeln!(text, "- `{}`", result.id);

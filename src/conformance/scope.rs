@@ -26,14 +26,32 @@ pub enum Scope {
 }
 
 const HOSTED_TOOL_FEATURES: [&str; 11] = [
-    "web_search", "file_search", "code_interpreter", "mcp", "image_generation", "computer_use", "shell",
-    "local_shell", "apply_patch", "tool_search", "custom_tool",
+    "web_search",
+    "file_search",
+    "code_interpreter",
+    "mcp",
+    "image_generation",
+    "computer_use",
+    "shell",
+    "local_shell",
+    "apply_patch",
+    "tool_search",
+    "custom_tool",
 ];
 
 const HOSTED_TOOL_ITEMS: [&str; 12] = [
-    "web_search_call", "file_search_call", "code_interpreter_call", "mcp_call", "mcp_list_tools",
-    "mcp_approval_request", "image_generation_call", "shell_call", "local_shell_call", "apply_patch_call",
-    "custom_tool_call", "tool_search_call",
+    "web_search_call",
+    "file_search_call",
+    "code_interpreter_call",
+    "mcp_call",
+    "mcp_list_tools",
+    "mcp_approval_request",
+    "image_generation_call",
+    "shell_call",
+    "local_shell_call",
+    "apply_patch_call",
+    "custom_tool_call",
+    "tool_search_call",
 ];
 
 /// Classifies a cassette.
@@ -53,7 +71,9 @@ pub fn classify(cassette: &Cassette) -> Scope {
     if cassette.has_feature("prompt_template") {
         return Scope::OutOfScope("stored prompt templates".into());
     }
-    if cassette.has_feature("file_input") || cassette.has_flag("interactions-filtered") && uses_file_ids(cassette) {
+    if cassette.has_feature("file_input")
+        || cassette.has_flag("interactions-filtered") && uses_file_ids(cassette)
+    {
         return Scope::OutOfScope("files and vector stores".into());
     }
     if cassette.has_feature("image_input") || cassette.has_feature("audio_input") {
@@ -62,7 +82,9 @@ pub fn classify(cassette: &Cassette) -> Scope {
     if cassette.has_feature("compaction") || cassette.has_feature("compact") {
         return Scope::OutOfScope("compaction (encrypted by design)".into());
     }
-    if cassette.has_feature("encrypted_reasoning") || includes(cassette, "reasoning.encrypted_content") {
+    if cassette.has_feature("encrypted_reasoning")
+        || includes(cassette, "reasoning.encrypted_content")
+    {
         return Scope::OutOfScope("encrypted reasoning".into());
     }
     if cassette.has_feature("logprobs") || includes(cassette, "logprobs") {
@@ -71,7 +93,11 @@ pub fn classify(cassette: &Cassette) -> Scope {
     if let Some(reason) = inexpressible_output(cassette) {
         return Scope::OutOfScope(reason);
     }
-    if let Some(tool) = HOSTED_TOOL_FEATURES.iter().chain(HOSTED_TOOL_ITEMS.iter()).find(|tool| cassette.has_feature(tool)) {
+    if let Some(tool) = HOSTED_TOOL_FEATURES
+        .iter()
+        .chain(HOSTED_TOOL_ITEMS.iter())
+        .find(|tool| cassette.has_feature(tool))
+    {
         return Scope::HostedToolRefusal(format!("hosted tool {tool}"));
     }
     Scope::InScope
@@ -79,26 +105,47 @@ pub fn classify(cassette: &Cassette) -> Scope {
 
 /// Whether any request asks to include something containing `needle`.
 fn includes(cassette: &Cassette, needle: &str) -> bool {
-    cassette.interactions.iter().filter_map(|interaction| interaction.request.as_ref()).any(|request| {
-        let in_body = request
-            .body
-            .get("include")
-            .and_then(Value::as_array)
-            .is_some_and(|values| values.iter().any(|value| value.as_str().is_some_and(|text| text.contains(needle))));
-        let in_body_top_logprobs = needle == "logprobs"
-            && (request.body.get("logprobs").is_some_and(|value| value == &Value::Bool(true))
-                || request.body.get("top_logprobs").and_then(Value::as_u64).is_some_and(|count| count > 0));
-        let in_query = request.query.iter().any(|(key, value)| key.starts_with("include") && value.to_string().contains(needle));
-        in_body || in_body_top_logprobs || in_query
-    })
+    cassette
+        .interactions
+        .iter()
+        .filter_map(|interaction| interaction.request.as_ref())
+        .any(|request| {
+            let in_body = request
+                .body
+                .get("include")
+                .and_then(Value::as_array)
+                .is_some_and(|values| {
+                    values
+                        .iter()
+                        .any(|value| value.as_str().is_some_and(|text| text.contains(needle)))
+                });
+            let in_body_top_logprobs = needle == "logprobs"
+                && (request
+                    .body
+                    .get("logprobs")
+                    .is_some_and(|value| value == &Value::Bool(true))
+                    || request
+                        .body
+                        .get("top_logprobs")
+                        .and_then(Value::as_u64)
+                        .is_some_and(|count| count > 0));
+            let in_query = request.query.iter().any(|(key, value)| {
+                key.starts_with("include") && value.to_string().contains(needle)
+            });
+            in_body || in_body_top_logprobs || in_query
+        })
 }
 
 /// Whether requests refer to uploaded files (`file-…`) or vector stores (`vs_…`).
 fn uses_file_ids(cassette: &Cassette) -> bool {
-    cassette.interactions.iter().filter_map(|interaction| interaction.request.as_ref()).any(|request| {
-        let text = request.body.to_string();
-        text.contains("\"file-") || text.contains("\"vs_")
-    })
+    cassette
+        .interactions
+        .iter()
+        .filter_map(|interaction| interaction.request.as_ref())
+        .any(|request| {
+            let text = request.body.to_string();
+            text.contains("\"file-") || text.contains("\"vs_")
+        })
 }
 
 /// Whether some recorded Responses output has a shape a chat backend cannot produce.
@@ -127,8 +174,16 @@ fn inexpressible_output(cassette: &Cassette) -> Option<String> {
                 return Some("output a chat backend cannot express (several messages or reasoning items, or out of order)".into());
             }
             stage = item_stage;
-            if kind == "reasoning" && item.get("summary").and_then(Value::as_array).is_some_and(|parts| parts.len() > 1) {
-                return Some("several reasoning summary parts (a chat backend streams one reasoning text)".into());
+            if kind == "reasoning"
+                && item
+                    .get("summary")
+                    .and_then(Value::as_array)
+                    .is_some_and(|parts| parts.len() > 1)
+            {
+                return Some(
+                    "several reasoning summary parts (a chat backend streams one reasoning text)"
+                        .into(),
+                );
             }
         }
     }

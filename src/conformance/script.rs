@@ -8,18 +8,30 @@ use serde_json::{json, Map, Value};
 
 use super::cassette::{RecordedRequest, RecordedResponse};
 
+/// How long the scripted backend waits before answering a background request.
+const BACKGROUND_DELAY_MS: u64 = 300;
+
 /// The mock-backend script for one recorded exchange, if the endpoint reaches a backend.
 pub fn script_for(request: &RecordedRequest, response: &RecordedResponse) -> Option<Value> {
     let path = request.path.split('?').next().unwrap_or_default();
     let status = response.status.unwrap_or(200);
     if status >= 400 {
-        return response.body.get("error").map(|_| json!({"error_status": status, "error_body": response.body}));
+        return response
+            .body
+            .get("error")
+            .map(|_| json!({"error_status": status, "error_body": response.body}));
     }
     if request.method != "POST" {
         return None;
     }
     if path.ends_with("/responses") {
-        response.final_object().map(script_from_response)
+        let mut script = response.final_object().map(script_from_response)?;
+        if request.body.get("background").and_then(Value::as_bool) == Some(true) {
+            // OpenAI takes a moment before it answers a background request; the
+            // recorded polls saw it queued or in progress first.
+            script["delay_ms"] = json!(BACKGROUND_DELAY_MS);
+        }
+        Some(script)
     } else if path.ends_with("/chat/completions") {
         Some(script_from_chat(response))
     } else {
@@ -32,20 +44,38 @@ fn script_from_response(response: &Value) -> Value {
     let mut reasoning = String::new();
     let mut saw_reasoning = false;
     let mut content = String::new();
+    let mut refusal = String::new();
     let mut tool_calls = Vec::new();
-    for item in response.get("output").and_then(Value::as_array).into_iter().flatten() {
+    for item in response
+        .get("output")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         match item.get("type").and_then(Value::as_str) {
             Some("reasoning") => {
                 saw_reasoning = true;
-                for part in ["summary", "content"].iter().filter_map(|key| item.get(*key)).filter_map(Value::as_array).flatten() {
+                for part in ["summary", "content"]
+                    .iter()
+                    .filter_map(|key| item.get(*key))
+                    .filter_map(Value::as_array)
+                    .flatten()
+                {
                     if let Some(text) = part.get("text").and_then(Value::as_str) {
                         reasoning.push_str(text);
                     }
                 }
             }
             Some("message") => {
-                for part in item.get("content").and_then(Value::as_array).into_iter().flatten() {
-                    if let Some(text) = part.get("text").or_else(|| part.get("refusal")).and_then(Value::as_str) {
+                for part in item
+                    .get("content")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(text) = part.get("refusal").and_then(Value::as_str) {
+                        refusal.push_str(text);
+                    } else if let Some(text) = part.get("text").and_then(Value::as_str) {
                         content.push_str(text);
                     }
                 }
@@ -61,14 +91,24 @@ fn script_from_response(response: &Value) -> Value {
     let mut script = Map::new();
     if saw_reasoning {
         // The model reasoned; when OpenAI showed none of it, a stand-in keeps the item.
-        let text = if reasoning.is_empty() { "…".to_owned() } else { reasoning };
+        let text = if reasoning.is_empty() {
+            "…".to_owned()
+        } else {
+            reasoning
+        };
         script.insert("reasoning".into(), Value::String(text));
     }
     script.insert("content".into(), Value::String(content));
+    if !refusal.is_empty() {
+        script.insert("refusal".into(), Value::String(refusal));
+    }
     if !tool_calls.is_empty() {
         script.insert("tool_calls".into(), Value::Array(tool_calls));
     }
-    let finish = match response.pointer("/incomplete_details/reason").and_then(Value::as_str) {
+    let finish = match response
+        .pointer("/incomplete_details/reason")
+        .and_then(Value::as_str)
+    {
         Some("max_output_tokens") => Some("length"),
         Some("content_filter") => Some("content_filter"),
         _ => None,
@@ -100,8 +140,17 @@ fn script_from_chat(response: &RecordedResponse) -> Value {
         if let Some(text) = message.get("content").and_then(Value::as_str) {
             content.push_str(text);
         }
-        for (position, call) in message.get("tool_calls").and_then(Value::as_array).into_iter().flatten().enumerate() {
-            let index = call.get("index").and_then(Value::as_u64).map_or(position, |index| index as usize);
+        for (position, call) in message
+            .get("tool_calls")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let index = call
+                .get("index")
+                .and_then(Value::as_u64)
+                .map_or(position, |index| index as usize);
             while calls.len() <= index {
                 calls.push((Value::Null, String::new(), String::new()));
             }
@@ -123,7 +172,10 @@ fn script_from_chat(response: &RecordedResponse) -> Value {
                     if let Some(delta) = choice.get("delta") {
                         absorb_message(delta, &mut calls);
                     }
-                    if let Some(reason) = choice.get("finish_reason").filter(|reason| !reason.is_null()) {
+                    if let Some(reason) = choice
+                        .get("finish_reason")
+                        .filter(|reason| !reason.is_null())
+                    {
                         finish = reason.clone();
                     }
                 }

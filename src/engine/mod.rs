@@ -7,6 +7,7 @@
 
 pub mod history;
 pub mod run;
+pub mod sink;
 
 use std::sync::Arc;
 
@@ -43,6 +44,8 @@ pub struct PreparedResponse {
     pub reasoning_as_summary: bool,
     /// Whether stream deltas carry `obfuscation` (unless `stream_options.include_obfuscation` is false).
     pub obfuscate: bool,
+    /// The conversation this response continues (locked until it ends).
+    pub conversation: Option<String>,
 }
 
 /// Validates references, rebuilds the chain's history and builds the chat request.
@@ -95,6 +98,26 @@ pub async fn prepare(
             Some(_) => history = store::responses::chain_items(&state.db, project, previous_id).await?,
         }
     }
+    let response_id = new_id("resp_");
+    let conversation = conversation_id(request.conversation.as_ref())?;
+    if let Some(conversation_id) = &conversation {
+        history = store::conversations::conversation_items(&state.db, project, conversation_id)
+            .await?
+            .ok_or_else(|| crate::conversations::conversation_not_found(conversation_id))?;
+        match store::conversations::try_lock(&state.db, project, conversation_id, &response_id)
+            .await?
+        {
+            store::conversations::LockOutcome::Locked => {}
+            store::conversations::LockOutcome::Busy => {
+                return Err(crate::conversations::conversation_locked())
+            }
+            store::conversations::LockOutcome::NotFound => {
+                return Err(crate::conversations::conversation_not_found(
+                    conversation_id,
+                ))
+            }
+        }
+    }
     history.extend(input_items.iter().cloned());
     let tools = request.tools.clone().unwrap_or_default();
     let chat_tools = history::chat_tools(&tools);
@@ -129,7 +152,10 @@ pub async fn prepare(
         .and_then(|options| options.get("include_obfuscation"))
         .and_then(Value::as_bool)
         .unwrap_or(true);
-    let response = response_from_request(new_id("resp_"), unix_now(), &request);
+    let mut response = response_from_request(response_id, unix_now(), &request);
+    response.conversation = conversation
+        .as_ref()
+        .map(|id| serde_json::json!({"id": id}));
     Ok(PreparedResponse {
         response,
         input_items,
@@ -138,7 +164,72 @@ pub async fn prepare(
         project: project.to_owned(),
         reasoning_as_summary,
         obfuscate,
+        conversation,
     })
+}
+
+/// The conversation id of a request's `conversation` (a string or `{"id": …}`).
+fn conversation_id(conversation: Option<&Value>) -> ApiResult<Option<String>> {
+    match conversation {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(id)) => Ok(Some(id.clone())),
+        Some(Value::Object(object)) => match object.get("id") {
+            Some(Value::String(id)) => Ok(Some(id.clone())),
+            _ => Err(ApiError::invalid_with_code(
+                "Missing required parameter: 'conversation.id'.",
+                Some("conversation.id".to_owned()),
+                "missing_required_parameter",
+            )),
+        },
+        Some(_) => Err(ApiError::invalid_with_code(
+            "Invalid type for 'conversation': expected a string or an object.",
+            Some("conversation".to_owned()),
+            "invalid_type",
+        )),
+    }
+}
+
+/// Releases the conversation a response held (after an early failure or at its end).
+pub async fn release_conversation(db: &sqlx::SqlitePool, prepared: &PreparedResponse) {
+    if let Some(conversation_id) = &prepared.conversation {
+        if let Err(error) = store::conversations::unlock(
+            db,
+            &prepared.project,
+            conversation_id,
+            &prepared.response.id,
+        )
+        .await
+        {
+            tracing::error!(%error, "could not unlock the conversation");
+        }
+    }
+}
+
+/// Stores a background response as `queued` together with the job a worker
+/// will run, in one transaction, before the client hears of it; then wakes a
+/// worker. Returns the queued response.
+pub async fn enqueue(state: &AppState, prepared: PreparedResponse) -> ApiResult<ResponseObject> {
+    let mut response = prepared.response.clone();
+    response.status = ResponseStatus::Queued;
+    let job = serde_json::to_value(crate::background::Job {
+        chat: prepared.chat.clone(),
+        reasoning_as_summary: prepared.reasoning_as_summary,
+        obfuscate: prepared.obfuscate,
+        conversation: prepared.conversation.clone(),
+        input_items: prepared.input_items.clone(),
+    })?;
+    // Followers may attach before a worker claims the job.
+    state.background.live.get_or_create(&response.id);
+    store::responses::insert_response(
+        &state.db,
+        &prepared.project,
+        &response,
+        &prepared.input_items,
+        Some(&job),
+    )
+    .await?;
+    state.background.wake();
+    Ok(response)
 }
 
 /// Opens the backend stream, stores the new response, and starts the task that
@@ -147,15 +238,20 @@ pub async fn start(
     state: &AppState,
     prepared: PreparedResponse,
 ) -> ApiResult<mpsc::Receiver<ResponseStreamEvent>> {
-    let mut stream = prepared
-        .backend
-        .stream_chat(prepared.chat.clone())
-        .await
-        .map_err(|error| backend_error(prepared.backend.name(), error))?;
     // Read the first event before answering 200, so early failures are HTTP errors.
-    let first = match stream.next().await {
-        Some(Err(error)) => return Err(backend_error(prepared.backend.name(), error)),
-        other => other,
+    let opened = match prepared.backend.stream_chat(prepared.chat.clone()).await {
+        Ok(mut stream) => match stream.next().await {
+            Some(Err(error)) => Err(error),
+            first => Ok((first, stream)),
+        },
+        Err(error) => Err(error),
+    };
+    let (first, stream) = match opened {
+        Ok(opened) => opened,
+        Err(error) => {
+            release_conversation(&state.db, &prepared).await;
+            return Err(backend_error(prepared.backend.name(), error));
+        }
     };
     let mut response = prepared.response.clone();
     response.status = ResponseStatus::InProgress;
@@ -165,16 +261,18 @@ pub async fn start(
             &prepared.project,
             &response,
             &prepared.input_items,
+            None,
         )
         .await?;
     }
     let (sender, receiver) = mpsc::channel(64);
+    let sink = sink::Sink::client(sender);
     tokio::spawn(run::run_response(
         state.db.clone(),
         prepared,
-        first,
-        stream,
-        sender,
+        Ok((first, stream)),
+        sink,
+        None,
     ));
     Ok(receiver)
 }

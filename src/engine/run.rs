@@ -1,118 +1,161 @@
 //! The task that runs one response: it feeds the backend's chat events into the
-//! grammar, forwards every event to the client (if still connected), and stores
-//! the final object and output items before the terminal event is sent, so a
-//! chained call that follows at once sees this turn.
+//! grammar, sends every event to its sink, stops the upstream request when a
+//! cancel arrives, and stores the final object and output items before the
+//! terminal event is sent, so a chained call that follows at once sees this turn.
 
 use futures::StreamExt;
 use sqlx::SqlitePool;
-use tokio::sync::mpsc;
+use tokio::sync::watch;
 
 use crate::backends::scripted::estimate_tokens;
 use crate::backends::{BackendError, ChatEvent, ChatEventStream, FinishReason, TokenUsage};
 use crate::ids::unix_now;
-use crate::responses::object::{ContentPart, OutputItem, ResponseError};
+use crate::responses::object::{
+    ContentPart, OutputItem, ResponseError, ResponseObject, ResponseStatus,
+};
 use crate::store;
 use crate::stream::{GrammarError, ResponseStreamBuilder, ResponseStreamEvent};
 
+use super::sink::Sink;
 use super::PreparedResponse;
 
 /// OpenAI's message for a response that failed while generating; the cause is logged.
 const FAILED_MESSAGE: &str = "The model failed to generate a response.";
 
-/// Sends events to the client until it goes away; the response runs on regardless.
-struct ClientSink {
-    sender: mpsc::Sender<ResponseStreamEvent>,
-    connected: bool,
-}
+/// The backend's answer once opened: its first event (already read) and the rest.
+pub type Opened = Result<(Option<Result<ChatEvent, BackendError>>, ChatEventStream), BackendError>;
 
-impl ClientSink {
-    async fn send_all(&mut self, events: Vec<ResponseStreamEvent>) {
-        for event in events {
-            if self.connected && self.sender.send(event).await.is_err() {
-                self.connected = false;
-                tracing::debug!("client went away; the response continues");
-            }
-        }
-    }
-}
-
-/// Runs a started response to its terminal event.
+/// Runs a response to its end and returns the final object. Background
+/// responses announce themselves as queued first; a `cancel` signal stops the
+/// upstream request and ends the response as `cancelled`.
 pub async fn run_response(
     db: SqlitePool,
     prepared: PreparedResponse,
-    first: Option<Result<ChatEvent, BackendError>>,
-    mut stream: ChatEventStream,
-    sender: mpsc::Sender<ResponseStreamEvent>,
-) {
-    let mut sink = ClientSink {
-        sender,
-        connected: true,
-    };
-    let mut builder =
-        ResponseStreamBuilder::new(prepared.response.clone(), prepared.reasoning_as_summary, prepared.obfuscate);
-    match builder.start() {
-        Ok(events) => sink.send_all(events).await,
-        Err(error) => tracing::error!(%error, "grammar refused start"),
+    opened: Opened,
+    mut sink: Sink,
+    mut cancel: Option<watch::Receiver<bool>>,
+) -> ResponseObject {
+    let mut builder = ResponseStreamBuilder::new(
+        prepared.response.clone(),
+        prepared.reasoning_as_summary,
+        prepared.obfuscate,
+    );
+    if prepared.response.background {
+        let events = builder.queue().unwrap_or_default();
+        sink.emit(events, &builder).await;
     }
+    let events = builder.start().unwrap_or_default();
+    sink.emit(events, &builder).await;
     let mut finish = None;
     let mut usage = None;
     let mut failure = None;
-    let mut next = first;
-    while let Some(item) = next {
-        match item {
-            Ok(ChatEvent::Finish(reason)) => finish = Some(reason),
-            Ok(ChatEvent::Usage(reported)) => usage = Some(reported),
-            Ok(event) => match apply(&mut builder, &event) {
-                Ok(events) => sink.send_all(events).await,
-                Err(error) => {
-                    failure = Some(format!(
-                        "The backend's answer could not be followed: {error}"
-                    ));
-                    break;
-                }
-            },
-            Err(error) => {
-                tracing::warn!(backend = prepared.backend.name(), %error, "backend failed mid-stream");
-                failure = Some(FAILED_MESSAGE.to_owned());
-                break;
-            }
+    let mut cancelled = false;
+    match opened {
+        Err(_) if cancel.as_ref().is_some_and(|signal| *signal.borrow()) => cancelled = true,
+        Err(error) => {
+            tracing::warn!(backend = prepared.backend.name(), %error, "backend failed before the first token");
+            failure = Some(FAILED_MESSAGE.to_owned());
         }
-        next = stream.next().await;
+        Ok((first, mut stream)) => {
+            let mut next = first;
+            while let Some(item) = next {
+                match item {
+                    Ok(ChatEvent::Finish(reason)) => finish = Some(reason),
+                    Ok(ChatEvent::Usage(reported)) => usage = Some(reported),
+                    Ok(event) => match apply(&mut builder, &event) {
+                        Ok(events) => sink.emit(events, &builder).await,
+                        Err(error) => {
+                            tracing::warn!(backend = prepared.backend.name(), %error, "the backend's answer broke the event grammar");
+                            failure = Some(FAILED_MESSAGE.to_owned());
+                            break;
+                        }
+                    },
+                    Err(error) => {
+                        tracing::warn!(backend = prepared.backend.name(), %error, "backend failed mid-stream");
+                        failure = Some(FAILED_MESSAGE.to_owned());
+                        break;
+                    }
+                }
+                next = match &mut cancel {
+                    Some(signal) => tokio::select! {
+                        item = stream.next() => item,
+                        _ = signal.wait_for(|requested| *requested) => { cancelled = true; None }
+                    },
+                    None => stream.next().await,
+                };
+            }
+            // Closes the upstream request now, not when the task ends.
+            drop(stream);
+        }
     }
-    // Closes the upstream request now (also on failure), not when the task ends.
-    drop(stream);
     let usage =
         usage.unwrap_or_else(|| estimated_usage(&prepared, builder.response().output.as_slice()));
-    let terminal = match failure {
-        Some(message) => builder.fail(
-            ResponseError {
-                code: "server_error".into(),
-                message,
-            },
-            Some(usage.into()),
-        ),
-        None => {
-            let incomplete_reason = match finish {
-                Some(FinishReason::Length) => Some("max_output_tokens"),
-                Some(FinishReason::ContentFilter) => Some("content_filter"),
-                _ => None,
-            };
-            builder.finish(usage.into(), incomplete_reason, unix_now())
+    let terminal = if cancelled {
+        builder.cancel()
+    } else {
+        match failure {
+            Some(message) => builder.fail(
+                ResponseError {
+                    code: "server_error".into(),
+                    message,
+                },
+                Some(usage.into()),
+            ),
+            None => {
+                let incomplete_reason = match finish {
+                    Some(FinishReason::Length) => Some("max_output_tokens"),
+                    Some(FinishReason::ContentFilter) => Some("content_filter"),
+                    _ => None,
+                };
+                builder.finish(usage.into(), incomplete_reason, unix_now())
+            }
         }
     };
-    let terminal = match terminal {
-        Ok(events) => events,
-        Err(error) => {
-            tracing::error!(%error, "grammar refused the terminal event");
-            return;
-        }
-    };
-    if builder.response().store {
-        if let Err(error) = store::responses::finish_response(&db, builder.response()).await {
-            tracing::error!(%error, response_id = %builder.response().id, "could not store the finished response");
+    let terminal = terminal.unwrap_or_else(|error| {
+        tracing::error!(%error, "grammar refused the terminal event");
+        Vec::new()
+    });
+    let response = builder.response();
+    if response.store || response.background {
+        if let Err(error) = store::responses::finish_response(&db, response).await {
+            tracing::error!(%error, response_id = %response.id, "could not store the finished response");
         }
     }
-    sink.send_all(terminal).await;
+    append_to_conversation(&db, &prepared, response).await;
+    sink.emit(terminal, &builder).await;
+    sink.close().await;
+    builder.response().clone()
+}
+
+/// A conversation gets the turn's input and output items when the response
+/// completes (or stops at its token limit), before the client sees the end;
+/// then the conversation is free for the next response.
+async fn append_to_conversation(
+    db: &SqlitePool,
+    prepared: &PreparedResponse,
+    response: &ResponseObject,
+) {
+    let Some(conversation_id) = &prepared.conversation else {
+        return;
+    };
+    if matches!(
+        response.status,
+        ResponseStatus::Completed | ResponseStatus::Incomplete
+    ) {
+        let mut items = prepared.input_items.clone();
+        items.extend(
+            response
+                .output
+                .iter()
+                .filter_map(|item| serde_json::to_value(item).ok()),
+        );
+        if let Err(error) =
+            store::conversations::append_items(db, &prepared.project, conversation_id, &items).await
+        {
+            tracing::error!(%error, %conversation_id, "could not append the turn to its conversation");
+        }
+    }
+    super::release_conversation(db, prepared).await;
 }
 
 fn apply(
@@ -122,6 +165,7 @@ fn apply(
     match event {
         ChatEvent::TextDelta(text) => builder.text_delta(text),
         ChatEvent::ReasoningDelta(text) => builder.reasoning_delta(text),
+        ChatEvent::RefusalDelta(text) => builder.refusal_delta(text),
         ChatEvent::ToolCallStart {
             index,
             call_id,

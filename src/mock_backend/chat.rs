@@ -13,7 +13,7 @@ use futures::StreamExt;
 use serde_json::Value;
 
 use super::{error_response, Counters, MockState};
-use crate::backends::scripted::play;
+use crate::backends::scripted::{play, Script};
 use crate::backends::{BackendError, ChatEventStream};
 use crate::chat::synthesize::{chat_request_from_body, collect_completion, ChunkEncoder};
 use crate::stream::sse::{data_frame, DONE_FRAME};
@@ -36,13 +36,27 @@ pub(super) async fn create_chat_completion(
         Ok(request) => request,
         Err(message) => return error_response(StatusCode::BAD_REQUEST, &message),
     };
-    let events = match play(state.scripts.next(), &request).await {
+    let script = state.scripts.next();
+    if let Some(answer) = raw_answer(&script) {
+        return answer;
+    }
+    let events = match play(script, &request).await {
         Ok(events) => events,
         Err(BackendError::Status {
-            status, message, ..
+            status,
+            message,
+            body,
         }) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            return error_response(status, &message);
+            return match body {
+                Some(body) => (
+                    status,
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    body,
+                )
+                    .into_response(),
+                None => error_response(status, &message),
+            };
         }
         Err(error) => return error_response(StatusCode::INTERNAL_SERVER_ERROR, &error.to_string()),
     };
@@ -55,6 +69,31 @@ pub(super) async fn create_chat_completion(
     } else {
         complete(&request.model, events).await
     }
+}
+
+/// A script's verbatim answer, if it has one: `raw_chunks` as an SSE stream,
+/// else `raw_body` as JSON (see [`Script`]).
+pub(super) fn raw_answer(script: &Script) -> Option<Response> {
+    if let Some(chunks) = &script.raw_chunks {
+        let mut body = String::new();
+        for chunk in chunks {
+            let data = match chunk {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            body.push_str("data: ");
+            body.push_str(&data);
+            body.push_str("\n\n");
+        }
+        if !script.raw_without_done {
+            body.push_str(DONE_FRAME);
+        }
+        return Some(([(header::CONTENT_TYPE, "text/event-stream")], body).into_response());
+    }
+    script
+        .raw_body
+        .as_ref()
+        .map(|body| Json(body.clone()).into_response())
 }
 
 /// The whole answer as one `chat.completion`; a broken stream is a 500.

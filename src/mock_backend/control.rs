@@ -46,6 +46,27 @@ pub(super) async fn stats(State(state): State<MockState>) -> Json<MockStats> {
 }
 
 /// A script or an array of scripts; unknown fields are refused with serde's message.
+/// `POST /control/models` with `{"models": [ids]}`: the models `/v1/models` lists besides `mock`.
+pub(super) async fn set_models(
+    State(state): State<MockState>,
+    Json(body): Json<Value>,
+) -> Json<Value> {
+    let models: Vec<String> = body
+        .get("models")
+        .and_then(Value::as_array)
+        .map(|models| {
+            models
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    let count = models.len();
+    state.set_models(models);
+    Json(serde_json::json!({"models": count}))
+}
+
 fn parse_scripts(body: &[u8]) -> Result<Vec<Script>, String> {
     let value: Value = serde_json::from_slice(body).map_err(|error| error.to_string())?;
     let scripts = if value.is_array() {

@@ -8,9 +8,14 @@
 //!   A scripted `error_status` is answered as that status with an OpenAI error
 //!   envelope; a scripted `fail_after_events` breaks a stream off without
 //!   `[DONE]` (the connection is aborted), or answers 500 when not streaming.
+//!   Scripted `raw_chunks` / `raw_body` are answered verbatim, to imitate the
+//!   quirks of real servers.
+//! * `POST /v1/embeddings` — deterministic float vectors (see `embeddings`);
+//!   honours a scripted `error_status` and `raw_body`.
 //! * `GET /v1/models` — the one model, `mock`.
 //! * `POST|DELETE /control/scripts` — queue scripts (one or an array) / clear them.
-//! * `GET|DELETE /control/requests` — the chat request bodies received / forget them.
+//! * `GET|DELETE /control/requests` — the chat and embeddings request bodies
+//!   received / forget them.
 //! * `GET /control/stats` — requests, completed streams, streams the client left.
 //! * `GET /health` — `{"status":"ok"}`.
 //!
@@ -18,12 +23,13 @@
 
 mod chat;
 mod control;
+mod embeddings;
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -46,6 +52,8 @@ pub struct MockState {
     pub scripts: ScriptQueue,
     requests: Arc<Mutex<VecDeque<Value>>>,
     counters: Arc<Counters>,
+    /// Model ids listed besides `mock` (set through `/control/models`).
+    models: Arc<Mutex<Vec<String>>>,
 }
 
 #[derive(Default)]
@@ -93,6 +101,21 @@ impl MockState {
         }
     }
 
+    /// The model ids the mock lists: `mock`, then the ones set by the control endpoint.
+    pub fn models(&self) -> Vec<String> {
+        let mut models = vec!["mock".to_owned()];
+        if let Ok(extra) = self.models.lock() {
+            models.extend(extra.iter().cloned());
+        }
+        models
+    }
+
+    fn set_models(&self, models: Vec<String>) {
+        if let Ok(mut current) = self.models.lock() {
+            *current = models;
+        }
+    }
+
     fn clear_requests(&self) {
         if let Ok(mut log) = self.requests.lock() {
             log.clear();
@@ -104,6 +127,7 @@ impl MockState {
 pub fn router(state: MockState) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat::create_chat_completion))
+        .route("/v1/embeddings", post(embeddings::create_embeddings))
         .route("/v1/models", get(list_models))
         .route(
             "/control/scripts",
@@ -114,6 +138,7 @@ pub fn router(state: MockState) -> Router {
             get(control::list_requests).delete(control::clear_requests),
         )
         .route("/control/stats", get(control::stats))
+        .route("/control/models", post(control::set_models))
         .route("/health", get(health))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
@@ -135,11 +160,13 @@ pub async fn serve_with_state(
     axum::serve(listener, router(state)).await
 }
 
-async fn list_models() -> Json<Value> {
-    Json(json!({
-        "object": "list",
-        "data": [{"id": "mock", "object": "model", "created": 0, "owned_by": "portico"}],
-    }))
+async fn list_models(State(state): State<MockState>) -> Json<Value> {
+    let data: Vec<Value> = state
+        .models()
+        .into_iter()
+        .map(|id| json!({"id": id, "object": "model", "created": 0, "owned_by": "portico"}))
+        .collect();
+    Json(json!({"object": "list", "data": data}))
 }
 
 async fn health() -> Json<Value> {

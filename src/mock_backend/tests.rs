@@ -77,7 +77,7 @@ async fn an_empty_queue_streams_the_last_user_message_back_and_ends_with_done() 
     assert_eq!(done, "[DONE]");
     assert_eq!(
         chunks[0]["choices"][0]["delta"],
-        json!({"role": "assistant", "content": ""})
+        json!({"role": "assistant", "content": "", "refusal": null})
     );
     assert_eq!(
         joined(chunks, "/choices/0/delta/content"),
@@ -232,7 +232,7 @@ async fn a_non_streamed_answer_is_one_chat_completion() {
         body["choices"],
         json!([{
             "index": 0,
-            "message": {"role": "assistant", "content": "Hi!", "refusal": null, "reasoning_content": "hmm"},
+            "message": {"role": "assistant", "content": "Hi!", "refusal": null, "annotations": [], "reasoning_content": "hmm"},
             "logprobs": null,
             "finish_reason": "stop",
         }])

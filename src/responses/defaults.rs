@@ -89,7 +89,9 @@ pub fn response_from_request(
             response.service_tier = tier.clone();
         }
     }
-    response.store = request.store.unwrap_or(true);
+    // Background responses are kept only when asked for (`store: true`); they are
+    // still stored until they finish, so that they can be polled.
+    response.store = request.store.unwrap_or(!response.background);
     response.temperature = request.temperature.unwrap_or(1.0);
     if let Some(text) = &request.text {
         let mut echoed = json!({"format": {"type": "text"}, "verbosity": "medium"});
@@ -126,7 +128,9 @@ pub fn response_from_request(
 /// empty object schema, and strict schemas closed with `additionalProperties: false`.
 fn with_strict_default(mut tool: Value) -> Value {
     if let Some(object) = tool.as_object_mut() {
-        let description = object.get("description").filter(|value| value.as_str().is_some_and(|text| !text.is_empty()));
+        let description = object
+            .get("description")
+            .filter(|value| value.as_str().is_some_and(|text| !text.is_empty()));
         let description = description.cloned().unwrap_or(Value::Null);
         object.insert("description".into(), description);
         let strict = match object.get("strict") {
@@ -136,13 +140,18 @@ fn with_strict_default(mut tool: Value) -> Value {
         object.insert("strict".into(), Value::Bool(strict));
         object.entry("output_schema").or_insert(Value::Null);
         let parameters = object.entry("parameters").or_insert(Value::Null);
-        if parameters.as_object().is_some_and(|schema| schema.is_empty()) {
+        if parameters
+            .as_object()
+            .is_some_and(|schema| schema.is_empty())
+        {
             *parameters = json!({"type": "object", "properties": {}});
         }
         if strict {
             if let Some(schema) = parameters.as_object_mut() {
                 if schema.get("type").and_then(Value::as_str) == Some("object") {
-                    schema.entry("additionalProperties").or_insert(Value::Bool(false));
+                    schema
+                        .entry("additionalProperties")
+                        .or_insert(Value::Bool(false));
                 }
             }
         }

@@ -43,7 +43,16 @@ pub async fn create_response(
 ) -> ApiResult<Response> {
     let request = CreateResponseRequest::parse(body)?;
     let stream = request.stream.unwrap_or(false);
+    let background = request.background.unwrap_or(false);
     let prepared = engine::prepare(&state, &project.0, request).await?;
+    if background {
+        let queued = engine::enqueue(&state, prepared).await?;
+        if stream {
+            let live = state.background.live.get_or_create(&queued.id);
+            return Ok(sse_frames(live.follow(None)));
+        }
+        return Ok(json_response(serde_json::to_string(&queued)?));
+    }
     let events = engine::start(&state, prepared).await?;
     if stream {
         Ok(sse_response(events))
@@ -72,11 +81,18 @@ async fn wait_for_terminal(
 
 /// An SSE answer that frames every event as it arrives.
 fn sse_response(mut events: mpsc::Receiver<ResponseStreamEvent>) -> Response {
-    let body = async_stream::stream! {
+    sse_frames(async_stream::stream! {
         while let Some(event) = events.recv().await {
-            yield Ok::<_, Infallible>(response_event_frame(&event));
+            yield response_event_frame(&event);
         }
-    };
+    })
+}
+
+/// An SSE answer from already framed events.
+pub(super) fn sse_frames(
+    frames: impl futures::Stream<Item = bytes::Bytes> + Send + 'static,
+) -> Response {
+    let body = futures::StreamExt::map(frames, Ok::<_, Infallible>);
     let mut response = Body::from_stream(body).into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -98,7 +114,7 @@ pub fn json_response(body: String) -> Response {
     response
 }
 
-fn response_not_found(id: &str) -> ApiError {
+pub(super) fn response_not_found(id: &str) -> ApiError {
     ApiError::not_found(format!("Response with id '{id}' not found."))
 }
 
@@ -127,11 +143,24 @@ pub async fn get_response(
         .await?
         .ok_or_else(|| response_not_found(&response_id))?;
     if stream == Some(true) {
-        return Err(ApiError::invalid_with_code(
-            "This response cannot be streamed because it was not created with background=true.",
-            Some("stream".to_owned()),
-            "invalid_request_error",
-        ));
+        if !stored.background {
+            return Err(ApiError::invalid_with_code(
+                "This response cannot be streamed because it was not created with background=true.",
+                Some("stream".to_owned()),
+                "invalid_request_error",
+            ));
+        }
+        let after = query.unsigned("starting_after")?;
+        let frames = super::lifecycle::replay(&state, &response_id, &stored.status, after).await?;
+        return Ok(sse_frames(frames));
+    }
+    if let Some(snapshot) = state
+        .background
+        .live
+        .get(&response_id)
+        .and_then(|live| live.snapshot())
+    {
+        return Ok(json_response(serde_json::to_string(&snapshot)?));
     }
     Ok(json_response(stored.body))
 }

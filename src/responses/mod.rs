@@ -1,11 +1,13 @@
 //! The Responses API: `POST /v1/responses`, `GET` / `DELETE /v1/responses/{id}`,
-//! `GET /v1/responses/{id}/input_items`. Wire types live in `object` and
-//! `request`, input normalization in `input`, handlers in `handlers`; the work
-//! itself is the engine's.
+//! `GET /v1/responses/{id}/input_items`, `POST /v1/responses/{id}/cancel`. Wire
+//! types live in `object` and `request`, input normalization in `input`,
+//! handlers in `handlers` and (background streams and cancel) `lifecycle`; the
+//! work itself is the engine's.
 
 pub mod defaults;
 pub mod handlers;
 pub mod input;
+pub mod lifecycle;
 pub mod object;
 pub mod request;
 
@@ -25,5 +27,9 @@ pub fn router() -> Router<AppState> {
         .route(
             "/v1/responses/{response_id}/input_items",
             get(handlers::list_input_items),
+        )
+        .route(
+            "/v1/responses/{response_id}/cancel",
+            post(lifecycle::cancel_response),
         )
 }

@@ -186,18 +186,6 @@ impl CreateResponseRequest {
                 "mutually_exclusive_parameters",
             ));
         }
-        if self.conversation.is_some() {
-            return Err(not_supported(
-                "conversation",
-                "Conversations are not available on this server yet.",
-            ));
-        }
-        if self.background == Some(true) {
-            return Err(not_supported(
-                "background",
-                "Background mode is not available on this server yet.",
-            ));
-        }
         if self.prompt.is_some() {
             return Err(not_supported(
                 "prompt",

@@ -2,6 +2,8 @@
 //! keys, migrations applied); each resource has a file of plain functions over
 //! the pool or a transaction, with its own row types.
 
+pub mod background;
+pub mod conversations;
 pub mod responses;
 
 use std::path::Path;

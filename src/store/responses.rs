@@ -6,20 +6,21 @@ use sqlx::{Row, SqlitePool};
 
 use crate::responses::object::ResponseObject;
 
-/// Inserts a new response (normally `in_progress`) with its input items, in one
-/// transaction.
+/// Inserts a new response (`in_progress`, or `queued` with the `job` a background
+/// worker will run) with its input items, in one transaction.
 pub async fn insert_response(
     pool: &SqlitePool,
     project: &str,
     response: &ResponseObject,
     input_items: &[Value],
+    job: Option<&Value>,
 ) -> Result<(), sqlx::Error> {
     let body =
         serde_json::to_string(response).map_err(|error| sqlx::Error::Encode(Box::new(error)))?;
     let mut transaction = pool.begin().await?;
     sqlx::query(
-        "INSERT INTO responses (id, project, previous_response_id, status, model, created_at, background, body)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO responses (id, project, previous_response_id, status, model, created_at, background, body, job)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&response.id)
     .bind(project)
@@ -29,6 +30,7 @@ pub async fn insert_response(
     .bind(response.created_at)
     .bind(response.background)
     .bind(body)
+    .bind(job.map(Value::to_string))
     .execute(&mut *transaction)
     .await?;
     insert_items(&mut transaction, &response.id, "input", input_items).await?;
@@ -91,14 +93,16 @@ pub async fn get_response(
     project: &str,
     id: &str,
 ) -> Result<Option<StoredResponse>, sqlx::Error> {
-    let row = sqlx::query("SELECT body, status FROM responses WHERE id = ? AND project = ?")
-        .bind(id)
-        .bind(project)
-        .fetch_optional(pool)
-        .await?;
+    let row =
+        sqlx::query("SELECT body, status, background FROM responses WHERE id = ? AND project = ?")
+            .bind(id)
+            .bind(project)
+            .fetch_optional(pool)
+            .await?;
     Ok(row.map(|row| StoredResponse {
         body: row.get("body"),
         status: row.get("status"),
+        background: row.get("background"),
     }))
 }
 
@@ -109,6 +113,8 @@ pub struct StoredResponse {
     pub body: String,
     /// Its status (`in_progress`, `completed`, …).
     pub status: String,
+    /// Whether it was created with `background: true`.
+    pub background: bool,
 }
 
 /// Deletes a response and its items; false when it did not exist in `project`.
@@ -190,7 +196,10 @@ pub async fn list_input_items(
         .bind(response_id)
         .fetch_all(pool)
         .await?;
-    items.extend(rows.iter().filter_map(|row| serde_json::from_str::<Value>(row.get::<&str, _>("body")).ok()));
+    items.extend(
+        rows.iter()
+            .filter_map(|row| serde_json::from_str::<Value>(row.get::<&str, _>("body")).ok()),
+    );
     if descending {
         items.reverse();
     }

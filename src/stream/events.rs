@@ -89,6 +89,22 @@ pub enum ResponseStreamEvent {
         sequence_number: u64,
         text: String,
     },
+    #[serde(rename = "response.refusal.delta")]
+    RefusalDelta {
+        content_index: usize,
+        delta: String,
+        item_id: String,
+        output_index: usize,
+        sequence_number: u64,
+    },
+    #[serde(rename = "response.refusal.done")]
+    RefusalDone {
+        content_index: usize,
+        item_id: String,
+        output_index: usize,
+        refusal: String,
+        sequence_number: u64,
+    },
     #[serde(rename = "response.function_call_arguments.delta")]
     FunctionCallArgumentsDelta {
         delta: String,
@@ -176,6 +192,8 @@ impl ResponseStreamEvent {
             Self::ContentPartDone { .. } => "response.content_part.done",
             Self::OutputTextDelta { .. } => "response.output_text.delta",
             Self::OutputTextDone { .. } => "response.output_text.done",
+            Self::RefusalDelta { .. } => "response.refusal.delta",
+            Self::RefusalDone { .. } => "response.refusal.done",
             Self::FunctionCallArgumentsDelta { .. } => "response.function_call_arguments.delta",
             Self::FunctionCallArgumentsDone { .. } => "response.function_call_arguments.done",
             Self::ReasoningSummaryPartAdded { .. } => "response.reasoning_summary_part.added",
@@ -232,6 +250,12 @@ impl ResponseStreamEvent {
                 sequence_number, ..
             }
             | Self::OutputTextDone {
+                sequence_number, ..
+            }
+            | Self::RefusalDelta {
+                sequence_number, ..
+            }
+            | Self::RefusalDone {
                 sequence_number, ..
             }
             | Self::FunctionCallArgumentsDelta {

@@ -10,6 +10,8 @@
 //! body     := message | function_call | reasoning
 //! message  := content_part.added(0, output_text "") output_text.delta*
 //!             output_text.done(full text) content_part.done(full part)
+//!           | content_part.added(0, refusal "") refusal.delta* refusal.done
+//!             content_part.done                       (a refusal)
 //! function := function_call_arguments.delta* function_call_arguments.done(arguments, name)
 //! reasoning:= reasoning_summary_part.added(0) reasoning_summary_text.delta*
 //!             reasoning_summary_text.done reasoning_summary_part.done
@@ -55,6 +57,10 @@ enum OpenItem {
         id: String,
         text: String,
     },
+    Refusal {
+        id: String,
+        text: String,
+    },
     FunctionCall {
         id: String,
         call_id: String,
@@ -78,6 +84,8 @@ pub struct ResponseStreamBuilder {
     obfuscate: bool,
     /// The `phase` a message closed now gets: `commentary` when a tool call follows it.
     closing_phase: &'static str,
+    /// Whether `queue` ran (background responses).
+    queued: bool,
     started: bool,
     ended: bool,
 }
@@ -101,6 +109,7 @@ impl ResponseStreamBuilder {
             reasoning_as_summary,
             obfuscate,
             closing_phase: FINAL_ANSWER,
+            queued: false,
             started: false,
             ended: false,
         }
@@ -149,18 +158,100 @@ impl ResponseStreamBuilder {
             return Err(GrammarError::Ended);
         }
         self.started = true;
+        let mut events = Vec::new();
+        if !self.queued {
+            self.response.status = ResponseStatus::InProgress;
+            events.push(Event::Created {
+                response: Box::new(self.response.clone()),
+                sequence_number: self.sequence(),
+            });
+        }
         self.response.status = ResponseStatus::InProgress;
+        events.push(Event::InProgress {
+            response: Box::new(self.response.clone()),
+            sequence_number: self.sequence(),
+        });
+        Ok(events)
+    }
+
+    /// Background responses: `response.created` (status `queued`) then
+    /// `response.queued`; `start` later adds only `response.in_progress`.
+    pub fn queue(&mut self) -> Result<Vec<Event>, GrammarError> {
+        if self.started || self.queued {
+            return Err(GrammarError::AlreadyStarted);
+        }
+        self.queued = true;
+        self.response.status = ResponseStatus::Queued;
         let snapshot = Box::new(self.response.clone());
         Ok(vec![
             Event::Created {
                 response: snapshot.clone(),
                 sequence_number: self.sequence(),
             },
-            Event::InProgress {
+            Event::Queued {
                 response: snapshot,
                 sequence_number: self.sequence(),
             },
         ])
+    }
+
+    /// Stops a running response: an open item is closed as `incomplete` and the
+    /// response becomes `cancelled`. OpenAI defines no cancelled event, so none
+    /// follows the item's closing events.
+    pub fn cancel(&mut self) -> Result<Vec<Event>, GrammarError> {
+        if self.ended {
+            return Err(GrammarError::Ended);
+        }
+        let mut events = Vec::new();
+        self.close_open(ItemStatus::Incomplete, &mut events);
+        self.ended = true;
+        self.response.status = ResponseStatus::Cancelled;
+        self.response.completed_at = None;
+        Ok(events)
+    }
+
+    /// The response as a poller sees it now: the finished items and the open one
+    /// so far (status `in_progress`).
+    pub fn snapshot(&self) -> ResponseObject {
+        let mut snapshot = self.response.clone();
+        if let Some(open) = &self.open {
+            let item = match open {
+                OpenItem::Message { id, text } => OutputItem::Message {
+                    id: id.clone(),
+                    status: ItemStatus::InProgress,
+                    content: vec![output_text(text.clone())],
+                    phase: Some(FINAL_ANSWER.into()),
+                    role: "assistant".into(),
+                },
+                OpenItem::FunctionCall {
+                    id,
+                    call_id,
+                    name,
+                    arguments,
+                    ..
+                } => OutputItem::FunctionCall {
+                    id: id.clone(),
+                    status: ItemStatus::InProgress,
+                    arguments: arguments.clone(),
+                    call_id: call_id.clone(),
+                    name: name.clone(),
+                },
+                OpenItem::Refusal { id, text } => OutputItem::Message {
+                    id: id.clone(),
+                    status: ItemStatus::InProgress,
+                    content: vec![ContentPart::Refusal {
+                        refusal: text.clone(),
+                    }],
+                    phase: Some(FINAL_ANSWER.into()),
+                    role: "assistant".into(),
+                },
+                OpenItem::Reasoning { id, text } => {
+                    self.reasoning_item(id, Some(text), ItemStatus::InProgress)
+                }
+            };
+            snapshot.output.push(item);
+        }
+        snapshot
     }
 
     /// A piece of visible text: opens a message item if none is open.
@@ -212,6 +303,54 @@ impl ResponseStreamBuilder {
         Ok(events)
     }
 
+    /// A piece of a refusal: opens a message whose content is a refusal part.
+    pub fn refusal_delta(&mut self, delta: &str) -> Result<Vec<Event>, GrammarError> {
+        self.check_open()?;
+        let mut events = Vec::new();
+        if !matches!(self.open, Some(OpenItem::Refusal { .. })) {
+            self.close_open(ItemStatus::Completed, &mut events);
+            let id = new_id("msg_");
+            let output_index = self.response.output.len();
+            events.push(Event::OutputItemAdded {
+                item: OutputItem::Message {
+                    id: id.clone(),
+                    status: ItemStatus::InProgress,
+                    content: Vec::new(),
+                    phase: Some(FINAL_ANSWER.into()),
+                    role: "assistant".into(),
+                },
+                output_index,
+                sequence_number: self.sequence(),
+            });
+            events.push(Event::ContentPartAdded {
+                content_index: 0,
+                item_id: id.clone(),
+                output_index,
+                part: ContentPart::Refusal {
+                    refusal: String::new(),
+                },
+                sequence_number: self.sequence(),
+            });
+            self.open = Some(OpenItem::Refusal {
+                id,
+                text: String::new(),
+            });
+        }
+        let output_index = self.response.output.len();
+        let sequence_number = self.sequence();
+        if let Some(OpenItem::Refusal { id, text }) = &mut self.open {
+            text.push_str(delta);
+            events.push(Event::RefusalDelta {
+                content_index: 0,
+                delta: delta.to_owned(),
+                item_id: id.clone(),
+                output_index,
+                sequence_number,
+            });
+        }
+        Ok(events)
+    }
+
     /// A piece of reasoning: opens a reasoning item if none is open. Streamed as
     /// summary text when the request asked for a summary; otherwise only kept.
     pub fn reasoning_delta(&mut self, delta: &str) -> Result<Vec<Event>, GrammarError> {
@@ -230,17 +369,26 @@ impl ResponseStreamBuilder {
                 events.push(Event::ReasoningSummaryPartAdded {
                     item_id: id.clone(),
                     output_index,
-                    part: SummaryPart { text: String::new() },
+                    part: SummaryPart {
+                        text: String::new(),
+                    },
                     sequence_number: self.sequence(),
                     summary_index: 0,
                 });
             }
-            self.open = Some(OpenItem::Reasoning { id, text: String::new() });
+            self.open = Some(OpenItem::Reasoning {
+                id,
+                text: String::new(),
+            });
         }
         let output_index = self.response.output.len();
         let streamed = self.reasoning_as_summary;
         let sequence_number = if streamed { self.sequence() } else { 0 };
-        let obfuscation = if streamed { self.obfuscation(delta) } else { None };
+        let obfuscation = if streamed {
+            self.obfuscation(delta)
+        } else {
+            None
+        };
         if let Some(OpenItem::Reasoning { id, text }) = &mut self.open {
             text.push_str(delta);
             if streamed {
@@ -442,6 +590,30 @@ impl ResponseStreamBuilder {
                     id,
                     status,
                     content: vec![output_text(text)],
+                    phase: Some(self.closing_phase.into()),
+                    role: "assistant".into(),
+                }
+            }
+            OpenItem::Refusal { id, text } => {
+                events.push(Event::RefusalDone {
+                    content_index: 0,
+                    item_id: id.clone(),
+                    output_index,
+                    refusal: text.clone(),
+                    sequence_number: self.sequence(),
+                });
+                let part = ContentPart::Refusal { refusal: text };
+                events.push(Event::ContentPartDone {
+                    content_index: 0,
+                    item_id: id.clone(),
+                    output_index,
+                    part: part.clone(),
+                    sequence_number: self.sequence(),
+                });
+                OutputItem::Message {
+                    id,
+                    status,
+                    content: vec![part],
                     phase: Some(self.closing_phase.into()),
                     role: "assistant".into(),
                 }

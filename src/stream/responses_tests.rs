@@ -12,7 +12,10 @@ fn blank_response() -> ResponseObject {
 fn usage() -> ResponseUsage {
     ResponseUsage {
         input_tokens: 1,
-        input_tokens_details: InputTokensDetails { cache_write_tokens: 0, cached_tokens: 0 },
+        input_tokens_details: InputTokensDetails {
+            cache_write_tokens: 0,
+            cached_tokens: 0,
+        },
         output_tokens: 2,
         output_tokens_details: OutputTokensDetails {
             reasoning_tokens: 0,

@@ -3,7 +3,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod auth;
+mod background;
 mod chat;
+mod conversations;
+mod embeddings;
 mod errors;
 mod helpers;
 mod models_and_health;

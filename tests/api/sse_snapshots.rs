@@ -1,5 +1,6 @@
 //! Snapshot tests pinning whole Responses event streams (ids and timestamps
-//! redacted): a text answer, a function call, a failure and an incomplete answer.
+//! redacted, and the random `obfuscation` padding): a text answer, a function
+//! call, a failure and an incomplete answer.
 
 use std::collections::HashMap;
 
@@ -15,6 +16,8 @@ fn redact(value: &mut Value, ids: &mut HashMap<String, String>) {
             for (key, field) in object.iter_mut() {
                 if ["created_at", "completed_at"].contains(&key.as_str()) && field.is_number() {
                     *field = json!(0);
+                } else if key == "obfuscation" {
+                    *field = json!("[random padding]");
                 } else {
                     redact(field, ids);
                 }

@@ -1,0 +1,130 @@
+//! Background responses (`background: true`): the job is stored with the
+//! queued response before the client hears of it; a pool of workers claims
+//! queued jobs from SQLite (so nothing is lost on a crash), runs them through
+//! the engine, and publishes their events to a live buffer that readers follow
+//! and an event log that resumed streams replay. On start-up, responses a crash
+//! interrupted are marked failed and queued ones simply run.
+
+pub mod live;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+
+use crate::backends::scripted::ScriptedBackend;
+use crate::backends::{Backend, BackendError, ChatRequest};
+use crate::engine::run::{run_response, Opened};
+use crate::engine::sink::Sink;
+use crate::engine::PreparedResponse;
+use crate::responses::object::ResponseObject;
+use crate::state::AppState;
+use crate::store;
+
+pub use live::{LiveRegistry, LiveResponse};
+
+/// What a worker needs, besides the stored response, to run a queued response.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Job {
+    pub chat: ChatRequest,
+    pub reasoning_as_summary: bool,
+    pub obfuscate: bool,
+    /// The conversation the response continues, whose items it appends when done.
+    #[serde(default)]
+    pub conversation: Option<String>,
+    /// The request's own input items (appended to the conversation).
+    #[serde(default)]
+    pub input_items: Vec<serde_json::Value>,
+}
+
+/// The background machinery shared through `AppState`.
+#[derive(Debug, Clone, Default)]
+pub struct Background {
+    /// Running background responses of this process.
+    pub live: LiveRegistry,
+    wake: Arc<Notify>,
+}
+
+impl Background {
+    /// Tells an idle worker that a job was queued.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Starts `count` workers that run queued responses until the process ends.
+    pub fn spawn_workers(&self, state: AppState, count: usize) {
+        for _ in 0..count.max(1) {
+            let state = state.clone();
+            let wake = self.wake.clone();
+            tokio::spawn(async move { work(state, wake).await });
+        }
+    }
+}
+
+async fn work(state: AppState, wake: Arc<Notify>) {
+    loop {
+        match store::background::claim_next(&state.db).await {
+            Ok(Some(claimed)) => {
+                run_claimed(&state, claimed).await;
+                // Another job may be waiting: let the next idle worker look too.
+                wake.notify_one();
+            }
+            Ok(None) => {
+                let _ = tokio::time::timeout(Duration::from_secs(1), wake.notified()).await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "could not claim background work");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+async fn run_claimed(state: &AppState, claimed: store::background::ClaimedJob) {
+    let response_id = claimed.response_id.clone();
+    let (Ok(response), Ok(job)) = (
+        serde_json::from_str::<ResponseObject>(&claimed.body),
+        serde_json::from_str::<Job>(&claimed.job),
+    ) else {
+        tracing::error!(%response_id, "unreadable background job");
+        return;
+    };
+    let live = state.background.live.get_or_create(&response_id);
+    let mut cancel = live.cancel_signal();
+    let resolved = state.backends.resolve(&response.model);
+    let backend: Arc<dyn Backend> = resolved
+        .clone()
+        .unwrap_or_else(|| Arc::new(ScriptedBackend::new("unavailable", Vec::new())));
+    let opened: Opened = match resolved {
+        None => Err(BackendError::Unreachable(format!(
+            "no backend serves the model {}",
+            response.model
+        ))),
+        Some(backend) => tokio::select! {
+            opened = open(backend, job.chat.clone()) => opened,
+            _ = cancel.wait_for(|requested| *requested) => Err(BackendError::Stream("cancelled".into())),
+        },
+    };
+    let prepared = PreparedResponse {
+        response,
+        input_items: job.input_items,
+        chat: job.chat,
+        backend,
+        project: claimed.project,
+        reasoning_as_summary: job.reasoning_as_summary,
+        obfuscate: job.obfuscate,
+        conversation: job.conversation,
+    };
+    let sink = Sink::background(live, state.db.clone(), response_id.clone());
+    run_response(state.db.clone(), prepared, opened, sink, Some(cancel)).await;
+    state.background.live.remove(&response_id);
+}
+
+/// Opens the backend stream and reads its first event.
+async fn open(backend: Arc<dyn Backend>, chat: ChatRequest) -> Opened {
+    let mut stream = backend.stream_chat(chat).await?;
+    let first = stream.next().await;
+    Ok((first, stream))
+}

@@ -1,0 +1,257 @@
+//! The passthrough answer: what an HTTP backend answered to a forwarded Chat
+//! Completions request, normalized (see `normalize`) on its way to the client.
+//!
+//! * An event stream goes through a pull-based pipeline — upstream bytes →
+//!   [`SseDecoder`] → [`ChunkNormalizer`] → frames — with nothing queued in
+//!   between: the backend is read only when the client has taken the previous
+//!   frame, so memory stays bounded, and a client that leaves drops the backend
+//!   request with it. JSON chunks are normalized; `[DONE]`, comments, non-JSON
+//!   data and `{"error":…}` chunks pass through as they are. `[DONE]` ends the
+//!   stream (one is added when the backend closes without it, unless it sent an
+//!   error chunk); a broken upstream ends it with OpenAI's mid-stream error chunk
+//!   and no `[DONE]`.
+//! * A JSON answer is normalized; when the client asked for a stream and the
+//!   backend ignored `stream`, the completion is sent as chunks instead.
+
+use std::convert::Infallible;
+use std::fmt::Display;
+
+use axum::body::Body;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use serde_json::{json, Map, Value};
+
+use super::normalize::{normalize_completion, ChunkNormalizer};
+use super::sse_lines::{comment_frame, SseDecoder, SseEvent, SseItem};
+use crate::backends::BackendError;
+use crate::engine::backend_error;
+use crate::error::ApiResult;
+use crate::stream::sse::{data_frame, DONE_FRAME};
+
+/// What the client asked for, as far as the answer's shape is concerned.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAsked<'a> {
+    /// The backend's configured name, for errors and logs.
+    pub backend: &'a str,
+    /// The requested model (fills a missing `model`).
+    pub model: &'a str,
+    /// `stream: true`.
+    pub stream: bool,
+    /// `stream_options.include_usage: true`.
+    pub include_usage: bool,
+}
+
+/// The client's answer for a successful upstream answer.
+pub async fn relay(answer: reqwest::Response, asked: ClientAsked<'_>) -> ApiResult<Response> {
+    let is_stream = answer
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.contains("text/event-stream"));
+    let normalizer = ChunkNormalizer::new(asked.model, asked.include_usage);
+    if is_stream {
+        let backend = asked.backend.to_owned();
+        return Ok(sse_response(normalized_stream(
+            answer.bytes_stream(),
+            normalizer,
+            backend,
+        )));
+    }
+    let failed = |detail: String| backend_error(asked.backend, BackendError::Stream(detail));
+    let bytes = answer
+        .bytes()
+        .await
+        .map_err(|error| failed(error.to_string()))?;
+    let body: Value =
+        serde_json::from_slice(&bytes).map_err(|_| failed("its answer is not JSON".to_owned()))?;
+    if let Some(error) = body.get("error").filter(|error| !error.is_null()) {
+        let message = error
+            .get("message")
+            .and_then(Value::as_str)
+            .map_or_else(|| error.to_string(), str::to_owned);
+        return Err(failed(message));
+    }
+    let completion = normalize_completion(body, asked.model);
+    if !asked.stream {
+        return Ok(axum::Json(completion).into_response());
+    }
+    let chunks = completion_as_chunks(completion, normalizer, asked.include_usage);
+    let mut frames: Vec<Result<Bytes, Infallible>> =
+        chunks.iter().map(|chunk| Ok(data_frame(chunk))).collect();
+    frames.push(Ok(Bytes::from_static(DONE_FRAME.as_bytes())));
+    Ok(sse_response(futures::stream::iter(frames)))
+}
+
+/// A `text/event-stream` response over `frames`.
+pub fn sse_response<S>(frames: S) -> Response
+where
+    S: Stream<Item = Result<Bytes, Infallible>> + Send + 'static,
+{
+    let mut response = Body::from_stream(frames).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream; charset=utf-8"),
+    );
+    response
+}
+
+/// OpenAI's mid-stream error chunk, framed.
+pub fn mid_stream_error(message: &str) -> Bytes {
+    data_frame(&json!({"error": {
+        "message": message, "type": "server_error", "param": null, "code": null,
+    }}))
+}
+
+/// The backend's SSE bytes, normalized frame by frame (see the module doc).
+pub fn normalized_stream<S, B, E>(
+    upstream: S,
+    mut normalizer: ChunkNormalizer,
+    backend: String,
+) -> impl Stream<Item = Result<Bytes, Infallible>> + Send
+where
+    S: Stream<Item = Result<B, E>> + Send + 'static,
+    B: AsRef<[u8]> + Send,
+    E: Display + Send,
+{
+    async_stream::stream! {
+        let mut upstream = Box::pin(upstream);
+        let mut decoder = SseDecoder::default();
+        let mut saw_error = false;
+        loop {
+            let items = match upstream.next().await {
+                Some(Ok(bytes)) => decoder.feed(bytes.as_ref()),
+                Some(Err(error)) => {
+                    tracing::warn!(backend, %error, "the backend's chat stream broke off");
+                    yield Ok(mid_stream_error(&format!("The backend '{backend}' failed mid-stream: {error}")));
+                    return;
+                }
+                None => {
+                    for frame in relay_items(decoder.finish(), &mut normalizer, &mut saw_error) {
+                        yield Ok(frame);
+                    }
+                    if !saw_error {
+                        yield Ok(Bytes::from_static(DONE_FRAME.as_bytes()));
+                    }
+                    return;
+                }
+            };
+            let done = items
+                .iter()
+                .any(|item| matches!(item, SseItem::Event(event) if is_done(event)));
+            for frame in relay_items(items, &mut normalizer, &mut saw_error) {
+                yield Ok(frame);
+            }
+            if done {
+                return;
+            }
+        }
+    }
+}
+
+fn is_done(event: &SseEvent) -> bool {
+    event.data.trim() == "[DONE]"
+}
+
+/// The frames for decoded items, up to and including a `[DONE]`.
+fn relay_items(
+    items: Vec<SseItem>,
+    normalizer: &mut ChunkNormalizer,
+    saw_error: &mut bool,
+) -> Vec<Bytes> {
+    let mut frames = Vec::with_capacity(items.len());
+    for item in items {
+        let event = match item {
+            SseItem::Comment(text) => {
+                frames.push(comment_frame(&text));
+                continue;
+            }
+            SseItem::Event(event) => event,
+        };
+        if is_done(&event) {
+            frames.push(event.frame_with(&event.data));
+            break;
+        }
+        // Carries nothing, and an empty `data:` is not JSON for the SDKs.
+        if event.data.trim().is_empty() {
+            continue;
+        }
+        let data = match serde_json::from_str::<Value>(&event.data) {
+            Ok(chunk) => {
+                if chunk.get("error").is_some_and(|error| !error.is_null()) {
+                    *saw_error = true;
+                }
+                normalizer.normalize(chunk).to_string()
+            }
+            Err(_) => event.data.clone(),
+        };
+        frames.push(event.frame_with(&data));
+    }
+    frames
+}
+
+/// A normalized completion as the chunks OpenAI would have streamed: per
+/// choice, its whole message as one delta and then its finish; with
+/// `include_usage`, the usage chunk last.
+fn completion_as_chunks(
+    completion: Value,
+    mut normalizer: ChunkNormalizer,
+    include_usage: bool,
+) -> Vec<Value> {
+    let Value::Object(mut top) = completion else {
+        return Vec::new();
+    };
+    let choices = match top.remove("choices") {
+        Some(Value::Array(choices)) => choices,
+        _ => Vec::new(),
+    };
+    let usage = top.remove("usage");
+    top.remove("object");
+    let with_choice = |choice: Value| {
+        let mut chunk = top.clone();
+        chunk.insert("choices".into(), json!([choice]));
+        Value::Object(chunk)
+    };
+    let mut chunks = Vec::new();
+    for choice in choices {
+        let index = choice.get("index").cloned().unwrap_or(json!(0));
+        let mut delta = match choice.get("message") {
+            Some(Value::Object(message)) => message.clone(),
+            _ => Map::new(),
+        };
+        if delta
+            .get("annotations")
+            .and_then(Value::as_array)
+            .is_some_and(Vec::is_empty)
+        {
+            delta.remove("annotations");
+        }
+        if let Some(Value::Array(calls)) = delta.get_mut("tool_calls") {
+            for (position, call) in calls.iter_mut().enumerate() {
+                if let Value::Object(call) = call {
+                    call.insert("index".into(), json!(position));
+                }
+            }
+        }
+        let logprobs = choice.get("logprobs").cloned().unwrap_or(Value::Null);
+        chunks.push(normalizer.normalize(with_choice(
+            json!({"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": null}),
+        )));
+        let finish_reason = choice.get("finish_reason").cloned().unwrap_or(Value::Null);
+        chunks.push(normalizer.normalize(with_choice(
+            json!({"index": index, "delta": {}, "logprobs": null, "finish_reason": finish_reason}),
+        )));
+    }
+    if let Some(usage) = usage.filter(|_| include_usage) {
+        let mut chunk = top.clone();
+        chunk.insert("choices".into(), json!([]));
+        chunk.insert("usage".into(), usage);
+        chunks.push(normalizer.normalize(Value::Object(chunk)));
+    }
+    chunks
+}
+
+#[cfg(test)]
+#[path = "relay_tests.rs"]
+mod tests;

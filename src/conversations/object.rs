@@ -1,0 +1,112 @@
+//! The Conversations API's answers, as OpenAI sends them (field order included):
+//! the conversation, its deletion marker, and the cursor list of items.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use crate::store::conversations::StoredConversation;
+
+/// A conversation (`object: "conversation"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ConversationObject {
+    /// `conv_…`.
+    pub id: String,
+    /// Always `conversation`.
+    pub object: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Up to 16 string pairs; `{}` when none were given.
+    #[schema(value_type = Object)]
+    pub metadata: Map<String, Value>,
+}
+
+impl From<StoredConversation> for ConversationObject {
+    fn from(stored: StoredConversation) -> Self {
+        Self {
+            id: stored.id,
+            object: "conversation".to_owned(),
+            created_at: stored.created_at,
+            metadata: stored.metadata,
+        }
+    }
+}
+
+/// `DELETE /v1/conversations/{id}`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DeletedConversation {
+    pub id: String,
+    /// Always `conversation.deleted`.
+    pub object: String,
+    pub deleted: bool,
+}
+
+impl DeletedConversation {
+    /// The marker for a conversation just deleted.
+    pub fn new(id: String) -> Self {
+        Self {
+            id,
+            object: "conversation.deleted".to_owned(),
+            deleted: true,
+        }
+    }
+}
+
+/// A page of conversation items (`object: "list"`). `first_id` and `last_id`
+/// are null on an empty page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ConversationItemList {
+    /// Always `list`.
+    pub object: String,
+    /// Items as stored: messages, function calls and their outputs, reasoning.
+    #[schema(value_type = Vec<Object>)]
+    pub data: Vec<Value>,
+    pub first_id: Option<String>,
+    pub has_more: bool,
+    pub last_id: Option<String>,
+}
+
+impl ConversationItemList {
+    /// A list of `data`, with its first and last ids.
+    pub fn new(data: Vec<Value>, has_more: bool) -> Self {
+        let id_of = |item: Option<&Value>| {
+            item.and_then(|item| item.get("id"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        Self {
+            object: "list".to_owned(),
+            first_id: id_of(data.first()),
+            last_id: id_of(data.last()),
+            has_more,
+            data,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn objects_serialize_in_openais_field_order() {
+        let conversation = ConversationObject::from(StoredConversation {
+            id: "conv_1".into(),
+            created_at: 7,
+            metadata: Map::new(),
+        });
+        assert_eq!(
+            serde_json::to_string(&conversation).unwrap(),
+            r#"{"id":"conv_1","object":"conversation","created_at":7,"metadata":{}}"#
+        );
+        let list =
+            ConversationItemList::new(vec![json!({"id": "msg_a"}), json!({"id": "msg_b"})], false);
+        assert_eq!(
+            serde_json::to_string(&list).unwrap(),
+            r#"{"object":"list","data":[{"id":"msg_a"},{"id":"msg_b"}],"first_id":"msg_a","has_more":false,"last_id":"msg_b"}"#
+        );
+        let empty = serde_json::to_value(ConversationItemList::new(Vec::new(), false)).unwrap();
+        assert_eq!(empty["first_id"], Value::Null);
+    }
+}

@@ -1,0 +1,169 @@
+//! Storage of background work: the job of a queued response, claiming it for a
+//! worker, the event log of background streams, cancelling, and resolving what
+//! a crash interrupted.
+
+use sqlx::{Row, SqlitePool};
+
+use crate::responses::object::ResponseObject;
+
+/// A queued background response claimed by a worker.
+#[derive(Debug, Clone)]
+pub struct ClaimedJob {
+    pub response_id: String,
+    pub project: String,
+    pub body: String,
+    pub job: String,
+}
+
+/// Atomically moves the oldest queued background response to `in_progress` and returns it.
+pub async fn claim_next(pool: &SqlitePool) -> Result<Option<ClaimedJob>, sqlx::Error> {
+    let row = sqlx::query(
+        "UPDATE responses SET status = 'in_progress', body = json_set(body, '$.status', 'in_progress')
+         WHERE id = (SELECT id FROM responses WHERE status = 'queued' AND background = 1 AND job IS NOT NULL
+                     ORDER BY created_at, rowid LIMIT 1)
+           AND status = 'queued'
+         RETURNING id, project, body, job",
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|row| ClaimedJob {
+        response_id: row.get("id"),
+        project: row.get("project"),
+        body: row.get("body"),
+        job: row.get("job"),
+    }))
+}
+
+/// Appends SSE frames to a response's event log.
+pub async fn append_events(
+    pool: &SqlitePool,
+    response_id: &str,
+    frames: &[(u64, String)],
+) -> Result<(), sqlx::Error> {
+    if frames.is_empty() {
+        return Ok(());
+    }
+    let mut transaction = pool.begin().await?;
+    for (sequence_number, frame) in frames {
+        sqlx::query("INSERT OR REPLACE INTO response_events (response_id, sequence_number, frame) VALUES (?, ?, ?)")
+            .bind(response_id)
+            .bind(*sequence_number as i64)
+            .bind(frame)
+            .execute(&mut *transaction)
+            .await?;
+    }
+    transaction.commit().await
+}
+
+/// The stored frames after `after` (all when `None`), in order.
+pub async fn events_after(
+    pool: &SqlitePool,
+    response_id: &str,
+    after: Option<u64>,
+) -> Result<Vec<(u64, String)>, sqlx::Error> {
+    let after = after.map_or(-1, |after| after as i64);
+    let rows = sqlx::query(
+        "SELECT sequence_number, frame FROM response_events WHERE response_id = ? AND sequence_number > ? ORDER BY sequence_number",
+    )
+    .bind(response_id)
+    .bind(after)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            (
+                row.get::<i64, _>("sequence_number") as u64,
+                row.get::<String, _>("frame"),
+            )
+        })
+        .collect())
+}
+
+/// Cancels a response that no worker has claimed yet; false when it was not queued.
+pub async fn cancel_if_queued(
+    pool: &SqlitePool,
+    response: &ResponseObject,
+) -> Result<bool, sqlx::Error> {
+    let body =
+        serde_json::to_string(response).map_err(|error| sqlx::Error::Encode(Box::new(error)))?;
+    let result = sqlx::query(
+        "UPDATE responses SET status = 'cancelled', body = ? WHERE id = ? AND status = 'queued'",
+    )
+    .bind(body)
+    .bind(&response.id)
+    .execute(pool)
+    .await?;
+    Ok(result.rows_affected() > 0)
+}
+
+/// What start-up found and resolved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Recovery {
+    /// Responses that were running when the process died, now `failed`.
+    pub interrupted: usize,
+    /// Background responses still queued, left for the workers.
+    pub queued: usize,
+}
+
+/// The message stored on responses a crash interrupted.
+pub const INTERRUPTED_MESSAGE: &str =
+    "The server stopped while this response was in progress; it did not finish. Create it again.";
+
+/// Marks every response that was `in_progress` when the process died as
+/// `failed` (with a clear error, and a closing `response.failed` event in its
+/// log), and counts the queued ones the workers will run.
+pub async fn recover(pool: &SqlitePool) -> Result<Recovery, sqlx::Error> {
+    let rows =
+        sqlx::query("SELECT id, body, background FROM responses WHERE status = 'in_progress'")
+            .fetch_all(pool)
+            .await?;
+    let mut recovery = Recovery::default();
+    for row in rows {
+        let id: String = row.get("id");
+        let body: String = row.get("body");
+        let background: bool = row.get("background");
+        let Ok(mut response) = serde_json::from_str::<ResponseObject>(&body) else {
+            continue;
+        };
+        response.status = crate::responses::object::ResponseStatus::Failed;
+        response.error = Some(crate::responses::object::ResponseError {
+            code: "server_error".into(),
+            message: INTERRUPTED_MESSAGE.into(),
+        });
+        let body = serde_json::to_string(&response)
+            .map_err(|error| sqlx::Error::Encode(Box::new(error)))?;
+        sqlx::query("UPDATE responses SET status = 'failed', body = ? WHERE id = ?")
+            .bind(&body)
+            .bind(&id)
+            .execute(pool)
+            .await?;
+        if background {
+            let next: i64 = sqlx::query("SELECT COALESCE(MAX(sequence_number), -1) + 1 AS next FROM response_events WHERE response_id = ?")
+                .bind(&id)
+                .fetch_one(pool)
+                .await?
+                .get("next");
+            let event = crate::stream::ResponseStreamEvent::Failed {
+                response: Box::new(response),
+                sequence_number: next as u64,
+            };
+            let frame = crate::stream::sse::response_event_frame(&event);
+            append_events(
+                pool,
+                &id,
+                &[(next as u64, String::from_utf8_lossy(&frame).into_owned())],
+            )
+            .await?;
+        }
+        recovery.interrupted += 1;
+    }
+    let queued: i64 = sqlx::query(
+        "SELECT COUNT(*) AS queued FROM responses WHERE status = 'queued' AND background = 1",
+    )
+    .fetch_one(pool)
+    .await?
+    .get("queued");
+    recovery.queued = queued as usize;
+    Ok(recovery)
+}
