@@ -12,10 +12,7 @@ use axum::response::IntoResponse;
 use axum::Router;
 use tokio::net::TcpListener;
 
-use crate::backends::openai_compat::OpenAiCompatBackend;
-use crate::backends::scripted::ScriptedBackend;
-use crate::backends::BackendRegistry;
-use crate::config::{BackendKind, Config};
+use crate::config::Config;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::{auth, chat, conversations, embeddings, health, models, openapi, responses, store};
@@ -55,17 +52,26 @@ impl App {
                 "resolved work left by the previous run"
             );
         }
-        let backends = Arc::new(registry_from(&config)?);
+        let backends = Arc::new(crate::backends::build::registry_from(&config)?);
+        crate::backends::build::spawn_probes(
+            backends.clone(),
+            std::time::Duration::from_secs(config.health.probe_interval_seconds),
+        );
         let api_keys: HashMap<String, String> = config.resolved_api_keys()?.into_iter().collect();
         let state = AppState {
             db,
             backends,
             api_keys: Arc::new(api_keys),
             background: crate::background::Background::default(),
+            runs: crate::runs::RunRegistry::new(config.run_expiry_seconds),
+            cache: crate::cache::GenerationCache::new(config.cache.settings()),
+            metrics: crate::metrics::Metrics::new(),
         };
         state
             .background
             .spawn_workers(state.clone(), config.background_workers);
+        // Assistants runs: interrupted ones fail, queued ones run, expiry is swept.
+        crate::runs::lifecycle::start(&state).await?;
         let router = router(state.clone(), config.max_body_bytes);
         let listener = TcpListener::bind(config.listen).await?;
         Ok(Self {
@@ -91,53 +97,6 @@ impl App {
     }
 }
 
-/// The configured backends; with none, the built-in one serving `echo`.
-fn registry_from(config: &Config) -> Result<BackendRegistry, StartError> {
-    let mut registry = BackendRegistry::default();
-    for backend in &config.backends {
-        match backend.kind {
-            BackendKind::Openai => {
-                let api_key = match &backend.api_key_env {
-                    Some(variable) => Some(std::env::var(variable).map_err(|_| {
-                        crate::config::ConfigError::Invalid(format!(
-                            "backend {}: environment variable {variable} is not set",
-                            backend.name
-                        ))
-                    })?),
-                    None => None,
-                };
-                registry.register(
-                    Arc::new(OpenAiCompatBackend::new(
-                        &backend.name,
-                        &backend.base_url,
-                        api_key,
-                    )),
-                    backend.models.clone(),
-                );
-            }
-            BackendKind::Builtin => {
-                let models: Vec<String> = backend
-                    .models
-                    .iter()
-                    .filter(|model| *model != "*")
-                    .cloned()
-                    .collect();
-                registry.register(
-                    Arc::new(ScriptedBackend::new(&backend.name, models)),
-                    backend.models.clone(),
-                );
-            }
-        }
-    }
-    if config.backends.is_empty() {
-        registry.register(
-            Arc::new(ScriptedBackend::new("builtin", vec!["echo".into()])),
-            vec!["echo".into()],
-        );
-    }
-    Ok(registry)
-}
-
 /// Every route, with auth on `/v1`, the body limit, and envelope fallbacks.
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     let api = Router::new()
@@ -146,6 +105,9 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .merge(chat::router())
         .merge(embeddings::router())
         .merge(models::router())
+        .merge(crate::assistants::router())
+        .merge(crate::threads::router())
+        .merge(crate::runs::router())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_api_key,
@@ -154,9 +116,15 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .merge(api)
         .merge(health::router())
         .merge(openapi::router())
+        .merge(crate::metrics::route::router())
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        // Last: it must wrap every route above (request id, metrics, log line).
+        .layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            crate::observe::middleware::observe,
+        ))
         .with_state(state)
 }
 

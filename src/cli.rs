@@ -17,6 +17,9 @@ use crate::{App, Config};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Log lines on stderr as `json` or `text` [default: json for `serve`, text otherwise].
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<crate::observe::logging::LogFormat>,
 }
 
 /// What to run.
@@ -37,6 +40,9 @@ pub enum Command {
         /// SQLite database file [default: ./portico.db].
         #[arg(long)]
         db: Option<PathBuf>,
+        /// Do not look for local servers (Ollama, llama.cpp, vLLM, LM Studio) when no backend is configured.
+        #[arg(long)]
+        no_autodetect: bool,
     },
     /// Serve the built-in scripted backend as an OpenAI-compatible chat server.
     MockBackend {
@@ -66,20 +72,28 @@ pub enum Command {
         /// Only cassettes whose id contains this text.
         #[arg(long)]
         only: Option<String>,
+        /// With --target: the token limit added to requests that set none.
+        #[arg(long, default_value_t = 64)]
+        max_tokens: u64,
     },
 }
 
 /// Runs the command line.
 pub async fn run() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    let default_format = match cli.command {
+        Command::Serve { .. } => crate::observe::logging::LogFormat::Json,
+        _ => crate::observe::logging::LogFormat::Text,
+    };
+    crate::observe::logging::init(cli.log_format.unwrap_or(default_format));
     let result = match cli.command {
         Command::Serve {
             config,
             backends,
             listen,
             db,
-        } => serve(config, backends, listen, db).await,
+            no_autodetect,
+        } => serve(config, backends, listen, db, no_autodetect).await,
         Command::MockBackend { listen } => mock_backend(listen).await,
         Command::Conformance {
             target,
@@ -88,6 +102,7 @@ pub async fn run() -> ExitCode {
             api_key,
             model,
             only,
+            max_tokens,
         } => {
             conformance(
                 crate::conformance::Options {
@@ -96,6 +111,7 @@ pub async fn run() -> ExitCode {
                     api_key,
                     model,
                     only,
+                    max_tokens: Some(max_tokens),
                 },
                 report,
             )
@@ -115,15 +131,6 @@ pub async fn run() -> ExitCode {
     }
 }
 
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
-}
-
 fn announce(what: &str, address: SocketAddr) {
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "{what} listening on http://{address}");
@@ -135,6 +142,7 @@ async fn serve(
     backends: Vec<String>,
     listen: Option<SocketAddr>,
     db: Option<PathBuf>,
+    no_autodetect: bool,
 ) -> Result<(), String> {
     let mut config = match config_path {
         Some(path) => Config::from_file(&path).map_err(|error| error.to_string())?,
@@ -148,6 +156,16 @@ async fn serve(
     }
     if let Some(db) = db {
         config.database = db;
+    }
+    if config.backends.is_empty() && config.autodetect && !no_autodetect {
+        let found = crate::backends::build::detect_local_servers().await;
+        if found.is_empty() {
+            tracing::info!("no backend configured and none found on the usual local ports: serving the built-in `echo` model");
+        }
+        for backend in &found {
+            tracing::info!(backend = %backend.name, url = %backend.base_url, "found a local inference server");
+        }
+        config.backends = found;
     }
     let app = App::build(config)
         .await

@@ -39,6 +39,111 @@ pub struct Config {
     pub api_keys: Vec<ApiKeyConfig>,
     /// Workers running background responses at once.
     pub background_workers: usize,
+    /// Seconds an Assistants run waits for tool outputs before it expires
+    /// (OpenAI: 10 minutes).
+    pub run_expiry_seconds: u64,
+    /// Routes: model names (and aliases) to ordered backend candidates.
+    pub routes: Vec<RouteConfig>,
+    /// Timeouts and retries of backend calls.
+    pub calls: CallsConfig,
+    /// Circuit breakers and health probes.
+    pub health: HealthConfig,
+    /// With no backend configured, look for local servers on their usual ports.
+    pub autodetect: bool,
+    /// Caching and de-duplication of deterministic generations.
+    pub cache: CacheConfig,
+}
+
+/// The generation cache (off by default) and single flight (on by default).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    pub enabled: bool,
+    pub dedupe: bool,
+    pub max_entries: u64,
+    pub ttl_seconds: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            dedupe: true,
+            max_entries: 1000,
+            ttl_seconds: 300,
+        }
+    }
+}
+
+impl CacheConfig {
+    /// The settings of the generation cache.
+    pub fn settings(&self) -> crate::cache::CacheSettings {
+        crate::cache::CacheSettings {
+            enabled: self.enabled,
+            dedupe: self.dedupe,
+            max_entries: self.max_entries.max(1),
+            ttl: std::time::Duration::from_secs(self.ttl_seconds.max(1)),
+        }
+    }
+}
+
+/// A model name (or `*`), its aliases and its backends in order of preference.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    pub model: String,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    pub backends: Vec<String>,
+    /// The model name sent to the backends, when it differs from `model`.
+    #[serde(default)]
+    pub upstream_model: Option<String>,
+}
+
+/// Timeouts and retries of backend calls (seconds unless said otherwise).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CallsConfig {
+    pub connect_timeout_seconds: u64,
+    pub first_token_timeout_seconds: u64,
+    pub total_timeout_seconds: u64,
+    /// Extra attempts on a backend before falling back to the next.
+    pub retries: u32,
+    pub backoff_milliseconds: u64,
+}
+
+impl Default for CallsConfig {
+    fn default() -> Self {
+        Self {
+            connect_timeout_seconds: 10,
+            first_token_timeout_seconds: 120,
+            total_timeout_seconds: 1800,
+            retries: 0,
+            backoff_milliseconds: 50,
+        }
+    }
+}
+
+/// Circuit breakers and active probes.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthConfig {
+    /// Consecutive failures that open a backend's circuit.
+    pub failure_threshold: u32,
+    /// Seconds an open circuit waits before a trial call.
+    pub cooldown_seconds: u64,
+    /// Seconds between active probes of every backend (0: none).
+    pub probe_interval_seconds: u64,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        Self {
+            failure_threshold: 3,
+            cooldown_seconds: 10,
+            probe_interval_seconds: 15,
+        }
+    }
 }
 
 impl Default for Config {
@@ -50,6 +155,12 @@ impl Default for Config {
             backends: Vec::new(),
             api_keys: Vec::new(),
             background_workers: 4,
+            run_expiry_seconds: 600,
+            routes: Vec::new(),
+            calls: CallsConfig::default(),
+            health: HealthConfig::default(),
+            autodetect: true,
+            cache: CacheConfig::default(),
         }
     }
 }
@@ -61,6 +172,8 @@ pub enum BackendKind {
     /// Any server speaking OpenAI's Chat Completions.
     #[default]
     Openai,
+    /// Ollama's native `/api/chat` (base URL without `/v1`).
+    Ollama,
     /// The built-in scripted backend, in process.
     Builtin,
 }

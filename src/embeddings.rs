@@ -1,8 +1,9 @@
 //! Embeddings: `POST /v1/embeddings`, forwarded unchanged to the model's
 //! OpenAI-compatible backend (`{base_url}/embeddings`) and answered in OpenAI's
 //! shape (see [`normalize_list`]). Upstream errors are wrapped in OpenAI's
-//! envelope as for chat. In-process backends cannot embed: their models get a
-//! 400 naming `model`.
+//! envelope by the engine's `backend_error`, as for chat: a backend's client
+//! error keeps its status, `param` and `code`. In-process backends cannot
+//! embed: their models get a 400 naming `model`.
 //!
 //! openai-python asks for `encoding_format: "base64"` by default and decodes the
 //! string as little-endian float32, while many local servers ignore
@@ -19,7 +20,7 @@ use serde_json::{json, Map, Value};
 use crate::auth::Project;
 use crate::backends::openai_compat::status_error;
 use crate::backends::BackendError;
-use crate::chat::{required_model, upstream_error};
+use crate::chat::required_model;
 use crate::engine::backend_error;
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::extract::JsonBody;
@@ -77,7 +78,7 @@ pub async fn create_embedding(
         .await
         .map_err(|error| backend_error(name, error))?;
     if !answer.status().is_success() {
-        return Err(upstream_error(name, status_error(answer).await));
+        return Err(backend_error(name, status_error(answer).await));
     }
     let failed = |detail: String| backend_error(name, BackendError::Stream(detail));
     let bytes = answer

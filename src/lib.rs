@@ -6,9 +6,11 @@
 //! grammars, `store` persists, `backends` produce tokens.
 
 pub mod app;
+pub mod assistants;
 pub mod auth;
 pub mod backends;
 pub mod background;
+pub mod cache;
 pub mod chat;
 pub mod cli;
 pub mod config;
@@ -20,13 +22,17 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod ids;
+pub mod metrics;
 pub mod mock_backend;
 pub mod models;
+pub mod observe;
 pub mod openapi;
 pub mod responses;
+pub mod runs;
 pub mod state;
 pub mod store;
 pub mod stream;
+pub mod threads;
 
 pub use app::App;
 pub use config::Config;

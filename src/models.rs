@@ -1,6 +1,6 @@
 //! The Models API: `GET /v1/models` and `GET /v1/models/{model}` list what the
-//! backends serve — their configured names, and for catch-all backends the
-//! models they report themselves.
+//! backends serve — routed names and their aliases, the backends' configured
+//! names, and for catch-all backends the models they report themselves.
 
 use axum::extract::{Path, State};
 use axum::routing::get;
@@ -38,6 +38,22 @@ pub fn router() -> Router<AppState> {
 /// Every model served, first backend first, without duplicates.
 async fn served_models(state: &AppState) -> Vec<Model> {
     let mut models: Vec<Model> = Vec::new();
+    // Routed names and their aliases first: they are what clients are meant to use.
+    for route in state.backends.routes() {
+        for name in std::iter::once(&route.model)
+            .chain(&route.aliases)
+            .filter(|name| *name != "*")
+        {
+            if !models.iter().any(|model| &model.id == name) {
+                models.push(Model {
+                    id: name.clone(),
+                    object: "model".into(),
+                    created: 0,
+                    owned_by: "portico".into(),
+                });
+            }
+        }
+    }
     for entry in state.backends.entries() {
         let mut names: Vec<String> = entry
             .models

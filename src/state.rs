@@ -19,4 +19,10 @@ pub struct AppState {
     pub api_keys: Arc<HashMap<String, String>>,
     /// Background workers and live background responses.
     pub background: crate::background::Background,
+    /// Assistants runs: live segments, cancel signals and the expiry setting.
+    pub runs: crate::runs::RunRegistry,
+    /// Cached and in-flight deterministic generations.
+    pub cache: crate::cache::GenerationCache,
+    /// Prometheus series (`GET /metrics`).
+    pub metrics: crate::metrics::Metrics,
 }

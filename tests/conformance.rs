@@ -22,6 +22,7 @@ async fn pass_rates_never_fall_below_the_recorded_levels() {
         api_key: None,
         model: None,
         only: None,
+        max_tokens: None,
     };
     let (results, target) = run(&options).await.unwrap();
     assert!(

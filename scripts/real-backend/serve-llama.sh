@@ -32,7 +32,7 @@ for arg in "$@"; do
     case "$arg" in
         --background) mode=background ;;
         --stop) mode=stop ;;
-        -h|--help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         ''|*[!0-9]*) echo "serve-llama: unknown argument: $arg" >&2; exit 2 ;;
         *) port="$arg" ;;
     esac

@@ -3,6 +3,10 @@
 //! what a backend speaks. The engine turns those events into Responses items,
 //! the chat module into Chat Completions chunks.
 
+pub mod build;
+pub mod fallback;
+pub mod health;
+pub mod ollama;
 pub mod openai_compat;
 pub mod registry;
 pub mod scripted;
@@ -152,5 +156,11 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// answer from `stream_chat`.
     fn chat_passthrough(&self) -> Option<&openai_compat::OpenAiCompatBackend> {
         None
+    }
+
+    /// Counts `text`'s tokens with the backend's own tokenizer, when it exposes
+    /// one (`None` otherwise, and the caller estimates).
+    fn count_tokens(&self, _text: &str) -> BoxFuture<'_, Option<u64>> {
+        Box::pin(async { None })
     }
 }

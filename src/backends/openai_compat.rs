@@ -29,8 +29,18 @@ pub struct OpenAiCompatBackend {
 impl OpenAiCompatBackend {
     /// A backend at `base_url` (e.g. `http://127.0.0.1:8080/v1`).
     pub fn new(name: impl Into<String>, base_url: &str, api_key: Option<String>) -> Self {
+        Self::with_connect_timeout(name, base_url, api_key, Duration::from_secs(10))
+    }
+
+    /// A backend whose connections give up after `connect_timeout`.
+    pub fn with_connect_timeout(
+        name: impl Into<String>,
+        base_url: &str,
+        api_key: Option<String>,
+        connect_timeout: Duration,
+    ) -> Self {
         let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
+            .connect_timeout(connect_timeout)
             .tcp_nodelay(true)
             .build()
             .unwrap_or_default();
@@ -229,6 +239,35 @@ impl Backend for OpenAiCompatBackend {
 
     fn chat_passthrough(&self) -> Option<&OpenAiCompatBackend> {
         Some(self)
+    }
+
+    /// llama.cpp and vLLM serve `POST /tokenize` next to `/v1`.
+    fn count_tokens(&self, text: &str) -> BoxFuture<'_, Option<u64>> {
+        let body = json!({"content": text, "prompt": text});
+        async move {
+            let root = self.base_url.trim_end_matches("/v1");
+            let mut builder = self
+                .client
+                .post(format!("{root}/tokenize"))
+                .timeout(Duration::from_secs(5))
+                .json(&body);
+            if let Some(key) = &self.api_key {
+                builder = builder.bearer_auth(key);
+            }
+            let answer = builder
+                .send()
+                .await
+                .ok()
+                .filter(|answer| answer.status().is_success())?;
+            let counted: Value = answer.json().await.ok()?;
+            counted.get("count").and_then(Value::as_u64).or_else(|| {
+                counted
+                    .get("tokens")
+                    .and_then(Value::as_array)
+                    .map(|tokens| tokens.len() as u64)
+            })
+        }
+        .boxed()
     }
 }
 

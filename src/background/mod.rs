@@ -103,7 +103,7 @@ async fn run_claimed(state: &AppState, claimed: store::background::ClaimedJob) {
             response.model
         ))),
         Some(backend) => tokio::select! {
-            opened = open(backend, job.chat.clone()) => opened,
+            opened = open(state, backend, job.chat.clone()) => opened,
             _ = cancel.wait_for(|requested| *requested) => Err(BackendError::Stream("cancelled".into())),
         },
     };
@@ -122,9 +122,9 @@ async fn run_claimed(state: &AppState, claimed: store::background::ClaimedJob) {
     state.background.live.remove(&response_id);
 }
 
-/// Opens the backend stream and reads its first event.
-async fn open(backend: Arc<dyn Backend>, chat: ChatRequest) -> Opened {
-    let mut stream = backend.stream_chat(chat).await?;
+/// Opens the backend stream (through the generation cache) and reads its first event.
+async fn open(state: &AppState, backend: Arc<dyn Backend>, chat: ChatRequest) -> Opened {
+    let (mut stream, _) = state.cache.stream(backend, chat).await?;
     let first = stream.next().await;
     Ok((first, stream))
 }

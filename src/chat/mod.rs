@@ -1,37 +1,66 @@
 //! Chat Completions: `POST /v1/chat/completions`. For HTTP backends that speak
 //! Chat Completions the body is forwarded unchanged and the answer relayed as it
 //! comes, brought to OpenAI's exact shape on the way (`relay`, `normalize`);
-//! upstream errors are wrapped in OpenAI's envelope. For in-process backends the
-//! answer is synthesized from their chat events by `synthesize`, which goes
-//! through the same normalization, so both kinds of backend look the same.
+//! upstream errors are wrapped in OpenAI's envelope (the engine's
+//! `backend_error`, which relays a backend's client errors with their `param`
+//! and `code`). For in-process backends the answer is synthesized from their
+//! chat events by `synthesize`, which goes through the same normalization, so
+//! both kinds of backend look the same.
+//!
+//! A request that uses the legacy `functions` is sent in the tools form and
+//! answered in the legacy form (`legacy_functions`). With `store: true` the
+//! completion is kept (`stored`) and can be listed, retrieved, re-labelled,
+//! deleted and its messages listed (`stored_handlers`).
 
+pub mod accumulate;
+pub mod legacy_functions;
 pub mod normalize;
+pub mod pipeline;
 pub mod relay;
 pub mod sse_lines;
+pub mod stored;
+pub mod stored_handlers;
 pub mod synthesize;
 
 use std::convert::Infallible;
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::get;
 use axum::Router;
 use futures::StreamExt;
 use serde_json::Value;
 
 use crate::auth::Project;
 use crate::backends::openai_compat::status_error;
-use crate::backends::BackendError;
 use crate::engine::backend_error;
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::extract::JsonBody;
 use crate::state::AppState;
-use crate::stream::sse::{data_frame, DONE_FRAME};
+use crate::stream::sse::DONE_FRAME;
+use normalize::ChunkNormalizer;
+use pipeline::ChunkPipeline;
 use relay::{mid_stream_error, sse_response, ClientAsked};
+use sse_lines::SseEvent;
+use stored::Recorder;
 
-/// The Chat Completions route.
+/// The Chat Completions routes.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/chat/completions", post(create_chat_completion))
+    Router::new()
+        .route(
+            "/v1/chat/completions",
+            get(stored_handlers::list_chat_completions).post(create_chat_completion),
+        )
+        .route(
+            "/v1/chat/completions/{completion_id}",
+            get(stored_handlers::get_chat_completion)
+                .post(stored_handlers::update_chat_completion)
+                .delete(stored_handlers::delete_chat_completion),
+        )
+        .route(
+            "/v1/chat/completions/{completion_id}/messages",
+            get(stored_handlers::list_chat_completion_messages),
+        )
 }
 
 /// Creates a chat completion (JSON, or `chat.completion.chunk` SSE ending in `[DONE]`).
@@ -39,8 +68,9 @@ pub fn router() -> Router<AppState> {
     post, path = "/v1/chat/completions", tag = "Chat",
     request_body(content = Object, description = "OpenAI's CreateChatCompletionRequest"),
     responses(
-        (status = 200, description = "A chat.completion, or chat.completion.chunk events when `stream` is true", body = Object),
+        (status = 200, description = "A chat.completion, or chat.completion.chunk events when `stream` is true (stored when `store` is true)", body = Object),
         (status = 400, description = "Invalid request", body = ErrorEnvelope),
+        (status = 401, description = "Missing or wrong API key", body = ErrorEnvelope),
         (status = 404, description = "Unknown model", body = ErrorEnvelope),
         (status = 502, description = "The backend failed", body = ErrorEnvelope),
         (status = 503, description = "The backend is unreachable", body = ErrorEnvelope),
@@ -48,7 +78,7 @@ pub fn router() -> Router<AppState> {
 )]
 pub async fn create_chat_completion(
     State(state): State<AppState>,
-    _project: Project,
+    project: Project,
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult<Response> {
     let model = required_model(&body)?;
@@ -69,38 +99,62 @@ pub async fn create_chat_completion(
             .pointer("/stream_options/include_usage")
             .and_then(Value::as_bool)
             .unwrap_or(false);
+    let obfuscate = stream
+        && body
+            .pointer("/stream_options/include_obfuscation")
+            .and_then(Value::as_bool)
+            .unwrap_or(true);
+    let recorder = Recorder::for_request(&state.db, &project.0, &body, &model)?;
+    let legacy = legacy_functions::uses_legacy_functions(&body);
+    let sent = if legacy {
+        legacy_functions::to_tools_request(&body)
+    } else {
+        body
+    };
     if let Some(upstream) = backend.chat_passthrough() {
-        let bytes = serde_json::to_vec(&body)?;
+        let bytes = serde_json::to_vec(&sent)?;
         let answer = upstream
             .forward_chat(bytes.into())
             .await
             .map_err(|error| backend_error(backend.name(), error))?;
         if !answer.status().is_success() {
-            return Err(upstream_error(backend.name(), status_error(answer).await));
+            return Err(backend_error(backend.name(), status_error(answer).await));
         }
         let asked = ClientAsked {
             backend: backend.name(),
             model: &model,
             stream,
             include_usage,
+            obfuscate,
+            legacy_functions: legacy,
         };
-        return relay::relay(answer, asked).await;
+        return relay::relay(answer, asked, recorder).await;
     }
-    let request = synthesize::chat_request_from_body(&body)
+    let request = synthesize::chat_request_from_body(&sent)
         .map_err(|message| ApiError::invalid(message, None))?;
     let events = backend
         .stream_chat(request)
         .await
         .map_err(|error| backend_error(backend.name(), error))?;
     if stream {
-        Ok(synthesized_stream(model, include_usage, events))
+        let encoder = synthesize::ChunkEncoder::new(&model, include_usage);
+        let normalizer = ChunkNormalizer::new(&model, include_usage).with_obfuscation(obfuscate);
+        let pipeline = ChunkPipeline::new(normalizer, recorder).with_legacy_functions(legacy);
+        Ok(synthesized_stream(encoder, pipeline, events))
     } else {
         let collected: Vec<_> = events.collect().await;
         let mut chat_events = Vec::with_capacity(collected.len());
         for event in collected {
             chat_events.push(event.map_err(|error| backend_error(backend.name(), error))?);
         }
-        Ok(axum::Json(synthesize::collect_completion(&model, &chat_events)).into_response())
+        let mut completion = synthesize::collect_completion(&model, &chat_events);
+        if legacy {
+            legacy_functions::completion_to_legacy(&mut completion);
+        }
+        if let Some(recorder) = &recorder {
+            recorder.save(&completion).await?;
+        }
+        Ok(axum::Json(completion).into_response())
     }
 }
 
@@ -122,68 +176,48 @@ pub fn required_model(body: &Value) -> ApiResult<String> {
     }
 }
 
-/// An upstream error status in OpenAI's envelope: the backend's own envelope
-/// when it sent one, with its status for client errors. Shared by every route
-/// that forwards to an OpenAI-compatible backend.
-pub fn upstream_error(backend: &str, error: BackendError) -> ApiError {
-    if let BackendError::Status {
-        status,
-        message,
-        body: Some(body),
-    } = &error
-    {
-        if (400..500).contains(status) {
-            let parsed: Option<Value> = serde_json::from_str(body).ok();
-            let field = |name: &str| {
-                parsed
-                    .as_ref()
-                    .and_then(|value| value.pointer(&format!("/error/{name}")))
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            };
-            return match *status {
-                404 => ApiError::NotFound {
-                    message: message.clone(),
-                    param: field("param"),
-                    code: field("code"),
-                },
-                _ => ApiError::InvalidRequest {
-                    message: message.clone(),
-                    param: field("param"),
-                    code: field("code"),
-                },
-            };
-        }
-    }
-    backend_error(backend, error)
-}
-
-/// SSE of chunks synthesized from a backend's chat events. A failure after the
-/// stream has started is sent as OpenAI's mid-stream error chunk.
+/// SSE of chunks synthesized from a backend's chat events, through the same
+/// pipeline as relayed chunks (the encoder's chunks are normalized once more,
+/// which changes nothing but adds the padding and holds the role chunk). A
+/// failure after the stream has started is sent as OpenAI's mid-stream error
+/// chunk.
 fn synthesized_stream(
-    model: String,
-    include_usage: bool,
+    mut encoder: synthesize::ChunkEncoder,
+    mut pipeline: ChunkPipeline,
     mut events: crate::backends::ChatEventStream,
 ) -> Response {
     let body = async_stream::stream! {
-        let mut encoder = synthesize::ChunkEncoder::new(&model, include_usage);
-        yield Ok::<_, Infallible>(data_frame(&encoder.first_chunk()));
+        for frame in pipeline.chunk(SseEvent::default(), encoder.first_chunk()) {
+            yield Ok::<_, Infallible>(frame);
+        }
         while let Some(event) = events.next().await {
             match event {
                 Ok(event) => {
                     for chunk in encoder.encode(&event) {
-                        yield Ok(data_frame(&chunk));
+                        for frame in pipeline.chunk(SseEvent::default(), chunk) {
+                            yield Ok(frame);
+                        }
                     }
                 }
                 Err(error) => {
+                    pipeline.fail();
+                    for frame in pipeline.flush() {
+                        yield Ok(frame);
+                    }
                     yield Ok(mid_stream_error(&error.to_string()));
                     return;
                 }
             }
         }
         if let Some(chunk) = encoder.usage_chunk() {
-            yield Ok(data_frame(&chunk));
+            for frame in pipeline.chunk(SseEvent::default(), chunk) {
+                yield Ok(frame);
+            }
         }
+        for frame in pipeline.flush() {
+            yield Ok(frame);
+        }
+        pipeline.finish().await;
         yield Ok(bytes::Bytes::from_static(DONE_FRAME.as_bytes()));
     };
     sse_response(body)

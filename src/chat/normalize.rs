@@ -10,8 +10,9 @@
 //! * `id` (`chatcmpl-…` when missing), `object: "chat.completion"`, `created`
 //!   (now when missing), `model` (the requested one when missing);
 //! * `choices[i]`: `index` (its position when missing), `message` {`role`
-//!   ("assistant"), `content` (null), `tool_calls` (only when sent, each with an
-//!   `id`, `type: "function"` and string `arguments`), `refusal: null`,
+//!   ("assistant"), `content` (null when missing, and when empty but the
+//!   message has tool calls or a refusal), `tool_calls` (only when sent, each
+//!   with an `id`, `type: "function"` and string `arguments`), `refusal: null`,
 //!   `annotations: []`}, `logprobs: null`, `finish_reason` (`tool_calls` when
 //!   the message has calls, else `stop`, when missing);
 //! * `usage` (zeros when missing), see [`normalize_usage`];
@@ -20,7 +21,9 @@
 //! A streamed `chat.completion.chunk` ([`ChunkNormalizer`]) becomes `id`,
 //! `object`, `created`, `model`, `service_tier`, `system_fingerprint`, `choices`,
 //! then `usage` (null on every chunk when the client asked for
-//! `stream_options.include_usage` and the chunk has none), then the rest:
+//! `stream_options.include_usage` and the chunk has none), then the rest, then
+//! `obfuscation` (OpenAI's random padding, on every chunk unless the client sent
+//! `stream_options.include_obfuscation: false`):
 //!
 //! * `id` and `created` are the first chunk's on every chunk (generated when the
 //!   first chunk has none);
@@ -36,22 +39,38 @@
 //!   fragment with a new `id` and a `name` at an index already in use is a new
 //!   call (Ollama reuses index 0 for every call of a parallel batch).
 //! * A chunk with a non-null top-level `error` is left exactly as it is.
+//!
+//! What one chunk cannot know — that a role-only first chunk opens a tool-call
+//! answer, which OpenAI starts with one merged chunk — is fixed one chunk later
+//! by [`FirstChunkHold`].
 
 mod chunk;
+mod hold;
 
 use serde_json::{json, Map, Value};
 
 use crate::ids::{new_id, unix_now};
 
 pub use chunk::ChunkNormalizer;
+pub use hold::FirstChunkHold;
 
-/// The `usage` token details OpenAI always sends, each defaulting to 0.
-const PROMPT_DETAILS: [&str; 2] = ["cached_tokens", "audio_tokens"];
-const COMPLETION_DETAILS: [&str; 4] = [
+/// The `usage` token details OpenAI sends, each defaulting to 0 (`text_tokens`
+/// is derived, see [`normalize_usage`]). OpenAI's text models leave out
+/// `text_tokens`, `image_tokens` and `cache_write_tokens`; its audio models and
+/// prompt caching send them, so they are always there.
+const PROMPT_DETAILS: [&str; 5] = [
+    "cached_tokens",
+    "audio_tokens",
+    "text_tokens",
+    "image_tokens",
+    "cache_write_tokens",
+];
+const COMPLETION_DETAILS: [&str; 5] = [
     "reasoning_tokens",
     "audio_tokens",
     "accepted_prediction_tokens",
     "rejected_prediction_tokens",
+    "text_tokens",
 ];
 
 /// A non-streamed answer in OpenAI's shape; `requested_model` fills a missing
@@ -86,7 +105,10 @@ pub fn normalize_completion(body: Value, requested_model: &str) -> Value {
 }
 
 /// A `usage` object with `total_tokens` and both token-details objects filled
-/// (missing counts are 0; `total_tokens` defaults to the sum). Null stays null.
+/// (missing counts are 0; `total_tokens` defaults to the sum). A missing
+/// `text_tokens` is what the other details leave: prompt tokens that are not
+/// audio or image, completion tokens that are not audio or reasoning (OpenAI's
+/// own counts add up this way). Null stays null.
 pub fn normalize_usage(usage: Value) -> Value {
     let Value::Object(mut rest) = usage else {
         return usage;
@@ -94,19 +116,32 @@ pub fn normalize_usage(usage: Value) -> Value {
     let mut out = Map::new();
     let prompt = required(&mut rest, "prompt_tokens", || json!(0));
     let completion = required(&mut rest, "completion_tokens", || json!(0));
-    let sum = prompt.as_u64().unwrap_or(0) + completion.as_u64().unwrap_or(0);
+    let prompt_count = prompt.as_u64().unwrap_or(0);
+    let completion_count = completion.as_u64().unwrap_or(0);
     out.insert("prompt_tokens".into(), prompt);
     out.insert("completion_tokens".into(), completion);
     out.insert(
         "total_tokens".into(),
-        required(&mut rest, "total_tokens", || json!(sum)),
+        required(&mut rest, "total_tokens", || {
+            json!(prompt_count + completion_count)
+        }),
     );
-    for (key, names) in [
-        ("prompt_tokens_details", &PROMPT_DETAILS[..]),
-        ("completion_tokens_details", &COMPLETION_DETAILS[..]),
+    for (key, names, total, not_text) in [
+        (
+            "prompt_tokens_details",
+            &PROMPT_DETAILS[..],
+            prompt_count,
+            ["audio_tokens", "image_tokens"],
+        ),
+        (
+            "completion_tokens_details",
+            &COMPLETION_DETAILS[..],
+            completion_count,
+            ["audio_tokens", "reasoning_tokens"],
+        ),
     ] {
         let details = required(&mut rest, key, || json!({}));
-        out.insert(key.into(), token_details(details, names));
+        out.insert(key.into(), token_details(details, names, total, not_text));
     }
     out.extend(rest);
     Value::Object(out)
@@ -172,6 +207,18 @@ fn completion_message(mut rest: Map<String, Value>) -> Map<String, Value> {
         optional(&mut rest, "annotations", json!([])),
     );
     out.extend(rest);
+    // OpenAI's content is null, not empty, when the answer is only tool calls or a refusal.
+    let answered_otherwise = out
+        .get("tool_calls")
+        .and_then(Value::as_array)
+        .is_some_and(|calls| !calls.is_empty())
+        || out
+            .get("refusal")
+            .and_then(Value::as_str)
+            .is_some_and(|refusal| !refusal.is_empty());
+    if answered_otherwise && out.get("content").and_then(Value::as_str) == Some("") {
+        out.insert("content".into(), Value::Null);
+    }
     out
 }
 
@@ -215,14 +262,28 @@ fn fill_service_keys(rest: &mut Map<String, Value>, out: &mut Map<String, Value>
     );
 }
 
-fn token_details(details: Value, names: &[&str]) -> Value {
+/// The details in `names` order (0 when missing), the backend's others after
+/// them; `text_tokens` defaults to `total` less the `not_text` counts.
+fn token_details(details: Value, names: &[&str], total: u64, not_text: [&str; 2]) -> Value {
     let mut rest = match details {
         Value::Object(details) => details,
         _ => Map::new(),
     };
     let mut out = Map::new();
     for name in names {
-        out.insert((*name).into(), required(&mut rest, name, || json!(0)));
+        let value = if *name == "text_tokens" {
+            let counted = |key: &str| {
+                out.get(key)
+                    .or_else(|| rest.get(key))
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0)
+            };
+            let text = total.saturating_sub(not_text.iter().map(|key| counted(key)).sum());
+            required(&mut rest, name, || json!(text))
+        } else {
+            required(&mut rest, name, || json!(0))
+        };
+        out.insert((*name).into(), value);
     }
     out.extend(rest);
     Value::Object(out)

@@ -117,8 +117,8 @@ fn a_partial_completion_gets_openai_keys_in_openai_order_and_keeps_its_values() 
         answer["usage"],
         json!({
             "prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5,
-            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
+            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0, "text_tokens": 3, "image_tokens": 0, "cache_write_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0, "text_tokens": 2},
         })
     );
 }
@@ -176,12 +176,20 @@ fn usage_details_are_filled_around_what_was_sent() {
         usage.to_string(),
         json!({
             "prompt_tokens": 10, "completion_tokens": 4, "total_tokens": 99,
-            "prompt_tokens_details": {"cached_tokens": 6, "audio_tokens": 0, "image_tokens": 1},
-            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
+            "prompt_tokens_details": {"cached_tokens": 6, "audio_tokens": 0, "text_tokens": 9, "image_tokens": 1, "cache_write_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0, "text_tokens": 4},
             "prompt_tokens_per_second": 3.5,
         })
         .to_string()
     );
+    // OpenAI's audio models send the text share; it is what audio and images leave.
+    let audio = normalize_usage(json!({
+        "prompt_tokens": 42, "completion_tokens": 24,
+        "prompt_tokens_details": {"audio_tokens": 25},
+        "completion_tokens_details": {"audio_tokens": 19, "text_tokens": 5},
+    }));
+    assert_eq!(audio["prompt_tokens_details"]["text_tokens"], 17);
+    assert_eq!(audio["completion_tokens_details"]["text_tokens"], 5);
     assert!(normalize_usage(Value::Null).is_null());
 }
 
@@ -201,13 +209,27 @@ fn recorded_completion() -> Value {
     })
 }
 
-#[test]
-fn openai_answers_are_left_byte_for_byte_unchanged() {
-    let recorded = recorded_completion();
-    assert_eq!(
-        normalize_completion(recorded.clone(), "other").to_string(),
-        recorded.to_string()
+/// `usage` with the token details OpenAI sends only for some models (audio,
+/// prompt caching), which Portico always sends.
+fn with_all_details(mut usage: Value) -> Value {
+    let (prompt, completion) = (
+        usage["prompt_tokens"].clone(),
+        usage["completion_tokens"].clone(),
     );
+    let prompt_details = &mut usage["prompt_tokens_details"];
+    prompt_details["text_tokens"] = prompt;
+    prompt_details["image_tokens"] = json!(0);
+    prompt_details["cache_write_tokens"] = json!(0);
+    usage["completion_tokens_details"]["text_tokens"] = completion;
+    usage
+}
+
+#[test]
+fn openai_answers_are_left_byte_for_byte_unchanged_but_for_the_extra_token_details() {
+    let mut recorded = recorded_completion();
+    let normalized = normalize_completion(recorded.clone(), "other");
+    recorded["usage"] = with_all_details(recorded["usage"].clone());
+    assert_eq!(normalized.to_string(), recorded.to_string());
     let base = json!({"id": "chatcmpl-D7T", "object": "chat.completion.chunk", "created": 1770674959,
         "model": "gpt-4o-2024-08-06", "service_tier": "default", "system_fingerprint": "fp_ad98c18a04"});
     let with = |choices: Value, usage: Value| {
@@ -232,12 +254,13 @@ fn openai_answers_are_left_byte_for_byte_unchanged() {
         ),
         with(json!([]), recorded_completion()["usage"].clone()),
     ];
-    let mut normalizer = ChunkNormalizer::new("other", true);
-    for chunk in stream {
-        assert_eq!(
-            normalizer.normalize(chunk.clone()).to_string(),
-            chunk.to_string()
-        );
+    let mut normalizer = ChunkNormalizer::new("other", true).with_obfuscation(true);
+    for mut chunk in stream {
+        let normalized = normalizer.normalize(chunk.clone()).to_string();
+        if chunk["usage"].is_object() {
+            chunk["usage"] = with_all_details(chunk["usage"].clone());
+        }
+        assert_eq!(normalized, chunk.to_string());
     }
 }
 

@@ -2,8 +2,9 @@
 //! Completions request, normalized (see `normalize`) on its way to the client.
 //!
 //! * An event stream goes through a pull-based pipeline — upstream bytes →
-//!   [`SseDecoder`] → [`ChunkNormalizer`] → frames — with nothing queued in
-//!   between: the backend is read only when the client has taken the previous
+//!   [`SseDecoder`] → [`ChunkPipeline`] (normalized, a role-only first chunk
+//!   held one chunk, recorded for `store: true`) → frames — with nothing queued
+//!   in between: the backend is read only when the client has taken the previous
 //!   frame, so memory stays bounded, and a client that leaves drops the backend
 //!   request with it. JSON chunks are normalized; `[DONE]`, comments, non-JSON
 //!   data and `{"error":…}` chunks pass through as they are. `[DONE]` ends the
@@ -12,6 +13,8 @@
 //!   and no `[DONE]`.
 //! * A JSON answer is normalized; when the client asked for a stream and the
 //!   backend ignored `stream`, the completion is sent as chunks instead.
+//! * A completion to be stored is stored before the client gets its end (the
+//!   JSON body, or `[DONE]`); a stream that failed is not stored.
 
 use std::convert::Infallible;
 use std::fmt::Display;
@@ -23,8 +26,11 @@ use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use serde_json::{json, Map, Value};
 
+use super::legacy_functions::completion_to_legacy;
 use super::normalize::{normalize_completion, ChunkNormalizer};
+use super::pipeline::ChunkPipeline;
 use super::sse_lines::{comment_frame, SseDecoder, SseEvent, SseItem};
+use super::stored::Recorder;
 use crate::backends::BackendError;
 use crate::engine::backend_error;
 use crate::error::ApiResult;
@@ -41,21 +47,32 @@ pub struct ClientAsked<'a> {
     pub stream: bool,
     /// `stream_options.include_usage: true`.
     pub include_usage: bool,
+    /// Not `stream_options.include_obfuscation: false`.
+    pub obfuscate: bool,
+    /// The request used legacy `functions` (answer with `function_call`).
+    pub legacy_functions: bool,
 }
 
-/// The client's answer for a successful upstream answer.
-pub async fn relay(answer: reqwest::Response, asked: ClientAsked<'_>) -> ApiResult<Response> {
+/// The client's answer for a successful upstream answer; `recorder` stores it.
+pub async fn relay(
+    answer: reqwest::Response,
+    asked: ClientAsked<'_>,
+    recorder: Option<Recorder>,
+) -> ApiResult<Response> {
     let is_stream = answer
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.contains("text/event-stream"));
-    let normalizer = ChunkNormalizer::new(asked.model, asked.include_usage);
+    let normalizer =
+        ChunkNormalizer::new(asked.model, asked.include_usage).with_obfuscation(asked.obfuscate);
     if is_stream {
         let backend = asked.backend.to_owned();
+        let pipeline =
+            ChunkPipeline::new(normalizer, recorder).with_legacy_functions(asked.legacy_functions);
         return Ok(sse_response(normalized_stream(
             answer.bytes_stream(),
-            normalizer,
+            pipeline,
             backend,
         )));
     }
@@ -73,7 +90,13 @@ pub async fn relay(answer: reqwest::Response, asked: ClientAsked<'_>) -> ApiResu
             .map_or_else(|| error.to_string(), str::to_owned);
         return Err(failed(message));
     }
-    let completion = normalize_completion(body, asked.model);
+    let mut completion = normalize_completion(body, asked.model);
+    if asked.legacy_functions {
+        completion_to_legacy(&mut completion);
+    }
+    if let Some(recorder) = &recorder {
+        recorder.save(&completion).await?;
+    }
     if !asked.stream {
         return Ok(axum::Json(completion).into_response());
     }
@@ -107,7 +130,7 @@ pub fn mid_stream_error(message: &str) -> Bytes {
 /// The backend's SSE bytes, normalized frame by frame (see the module doc).
 pub fn normalized_stream<S, B, E>(
     upstream: S,
-    mut normalizer: ChunkNormalizer,
+    mut pipeline: ChunkPipeline,
     backend: String,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> + Send
 where
@@ -118,32 +141,36 @@ where
     async_stream::stream! {
         let mut upstream = Box::pin(upstream);
         let mut decoder = SseDecoder::default();
-        let mut saw_error = false;
         loop {
-            let items = match upstream.next().await {
-                Some(Ok(bytes)) => decoder.feed(bytes.as_ref()),
+            let (items, ended) = match upstream.next().await {
+                Some(Ok(bytes)) => (decoder.feed(bytes.as_ref()), false),
                 Some(Err(error)) => {
                     tracing::warn!(backend, %error, "the backend's chat stream broke off");
+                    pipeline.fail();
+                    for frame in pipeline.flush() {
+                        yield Ok(frame);
+                    }
                     yield Ok(mid_stream_error(&format!("The backend '{backend}' failed mid-stream: {error}")));
                     return;
                 }
-                None => {
-                    for frame in relay_items(decoder.finish(), &mut normalizer, &mut saw_error) {
-                        yield Ok(frame);
-                    }
-                    if !saw_error {
-                        yield Ok(Bytes::from_static(DONE_FRAME.as_bytes()));
-                    }
-                    return;
-                }
+                None => (decoder.finish(), true),
             };
-            let done = items
-                .iter()
-                .any(|item| matches!(item, SseItem::Event(event) if is_done(event)));
-            for frame in relay_items(items, &mut normalizer, &mut saw_error) {
+            let (frames, done) = relay_items(items, &mut pipeline);
+            for frame in frames {
                 yield Ok(frame);
             }
-            if done {
+            if done.is_some() || ended {
+                for frame in pipeline.flush() {
+                    yield Ok(frame);
+                }
+                pipeline.finish().await;
+                // A stream that carried an error chunk ends without `[DONE]`
+                // unless the backend sent one.
+                match done {
+                    Some(frame) => yield Ok(frame),
+                    None if !pipeline.failed() => yield Ok(Bytes::from_static(DONE_FRAME.as_bytes())),
+                    None => {}
+                }
                 return;
             }
         }
@@ -154,12 +181,9 @@ fn is_done(event: &SseEvent) -> bool {
     event.data.trim() == "[DONE]"
 }
 
-/// The frames for decoded items, up to and including a `[DONE]`.
-fn relay_items(
-    items: Vec<SseItem>,
-    normalizer: &mut ChunkNormalizer,
-    saw_error: &mut bool,
-) -> Vec<Bytes> {
+/// The frames for decoded items, up to a `[DONE]`, whose own frame is returned
+/// apart (the caller stores the completion before sending it).
+fn relay_items(items: Vec<SseItem>, pipeline: &mut ChunkPipeline) -> (Vec<Bytes>, Option<Bytes>) {
     let mut frames = Vec::with_capacity(items.len());
     for item in items {
         let event = match item {
@@ -170,25 +194,21 @@ fn relay_items(
             SseItem::Event(event) => event,
         };
         if is_done(&event) {
-            frames.push(event.frame_with(&event.data));
-            break;
+            return (frames, Some(event.frame_with(&event.data)));
         }
         // Carries nothing, and an empty `data:` is not JSON for the SDKs.
         if event.data.trim().is_empty() {
             continue;
         }
-        let data = match serde_json::from_str::<Value>(&event.data) {
-            Ok(chunk) => {
-                if chunk.get("error").is_some_and(|error| !error.is_null()) {
-                    *saw_error = true;
-                }
-                normalizer.normalize(chunk).to_string()
+        match serde_json::from_str::<Value>(&event.data) {
+            Ok(chunk) => frames.extend(pipeline.chunk(event, chunk)),
+            Err(_) => {
+                frames.extend(pipeline.flush());
+                frames.push(event.frame_with(&event.data));
             }
-            Err(_) => event.data.clone(),
-        };
-        frames.push(event.frame_with(&data));
+        }
     }
-    frames
+    (frames, None)
 }
 
 /// A normalized completion as the chunks OpenAI would have streamed: per

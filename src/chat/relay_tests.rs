@@ -17,7 +17,7 @@ async fn relayed(pieces: &[&str], tail_error: Option<&str>) -> String {
     }
     let frames: Vec<Result<Bytes, Infallible>> = normalized_stream(
         futures::stream::iter(items),
-        ChunkNormalizer::new("requested", false),
+        ChunkPipeline::new(ChunkNormalizer::new("requested", false), None),
         "local".to_owned(),
     )
     .collect()
@@ -142,4 +142,20 @@ fn a_json_completion_becomes_the_chunks_openai_would_have_streamed() {
 
 fn recorded() -> Value {
     normalize_completion(json!({"choices": [{"message": {"content": "hi"}}]}), "m")
+}
+
+#[test]
+fn an_empty_content_beside_tool_calls_or_a_refusal_becomes_null() {
+    let with_calls = normalize_completion(
+        json!({"choices": [{"message": {"content": "", "tool_calls": [{"id": "call_1", "function": {"name": "f", "arguments": "{}"}}]}}]}),
+        "m",
+    );
+    assert!(with_calls["choices"][0]["message"]["content"].is_null());
+    let refused = normalize_completion(
+        json!({"choices": [{"message": {"content": "", "refusal": "No."}}]}),
+        "m",
+    );
+    assert!(refused["choices"][0]["message"]["content"].is_null());
+    let text = normalize_completion(json!({"choices": [{"message": {"content": ""}}]}), "m");
+    assert_eq!(text["choices"][0]["message"]["content"], "");
 }

@@ -178,8 +178,8 @@ fn with_include_usage_every_chunk_has_null_usage_and_the_usage_chunk_is_last() {
         last["usage"],
         json!({
             "prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15,
-            "prompt_tokens_details": {"cached_tokens": 1, "audio_tokens": 0},
-            "completion_tokens_details": {"reasoning_tokens": 2, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
+            "prompt_tokens_details": {"cached_tokens": 1, "audio_tokens": 0, "text_tokens": 10, "image_tokens": 0, "cache_write_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 2, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0, "text_tokens": 3},
         })
     );
 }

@@ -10,7 +10,7 @@
 //! | values | equal for `object`, `status`, every `type`, `role`, function `name`, `arguments`, `call_id`, `tool_call_id`, message `text` / `content` / `refusal`, `metadata`, `instructions`, `tool_choice`, `store`, `background`, `truncation`, `parallel_tool_calls`, incomplete `reason`, `finish_reason`, `has_more`, `deleted`, `output_index` / `content_index` / `summary_index`, `code`, `param` |
 //! | mapped ids | `previous_response_id`, `conversation`, `assistant_id`, `thread_id`, `run_id` equal OpenAI's after id mapping |
 //! | ids | `id` and `*_id` values carry OpenAI's prefix (`resp_`, `msg_`, `fc_`, `rs_`, `conv_`, `asst_`, `thread_`, `run_`, `step_`, `chatcmpl-`, `call_`) |
-//! | model-policy fields | `prompt_cache_retention`, `reasoning.effort`, `reasoning.context`, `reasoning.mode`: present, any value or null — their defaults depend on the model and have changed over time for the same model |
+//! | model-policy fields | `prompt_cache_retention`, `reasoning.effort`, `reasoning.context`, `reasoning.mode`, `system_fingerprint`: present, any value or null — their defaults depend on the model (or the serving configuration) and have changed over time for the same model |
 //! | everything else | type only (timestamps, usage numbers, model names, deltas) |
 //! | arrays | same length and compared pairwise (output item order), except number arrays (embeddings) and the models list (its first entry's shape) |
 //! | Responses SSE | `event:` equals `data.type`; `sequence_number` from 0 (or from where a resumed stream starts) without gaps; no `[DONE]`; the event-type sequence equals OpenAI's once runs of one type are collapsed; the first event of each type has its recorded twin's shape; the terminal event's response passes the rules above |
@@ -81,7 +81,15 @@ const MAPPED_KEYS: [&str; 5] = [
 ];
 
 /// Server-policy fields: present, but null and a value are both accepted.
-const POLICY_FIELDS: [&str; 4] = ["prompt_cache_retention", "effort", "context", "mode"];
+/// `system_fingerprint` names the serving configuration: OpenAI sends a string
+/// for most models and null for some, a local server whatever it has.
+const POLICY_FIELDS: [&str; 5] = [
+    "prompt_cache_retention",
+    "effort",
+    "context",
+    "mode",
+    "system_fingerprint",
+];
 
 /// What kind of stream an endpoint answers with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -194,14 +194,17 @@ fn responses_streams_need_dense_sequence_numbers_and_the_same_collapsed_order() 
 fn policy_fields_accept_null_or_a_value() {
     let recorded = recorded_json(
         200,
-        json!({"prompt_cache_retention": "24h", "reasoning": {"effort": "medium"}}),
+        json!({"prompt_cache_retention": "24h", "reasoning": {"effort": "medium"}, "system_fingerprint": "fp_1"}),
     );
     let actual = actual_json(
         200,
-        json!({"prompt_cache_retention": null, "reasoning": {"effort": null}}),
+        json!({"prompt_cache_retention": null, "reasoning": {"effort": null}, "system_fingerprint": null}),
     );
     assert!(differences(recorded.clone(), actual, StreamKind::Responses).is_empty());
-    let missing = actual_json(200, json!({"reasoning": {"effort": null}}));
+    let missing = actual_json(
+        200,
+        json!({"reasoning": {"effort": null}, "system_fingerprint": "fp_local"}),
+    );
     assert_eq!(
         differences(recorded, missing, StreamKind::Responses).len(),
         1

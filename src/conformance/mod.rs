@@ -4,6 +4,7 @@
 //! rule table). Pointed at another server (`--target`) it checks what can be
 //! checked without scripting: statuses, shapes, grammar and envelopes.
 
+pub mod assistants;
 pub mod cassette;
 pub mod compare;
 pub mod idmap;
@@ -30,6 +31,8 @@ pub struct Options {
     pub api_key: Option<String>,
     /// Model name to send to a `--target` server.
     pub model: Option<String>,
+    /// Token cap added to `--target` requests that set none.
+    pub max_tokens: Option<u64>,
     /// Only cassettes whose id contains this.
     pub only: Option<String>,
 }
@@ -51,6 +54,7 @@ pub async fn run(options: &Options) -> Result<(Vec<CassetteResult>, String), Str
                 api_key: options.api_key.clone(),
                 mock_url: None,
                 model: options.model.clone(),
+                max_tokens: options.max_tokens,
             };
             (
                 target,
@@ -126,6 +130,7 @@ async fn start_in_process() -> Result<(Target, TempDirectory), String> {
         api_key: Some(CONFORMANCE_KEY.into()),
         mock_url: Some(format!("http://{mock_address}")),
         model: None,
+        max_tokens: None,
     };
     Ok((target, TempDirectory(directory)))
 }

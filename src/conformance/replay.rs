@@ -11,6 +11,7 @@ use super::compare::{compare_exchange, ActualResponse, Comparison, StreamKind};
 use super::idmap::IdMap;
 use super::scope::{classify, Scope};
 use super::script::script_for;
+use crate::responses::request::HOSTED_TOOL_TYPES;
 
 /// Where requests go.
 #[derive(Debug, Clone)]
@@ -23,6 +24,9 @@ pub struct Target {
     pub mock_url: Option<String>,
     /// Replace every request's `model` (for servers that do not know OpenAI's names).
     pub model: Option<String>,
+    /// Cap generation where a request sets no limit (unscripted servers would
+    /// otherwise generate until their context is full).
+    pub max_tokens: Option<u64>,
 }
 
 /// How a cassette fared.
@@ -48,25 +52,6 @@ pub struct CassetteResult {
     /// Endpoints that answered 404 for an unknown route (what the target lacks).
     pub missing_endpoints: Vec<String>,
 }
-
-const HOSTED_TYPES: [&str; 16] = [
-    "web_search",
-    "web_search_preview",
-    "file_search",
-    "code_interpreter",
-    "computer_use_preview",
-    "computer_use",
-    "computer",
-    "mcp",
-    "image_generation",
-    "local_shell",
-    "shell",
-    "apply_patch",
-    "tool_search",
-    "custom",
-    "web_search_preview_2025_03_11",
-    "web_search_2025_08_26",
-];
 
 /// Replays a cassette against `target`.
 pub async fn replay(
@@ -115,7 +100,9 @@ pub async fn replay(
                 .delete(format!("{mock}/control/scripts"))
                 .send()
                 .await;
-            if let Some(script) = script_for(request, &interaction.response) {
+            let script = script_for(request, &interaction.response)
+                .or_else(|| super::assistants::run_script(&cassette.interactions, number));
+            if let Some(script) = script {
                 let _ = client
                     .post(format!("{mock}/control/scripts"))
                     .json(&script)
@@ -123,6 +110,12 @@ pub async fn replay(
                     .await;
             }
         }
+        let run_start = match &target.mock_url {
+            Some(mock) if super::assistants::starts_run(&request.method, &request.path) => {
+                Some((mock, super::assistants::backend_calls(client, mock).await))
+            }
+            _ => None,
+        };
         let actual = match send_paced(client, target, request, interaction, &ids).await {
             Ok(actual) => actual,
             Err(error) => {
@@ -151,6 +144,13 @@ pub async fn replay(
             check_refusal(&actual, &param, &mut comparison);
             prefix_new(&mut comparison, before, number, request);
             break;
+        }
+        if let Some((mock, before)) = run_start.filter(|_| actual.status == 200) {
+            super::assistants::wait_for_backend_call(client, mock, before).await;
+        }
+        // Objects an Assistants stream creates (its thread, run) are named in its later events.
+        if let (Some(recorded), Some(events)) = (&interaction.response.events, &actual.events) {
+            super::assistants::learn_stream_ids(recorded, events, &mut ids);
         }
         let kind = stream_kind(&request.path);
         compare_exchange(&interaction.response, &actual, kind, &ids, &mut comparison);
@@ -242,7 +242,7 @@ fn carries_hosted_tool(body: &Value) -> Option<String> {
         if tool
             .get("type")
             .and_then(Value::as_str)
-            .is_some_and(|kind| HOSTED_TYPES.contains(&kind))
+            .is_some_and(|kind| HOSTED_TOOL_TYPES.contains(&kind))
         {
             return Some(format!("tools[{index}].type"));
         }
@@ -322,12 +322,21 @@ async fn send_paced(
             .unwrap_or_default()
             .to_owned()
     };
-    let finished =
-        |status: &str| ["completed", "failed", "incomplete", "cancelled"].contains(&status);
+    let finished = |status: &str| {
+        [
+            "completed",
+            "failed",
+            "incomplete",
+            "cancelled",
+            "requires_action",
+            "expired",
+        ]
+        .contains(&status)
+    };
     let recorded_status = status_of(&interaction.response.body);
     let is_poll = request.method == "GET"
-        && request.path.starts_with("/v1/responses/")
-        && request.path.matches('/').count() == 3
+        && (request.path.starts_with("/v1/responses/") && request.path.matches('/').count() == 3
+            || super::assistants::is_run_poll(&request.method, &request.path))
         && interaction.response.events.is_none()
         && !recorded_status.is_empty();
     let mut actual = send(client, target, request, ids, wrong_key).await?;
@@ -375,6 +384,16 @@ async fn send(
         if let (Some(model), Some(object)) = (&target.model, body.as_object_mut()) {
             if object.contains_key("model") {
                 object.insert("model".into(), Value::String(model.clone()));
+            }
+            if let (Some(cap), Some(object)) = (target.max_tokens, body.as_object_mut()) {
+                let limits = ["max_tokens", "max_completion_tokens", "max_output_tokens"];
+                if !limits.iter().any(|limit| object.contains_key(*limit)) {
+                    if request.path.ends_with("/chat/completions") {
+                        object.insert("max_tokens".into(), Value::from(cap));
+                    } else if request.path.ends_with("/responses") {
+                        object.insert("max_output_tokens".into(), Value::from(cap.max(16)));
+                    }
+                }
             }
         }
         if !request.headers.contains_key("content-type") {

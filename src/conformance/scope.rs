@@ -8,11 +8,17 @@
 //! recorded, or they use objects created outside the recording), and answers no
 //! chat backend can express: a turn's output that is not "reasoning (one summary
 //! part at most), then a message, then function calls" — e.g. two messages in one
-//! turn, or several reasoning summary parts.
+//! turn, or several reasoning summary parts. Chat Completions adds its own
+//! (`scope_chat`): several different choices, web search and moderation,
+//! recordings that lost a body, and reads of OpenAI's eventually consistent
+//! store of completions or of completions made outside the recording.
 
 use serde_json::Value;
 
 use super::cassette::Cassette;
+
+#[path = "scope_chat.rs"]
+mod chat;
 
 /// Why a cassette is not replayed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,6 +97,9 @@ pub fn classify(cassette: &Cassette) -> Scope {
         return Scope::OutOfScope("logprobs".into());
     }
     if let Some(reason) = inexpressible_output(cassette) {
+        return Scope::OutOfScope(reason);
+    }
+    if let Some(reason) = chat::out_of_scope(cassette) {
         return Scope::OutOfScope(reason);
     }
     if let Some(tool) = HOSTED_TOOL_FEATURES

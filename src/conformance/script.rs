@@ -1,6 +1,7 @@
 //! Scripting the backend from OpenAI's recorded answer, so the scripted backend
-//! produces exactly the content OpenAI produced: message text, tool calls with
-//! their call ids and arguments, reasoning (its visible text, or a stand-in when
+//! produces exactly the content OpenAI produced: message text, refusals, tool
+//! calls (legacy function calls as tool calls) with their call ids and
+//! arguments, reasoning (its visible text, or a stand-in when
 //! OpenAI's model reasoned without showing it), finish reason and usage — and,
 //! for answers that were errors, that error.
 
@@ -133,12 +134,29 @@ fn script_from_response(response: &Value) -> Value {
 /// A Chat Completions answer (JSON or chunks), as a script.
 fn script_from_chat(response: &RecordedResponse) -> Value {
     let mut content = String::new();
+    let mut refusal = String::new();
     let mut calls: Vec<(Value, String, String)> = Vec::new();
     let mut finish = Value::Null;
     let mut usage = Value::Null;
     let mut absorb_message = |message: &Value, calls: &mut Vec<(Value, String, String)>| {
         if let Some(text) = message.get("content").and_then(Value::as_str) {
             content.push_str(text);
+        }
+        if let Some(text) = message.get("refusal").and_then(Value::as_str) {
+            refusal.push_str(text);
+        }
+        // A legacy `function_call` is one tool call: the backend is asked with
+        // `tools` and Portico answers in the legacy shape.
+        if let Some(call) = message.get("function_call").filter(|call| call.is_object()) {
+            if calls.is_empty() {
+                calls.push((Value::Null, String::new(), String::new()));
+            }
+            if let Some(name) = call.get("name").and_then(Value::as_str) {
+                calls[0].1.push_str(name);
+            }
+            if let Some(arguments) = call.get("arguments").and_then(Value::as_str) {
+                calls[0].2.push_str(arguments);
+            }
         }
         for (position, call) in message
             .get("tool_calls")
@@ -196,6 +214,9 @@ fn script_from_chat(response: &RecordedResponse) -> Value {
     }
     let mut script = Map::new();
     script.insert("content".into(), Value::String(content));
+    if !refusal.is_empty() {
+        script.insert("refusal".into(), Value::String(refusal));
+    }
     if !calls.is_empty() {
         script.insert(
             "tool_calls".into(),
@@ -205,6 +226,8 @@ fn script_from_chat(response: &RecordedResponse) -> Value {
     if let Some(reason) = finish.as_str() {
         if ["stop", "length", "tool_calls", "content_filter"].contains(&reason) {
             script.insert("finish_reason".into(), json!(reason));
+        } else if reason == "function_call" {
+            script.insert("finish_reason".into(), json!("tool_calls"));
         }
     }
     if usage.is_object() {

@@ -5,6 +5,8 @@
 //! templates rarely know it); consecutive assistant text and `function_call`
 //! items form one assistant message with `tool_calls`; `function_call_output`
 //! becomes a `tool` message with the same call id; reasoning items are not sent.
+//! An assistant message that only calls tools has `content: ""`, not null:
+//! llama-cpp-python's server rejects null there, and every server takes "".
 
 use serde_json::{json, Value};
 
@@ -52,7 +54,7 @@ pub fn chat_messages(instructions: Option<&str>, items: &[Value]) -> Vec<Value> 
                         .is_some();
                 if !joined {
                     messages
-                        .push(json!({"role": "assistant", "content": null, "tool_calls": [call]}));
+                        .push(json!({"role": "assistant", "content": "", "tool_calls": [call]}));
                 }
                 assistant_open = true;
             }
@@ -207,7 +209,7 @@ mod tests {
         ];
         let messages = chat_messages(None, &items);
         assert_eq!(messages[0]["role"], "assistant");
-        assert_eq!(messages[0]["content"], Value::Null);
+        assert_eq!(messages[0]["content"], "");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! before the terminal event leaves, and keeps going if the client disconnects.
 
 pub mod history;
+pub mod input;
 pub mod run;
 pub mod sink;
 
@@ -20,7 +21,6 @@ use crate::backends::{Backend, BackendError, ChatRequest};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{new_id, unix_now};
 use crate::responses::defaults::response_from_request;
-use crate::responses::input::{normalize_input, InputEntry};
 use crate::responses::object::{ResponseObject, ResponseStatus};
 use crate::responses::request::CreateResponseRequest;
 use crate::state::AppState;
@@ -59,51 +59,9 @@ pub async fn prepare(
         .backends
         .resolve(&model)
         .ok_or_else(|| ApiError::model_not_found(&model))?;
-    let mut input_items = Vec::new();
-    for entry in normalize_input(request.input.as_ref())? {
-        match entry {
-            InputEntry::Item(item) => input_items.push(item),
-            InputEntry::Reference { id, param } => {
-                let item = store::responses::find_item(&state.db, project, &id)
-                    .await?
-                    .ok_or_else(|| {
-                        ApiError::invalid_with_code(
-                            format!("Item with id '{id}' not found."),
-                            Some(param),
-                            "item_not_found",
-                        )
-                    })?;
-                input_items.push(item);
-            }
-        }
-    }
-    let mut history = Vec::new();
-    if let Some(previous_id) = &request.previous_response_id {
-        let previous = store::responses::get_response(&state.db, project, previous_id).await?;
-        match previous {
-            None => {
-                return Err(ApiError::invalid_with_code(
-                    format!("Previous response with id '{previous_id}' not found."),
-                    Some("previous_response_id".to_owned()),
-                    "previous_response_not_found",
-                ))
-            }
-            Some(stored) if stored.status == "queued" || stored.status == "in_progress" => {
-                return Err(ApiError::invalid_with_code(
-                    format!("Previous response with id '{previous_id}' is still {}; wait until it has finished.", stored.status),
-                    Some("previous_response_id".to_owned()),
-                    "previous_response_not_finished",
-                ))
-            }
-            Some(_) => history = store::responses::chain_items(&state.db, project, previous_id).await?,
-        }
-    }
+    let gathered = input::gather(state, project, &request).await?;
     let response_id = new_id("resp_");
-    let conversation = conversation_id(request.conversation.as_ref())?;
-    if let Some(conversation_id) = &conversation {
-        history = store::conversations::conversation_items(&state.db, project, conversation_id)
-            .await?
-            .ok_or_else(|| crate::conversations::conversation_not_found(conversation_id))?;
+    if let Some(conversation_id) = &gathered.conversation {
         match store::conversations::try_lock(&state.db, project, conversation_id, &response_id)
             .await?
         {
@@ -118,29 +76,12 @@ pub async fn prepare(
             }
         }
     }
-    history.extend(input_items.iter().cloned());
-    let tools = request.tools.clone().unwrap_or_default();
-    let chat_tools = history::chat_tools(&tools);
-    let chat = ChatRequest {
-        model: model.clone(),
-        messages: history::chat_messages(request.instructions.as_deref(), &history),
-        parallel_tool_calls: if chat_tools.is_empty() {
-            None
-        } else {
-            request.parallel_tool_calls
-        },
-        tool_choice: if chat_tools.is_empty() {
-            None
-        } else {
-            request.tool_choice.as_ref().map(history::chat_tool_choice)
-        },
-        tools: chat_tools,
-        response_format: history::chat_response_format(request.text.as_ref()),
-        temperature: request.temperature,
-        top_p: request.top_p,
-        max_tokens: request.max_output_tokens,
-        user: request.user.clone(),
-    };
+    let chat = input::chat_request(&model, &request, &gathered.history);
+    let input::ModelInput {
+        input_items,
+        conversation,
+        ..
+    } = gathered;
     let reasoning_as_summary = request
         .reasoning
         .as_ref()
@@ -166,27 +107,6 @@ pub async fn prepare(
         obfuscate,
         conversation,
     })
-}
-
-/// The conversation id of a request's `conversation` (a string or `{"id": …}`).
-fn conversation_id(conversation: Option<&Value>) -> ApiResult<Option<String>> {
-    match conversation {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(id)) => Ok(Some(id.clone())),
-        Some(Value::Object(object)) => match object.get("id") {
-            Some(Value::String(id)) => Ok(Some(id.clone())),
-            _ => Err(ApiError::invalid_with_code(
-                "Missing required parameter: 'conversation.id'.",
-                Some("conversation.id".to_owned()),
-                "missing_required_parameter",
-            )),
-        },
-        Some(_) => Err(ApiError::invalid_with_code(
-            "Invalid type for 'conversation': expected a string or an object.",
-            Some("conversation".to_owned()),
-            "invalid_type",
-        )),
-    }
 }
 
 /// Releases the conversation a response held (after an early failure or at its end).
@@ -232,21 +152,29 @@ pub async fn enqueue(state: &AppState, prepared: PreparedResponse) -> ApiResult<
     Ok(response)
 }
 
-/// Opens the backend stream, stores the new response, and starts the task that
-/// runs it. Returns the events as they are produced (terminal event last).
+/// Opens the backend stream (through the generation cache), stores the new
+/// response, and starts the task that runs it. Returns the events as they are
+/// produced (terminal event last) and how the generation was obtained.
 pub async fn start(
     state: &AppState,
     prepared: PreparedResponse,
-) -> ApiResult<mpsc::Receiver<ResponseStreamEvent>> {
+) -> ApiResult<(
+    mpsc::Receiver<ResponseStreamEvent>,
+    crate::cache::CacheOutcome,
+)> {
     // Read the first event before answering 200, so early failures are HTTP errors.
-    let opened = match prepared.backend.stream_chat(prepared.chat.clone()).await {
-        Ok(mut stream) => match stream.next().await {
+    let opened = match state
+        .cache
+        .stream(prepared.backend.clone(), prepared.chat.clone())
+        .await
+    {
+        Ok((mut stream, outcome)) => match stream.next().await {
             Some(Err(error)) => Err(error),
-            first => Ok((first, stream)),
+            first => Ok((first, stream, outcome)),
         },
         Err(error) => Err(error),
     };
-    let (first, stream) = match opened {
+    let (first, stream, outcome) = match opened {
         Ok(opened) => opened,
         Err(error) => {
             release_conversation(&state.db, &prepared).await;
@@ -274,7 +202,7 @@ pub async fn start(
         sink,
         None,
     ));
-    Ok(receiver)
+    Ok((receiver, outcome))
 }
 
 /// A backend's client error, with its OpenAI envelope fields when it sent one

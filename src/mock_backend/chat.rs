@@ -1,5 +1,7 @@
 //! The mock backend's `POST /v1/chat/completions`: plays the next script and
-//! answers in Chat Completions wire format, streamed or as one JSON body.
+//! answers in Chat Completions wire format, streamed or as one JSON body. With
+//! `n` > 1 every choice is the scripted answer again (streamed one choice after
+//! the other, each with its `index`), as a server sampling the same text would.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -60,15 +62,29 @@ pub(super) async fn create_chat_completion(
         }
         Err(error) => return error_response(StatusCode::INTERNAL_SERVER_ERROR, &error.to_string()),
     };
+    let choices = body
+        .get("n")
+        .and_then(Value::as_u64)
+        .map_or(1, |n| n.clamp(1, 128) as usize);
     if body.get("stream").and_then(Value::as_bool).unwrap_or(false) {
         let include_usage = body
             .pointer("/stream_options/include_usage")
             .and_then(Value::as_bool)
             .unwrap_or(false);
-        stream_completion(&state, &request.model, include_usage, events)
+        stream_completion(&state, &request.model, include_usage, choices, events)
     } else {
-        complete(&request.model, events).await
+        complete(&request.model, choices, events).await
     }
+}
+
+/// `chunk` (of choice 0) as a chunk of choice `index`.
+fn for_choice(mut chunk: Value, index: usize) -> Value {
+    if let Some(Value::Array(choices)) = chunk.get_mut("choices") {
+        for choice in choices {
+            choice["index"] = Value::from(index);
+        }
+    }
+    chunk
 }
 
 /// A script's verbatim answer, if it has one: `raw_chunks` as an SSE stream,
@@ -96,8 +112,9 @@ pub(super) fn raw_answer(script: &Script) -> Option<Response> {
         .map(|body| Json(body.clone()).into_response())
 }
 
-/// The whole answer as one `chat.completion`; a broken stream is a 500.
-async fn complete(model: &str, mut events: ChatEventStream) -> Response {
+/// The whole answer as one `chat.completion` (its choice repeated `choices`
+/// times); a broken stream is a 500.
+async fn complete(model: &str, choices: usize, mut events: ChatEventStream) -> Response {
     let mut collected = Vec::new();
     while let Some(event) = events.next().await {
         match event {
@@ -107,7 +124,19 @@ async fn complete(model: &str, mut events: ChatEventStream) -> Response {
             }
         }
     }
-    Json(collect_completion(model, &collected)).into_response()
+    let mut completion = collect_completion(model, &collected);
+    if let Some(Value::Array(list)) = completion.get_mut("choices") {
+        if let Some(first) = list.first().cloned() {
+            *list = (0..choices)
+                .map(|index| {
+                    let mut choice = first.clone();
+                    choice["index"] = Value::from(index);
+                    choice
+                })
+                .collect();
+        }
+    }
+    Json(completion).into_response()
 }
 
 /// A `text/event-stream` of chunks ending in `data: [DONE]`. A broken script
@@ -117,17 +146,23 @@ fn stream_completion(
     state: &MockState,
     model: &str,
     include_usage: bool,
+    choices: usize,
     mut events: ChatEventStream,
 ) -> Response {
     let mut encoder = ChunkEncoder::new(model, include_usage);
     let mut guard = StreamGuard::new(Arc::clone(&state.counters));
     let frames = async_stream::stream! {
-        yield Ok(data_frame(&encoder.first_chunk()));
+        // Choice 0's chunks, kept to be sent again for the other choices.
+        let mut sent = vec![encoder.first_chunk()];
+        yield Ok(data_frame(&sent[0]));
         while let Some(event) = events.next().await {
             match event {
                 Ok(event) => {
                     for chunk in encoder.encode(&event) {
                         yield Ok(data_frame(&chunk));
+                        if choices > 1 {
+                            sent.push(chunk);
+                        }
                     }
                 }
                 Err(error) => {
@@ -139,6 +174,11 @@ fn stream_completion(
                     yield Err(std::io::Error::other(error.to_string()));
                     return;
                 }
+            }
+        }
+        for index in 1..choices {
+            for chunk in &sent {
+                yield Ok(data_frame(&for_choice(chunk.clone(), index)));
             }
         }
         if let Some(chunk) = encoder.usage_chunk() {

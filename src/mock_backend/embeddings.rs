@@ -5,7 +5,8 @@
 //! 8, at most 4,096) values in [-1, 1) drawn from a generator seeded with a hash
 //! of the input, so the same input always gets the same vector. The values are
 //! multiples of 2⁻²³, exact in float32, so a base64 conversion loses nothing.
-//! A scripted `error_status` is answered as that status; a `raw_body` verbatim.
+//! A scripted `error_status` is answered as that status (with the scripted
+//! `error_body` when there is one); a `raw_body` verbatim.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -34,6 +35,9 @@ pub(super) async fn create_embeddings(State(state): State<MockState>, body: Byte
     let script = state.scripts.next();
     if let Some(status) = script.error_status {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if let Some(body) = &script.error_body {
+            return (status, Json(body.clone())).into_response();
+        }
         let message = script
             .error_message
             .as_deref()

@@ -24,6 +24,7 @@
 mod chat;
 mod control;
 mod embeddings;
+mod ollama;
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -129,6 +130,9 @@ pub fn router(state: MockState) -> Router {
         .route("/v1/chat/completions", post(chat::create_chat_completion))
         .route("/v1/embeddings", post(embeddings::create_embeddings))
         .route("/v1/models", get(list_models))
+        .route("/tokenize", post(tokenize))
+        .route("/api/chat", post(ollama::chat))
+        .route("/api/tags", get(ollama::tags))
         .route(
             "/control/scripts",
             post(control::queue_scripts).delete(control::clear_scripts),
@@ -158,6 +162,21 @@ pub async fn serve_with_state(
     state: MockState,
 ) -> std::io::Result<()> {
     axum::serve(listener, router(state)).await
+}
+
+/// `POST /tokenize` as llama.cpp serves it: `{"content": text}` → `{"tokens": [...]}`,
+/// one token per whitespace-separated word (deterministic, for tests).
+async fn tokenize(Json(body): Json<Value>) -> Json<Value> {
+    let text = body
+        .get("content")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let tokens: Vec<usize> = text
+        .split_whitespace()
+        .enumerate()
+        .map(|(index, _)| index)
+        .collect();
+    Json(json!({"tokens": tokens}))
 }
 
 async fn list_models(State(state): State<MockState>) -> Json<Value> {

@@ -53,13 +53,19 @@ pub async fn create_response(
         }
         return Ok(json_response(serde_json::to_string(&queued)?));
     }
-    let events = engine::start(&state, prepared).await?;
-    if stream {
-        Ok(sse_response(events))
+    let (events, outcome) = engine::start(&state, prepared).await?;
+    let mut answer = if stream {
+        sse_response(events)
     } else {
         let response = wait_for_terminal(events).await?;
-        Ok(json_response(serde_json::to_string(&response)?))
+        json_response(serde_json::to_string(&response)?)
+    };
+    if let Some(value) = outcome.header_value() {
+        answer
+            .headers_mut()
+            .insert("x-portico-cache", HeaderValue::from_static(value));
     }
+    Ok(answer)
 }
 
 /// Drains events until the terminal one and returns its response.

@@ -7,6 +7,7 @@
 pub mod defaults;
 pub mod handlers;
 pub mod input;
+pub mod input_tokens;
 pub mod lifecycle;
 pub mod object;
 pub mod request;
@@ -20,6 +21,10 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/responses", post(handlers::create_response))
+        .route(
+            "/v1/responses/input_tokens",
+            post(input_tokens::count_input_tokens),
+        )
         .route(
             "/v1/responses/{response_id}",
             get(handlers::get_response).delete(handlers::delete_response),

@@ -45,7 +45,7 @@ const KNOWN_PARAMETERS: [&str; 31] = [
 ];
 
 /// Tools that OpenAI runs on its side. Portico runs no tools, so these are refused.
-const HOSTED_TOOL_TYPES: [&str; 16] = [
+pub const HOSTED_TOOL_TYPES: [&str; 16] = [
     "web_search",
     "web_search_preview",
     "web_search_preview_2025_03_11",

@@ -2,9 +2,13 @@
 //! keys, migrations applied); each resource has a file of plain functions over
 //! the pool or a transaction, with its own row types.
 
+pub mod assistants;
 pub mod background;
+pub mod chat_completions;
 pub mod conversations;
 pub mod responses;
+pub mod runs;
+pub mod threads;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -3,6 +3,8 @@
 //! builder feeds the live stream, the stored final object and (later) the stored
 //! event log used to resume streams, so all three always agree.
 
+pub mod assistant_events;
+pub mod assistants;
 pub mod events;
 pub mod responses;
 pub mod sse;

@@ -155,8 +155,8 @@ async fn a_partial_local_answer_is_completed_to_openais_shape_keeping_every_valu
         answer["usage"],
         json!({
             "prompt_tokens": 4, "completion_tokens": 2, "total_tokens": 6,
-            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
+            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0, "text_tokens": 4, "image_tokens": 0, "cache_write_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0, "text_tokens": 2},
         })
     );
 }
@@ -196,9 +196,11 @@ async fn repeated_roles_ids_and_names_are_sent_once_and_reused_indexes_renumbere
                 "model",
                 "service_tier",
                 "system_fingerprint",
-                "choices"
+                "choices",
+                "obfuscation"
             ]
         );
+        assert!(chunk["obfuscation"].is_string());
         assert_eq!(
             keys(&chunk["choices"][0]),
             ["index", "delta", "logprobs", "finish_reason"]

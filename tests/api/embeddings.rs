@@ -183,6 +183,20 @@ async fn backend_errors_come_back_in_the_envelope() {
 }
 
 #[tokio::test]
+async fn a_backends_client_error_keeps_its_param_and_code() {
+    let app = spawn_app().await;
+    let envelope = json!({"error": {"message": "The model `x` does not exist", "type": "invalid_request_error",
+        "param": "model", "code": "model_not_found"}});
+    app.script(json!({"error_status": 404, "error_body": envelope}))
+        .await;
+    let (status, answer) = app
+        .post("/v1/embeddings", json!({"model": "x", "input": "hi"}))
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(answer, envelope);
+}
+
+#[tokio::test]
 async fn an_unknown_model_is_openais_404_and_an_in_process_model_cannot_embed() {
     let (base, _directory) = spawn_in_process_app().await;
     let client = reqwest::Client::new();

@@ -117,15 +117,7 @@ async fn unknown_parameters_and_hosted_tools_are_refused_by_name() {
 
 #[tokio::test]
 async fn an_unknown_model_is_openais_404() {
-    let directory = tempfile::tempdir().unwrap();
-    let config = portico::Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        database: directory.path().join("p.db"),
-        ..portico::Config::default()
-    };
-    let app = portico::App::build(config).await.unwrap();
-    let address = app.address().unwrap();
-    tokio::spawn(app.run());
+    let (address, _directory) = crate::helpers::spawn_builtin_app().await;
     let answer = reqwest::Client::new()
         .post(format!("http://{address}/v1/responses"))
         .json(&json!({"model": "gpt-nope", "input": "x"}))

@@ -23,6 +23,25 @@ pub struct Options {
     pub max_body_bytes: Option<usize>,
     /// Point the backend at this URL instead of the mock (e.g. a closed port).
     pub backend_url: Option<String>,
+    /// Seconds an Assistants run waits for tool outputs (default: OpenAI's 600).
+    pub run_expiry_seconds: Option<u64>,
+    /// Changes to the config after the mock backend is in (routes, cache, more backends…).
+    pub configure: Option<Box<dyn FnOnce(&mut Config) + Send>>,
+}
+
+/// Portico on its defaults (the built-in `echo` backend, no mock), as a new
+/// user starts it; returns its address.
+pub async fn spawn_builtin_app() -> (SocketAddr, tempfile::TempDir) {
+    let directory = tempfile::tempdir().unwrap();
+    let config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database: directory.path().join("portico.db"),
+        ..Config::default()
+    };
+    let app = App::build(config).await.unwrap();
+    let address = app.address().unwrap();
+    tokio::spawn(app.run());
+    (address, directory)
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -42,6 +61,9 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     if let Some(limit) = options.max_body_bytes {
         config.max_body_bytes = limit;
     }
+    if let Some(seconds) = options.run_expiry_seconds {
+        config.run_expiry_seconds = seconds;
+    }
     config.backends.push(BackendConfig {
         name: "mock".into(),
         kind: BackendKind::Openai,
@@ -60,6 +82,9 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
             project: (*project).into(),
         })
         .collect();
+    if let Some(configure) = options.configure {
+        configure(&mut config);
+    }
     let app = App::build(config).await.unwrap();
     let address = app.address().unwrap();
     tokio::spawn(app.run());
@@ -72,6 +97,11 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
 }
 
 impl TestApp {
+    /// The SQLite file this server uses (to start a second server on it, as after a restart).
+    pub fn database_path(&self) -> std::path::PathBuf {
+        self._directory.path().join("portico.db")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
     }

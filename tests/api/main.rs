@@ -2,15 +2,25 @@
 //! in front of `portico mock-backend` served on a real loopback port.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod assistants;
 mod auth;
 mod background;
 mod chat;
+mod chat_openai_shape;
+mod chat_store;
+mod control_plane;
 mod conversations;
 mod embeddings;
 mod errors;
 mod helpers;
+mod input_tokens;
 mod models_and_health;
 mod openapi;
 mod responses;
+mod runs;
+mod runs_lifecycle;
+mod runs_limits;
+mod runs_streaming;
 mod sse_snapshots;
 mod streaming;
+mod threads;

@@ -1,6 +1,7 @@
 //! Streamed chunks in OpenAI's shape: [`ChunkNormalizer`] keeps, per stream,
 //! the first chunk's `id` and `created` and, per choice, whether the role and
-//! each tool call's id and name were sent (see the grammar in `normalize`).
+//! each tool call's id and name were sent (see the grammar in `normalize`), and
+//! pads every chunk with OpenAI's random `obfuscation` when asked to.
 
 use std::collections::HashMap;
 
@@ -17,6 +18,7 @@ use crate::ids::new_id;
 pub struct ChunkNormalizer {
     requested_model: String,
     include_usage: bool,
+    obfuscate: bool,
     id: Option<Value>,
     created: Option<Value>,
     model: Option<Value>,
@@ -48,6 +50,13 @@ impl ChunkNormalizer {
             include_usage,
             ..Self::default()
         }
+    }
+
+    /// Pads every chunk with a random `obfuscation` string, as OpenAI does
+    /// unless the request sets `stream_options.include_obfuscation: false`.
+    pub fn with_obfuscation(mut self, obfuscate: bool) -> Self {
+        self.obfuscate = obfuscate;
+        self
     }
 
     /// The next chunk in OpenAI's shape. Error chunks and anything but an object
@@ -97,6 +106,10 @@ impl ChunkNormalizer {
             None => {}
         }
         out.extend(rest);
+        if self.obfuscate && !out.contains_key("obfuscation") {
+            let padding = obfuscation(&out);
+            out.insert("obfuscation".into(), Value::String(padding));
+        }
         Value::Object(out)
     }
 
@@ -226,6 +239,14 @@ impl ChoiceState {
         out.extend(rest);
         Value::Object(out)
     }
+}
+
+/// Random padding that brings the chunk's length to a multiple of 16 bytes, so
+/// that the length of a frame does not tell the length of its delta.
+fn obfuscation(chunk: &Map<String, Value>) -> String {
+    let length = serde_json::to_string(chunk).map_or(0, |text| text.len());
+    let padding = 16 - length % 16;
+    uuid::Uuid::new_v4().simple().to_string()[..padding].to_owned()
 }
 
 /// The value the stream's first chunk had (or got) for `key`, on every chunk.

@@ -1,0 +1,208 @@
+//! A model's ordered backend candidates, as one backend. A call goes to the
+//! first candidate whose circuit allows it; a failure before the first event
+//! (unreachable, timeout, 5xx, a stream broken before anything came) is retried
+//! with backoff and then falls back to the next candidate. Once the first event
+//! has been read the answer belongs to that backend: nothing is retried after a
+//! byte could have reached the client. Client errors (4xx) are answered as they
+//! are, without fallback, and do not count against the backend's health.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
+
+use super::health::CircuitBreaker;
+use super::openai_compat::OpenAiCompatBackend;
+use super::{Backend, BackendError, ChatEventStream, ChatRequest};
+
+/// Timeouts and retries of calls to backends.
+#[derive(Debug, Clone, Copy)]
+pub struct CallPolicy {
+    /// Longest wait for the first event (time to first token).
+    pub first_event_timeout: Duration,
+    /// Longest a whole answer may stream.
+    pub total_timeout: Duration,
+    /// Extra attempts on one candidate before the next one.
+    pub retries: u32,
+    /// Wait before the first retry; doubled for each further one.
+    pub backoff: Duration,
+}
+
+impl Default for CallPolicy {
+    fn default() -> Self {
+        Self {
+            first_event_timeout: Duration::from_secs(120),
+            total_timeout: Duration::from_secs(1800),
+            retries: 0,
+            backoff: Duration::from_millis(50),
+        }
+    }
+}
+
+/// One candidate: a backend, its breaker, and the model name it is asked for.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub backend: Arc<dyn Backend>,
+    pub breaker: Arc<CircuitBreaker>,
+    /// The model name sent upstream (a route may rename it).
+    pub upstream_model: Option<String>,
+}
+
+/// Ordered candidates behind one model name.
+#[derive(Debug, Clone)]
+pub struct FallbackBackend {
+    name: String,
+    candidates: Vec<Candidate>,
+    policy: CallPolicy,
+}
+
+impl FallbackBackend {
+    /// Candidates in order of preference (at least one).
+    pub fn new(candidates: Vec<Candidate>, policy: CallPolicy) -> Self {
+        let name = candidates
+            .iter()
+            .map(|candidate| candidate.backend.name())
+            .collect::<Vec<_>>()
+            .join(",");
+        Self {
+            name,
+            candidates,
+            policy,
+        }
+    }
+
+    /// The candidates whose circuit lets a call through now, in order; when every
+    /// circuit is open, all of them (better to try than to refuse outright).
+    pub fn available(&self) -> Vec<&Candidate> {
+        let open: Vec<&Candidate> = self
+            .candidates
+            .iter()
+            .filter(|candidate| candidate.breaker.allow())
+            .collect();
+        if open.is_empty() {
+            self.candidates.iter().collect()
+        } else {
+            open
+        }
+    }
+
+    async fn try_candidate(
+        &self,
+        candidate: &Candidate,
+        request: ChatRequest,
+    ) -> Result<ChatEventStream, BackendError> {
+        let opened = tokio::time::timeout(self.policy.first_event_timeout, async {
+            let mut stream = candidate.backend.stream_chat(request).await?;
+            match stream.next().await {
+                Some(Err(error)) => Err(error),
+                first => Ok((first, stream)),
+            }
+        })
+        .await
+        .map_err(|_| {
+            BackendError::Timeout(format!(
+                "no first token within {:?}",
+                self.policy.first_event_timeout
+            ))
+        })?;
+        let (first, rest) = opened?;
+        let deadline = tokio::time::Instant::now() + self.policy.total_timeout;
+        let stream = async_stream::stream! {
+            if let Some(first) = first {
+                yield first;
+            }
+            let mut rest = rest;
+            loop {
+                match tokio::time::timeout_at(deadline, rest.next()).await {
+                    Ok(Some(item)) => yield item,
+                    Ok(None) => break,
+                    Err(_) => {
+                        yield Err(BackendError::Timeout("the answer took longer than the total timeout".into()));
+                        break;
+                    }
+                }
+            }
+        };
+        Ok(Box::pin(stream))
+    }
+}
+
+/// Whether a failure says something about the backend's health (and may be retried).
+pub fn is_backend_failure(error: &BackendError) -> bool {
+    match error {
+        BackendError::Status { status, .. } => *status >= 500 || *status == 429 || *status == 408,
+        _ => true,
+    }
+}
+
+impl Backend for FallbackBackend {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn stream_chat(
+        &self,
+        request: ChatRequest,
+    ) -> BoxFuture<'_, Result<ChatEventStream, BackendError>> {
+        async move {
+            let mut last_error = BackendError::Unreachable("no backend candidate".into());
+            for candidate in self.available() {
+                let mut attempt_request = request.clone();
+                if let Some(model) = &candidate.upstream_model {
+                    attempt_request.model = model.clone();
+                }
+                for attempt in 0..=self.policy.retries {
+                    match self.try_candidate(candidate, attempt_request.clone()).await {
+                        Ok(stream) => {
+                            candidate.breaker.record_success();
+                            return Ok(stream);
+                        }
+                        Err(error) if is_backend_failure(&error) => {
+                            tracing::warn!(backend = candidate.backend.name(), attempt, %error, "backend attempt failed");
+                            candidate.breaker.record_failure();
+                            last_error = error;
+                            if attempt < self.policy.retries {
+                                tokio::time::sleep(self.policy.backoff * 2u32.pow(attempt)).await;
+                            }
+                        }
+                        Err(error) => return Err(error),
+                    }
+                }
+            }
+            Err(last_error)
+        }
+        .boxed()
+    }
+
+    fn list_models(&self) -> BoxFuture<'_, Result<Vec<String>, BackendError>> {
+        async move {
+            let mut last_error = BackendError::Unreachable("no backend candidate".into());
+            for candidate in &self.candidates {
+                match candidate.backend.list_models().await {
+                    Ok(models) => return Ok(models),
+                    Err(error) => last_error = error,
+                }
+            }
+            Err(last_error)
+        }
+        .boxed()
+    }
+
+    fn chat_passthrough(&self) -> Option<&OpenAiCompatBackend> {
+        self.available()
+            .first()
+            .and_then(|candidate| candidate.backend.chat_passthrough())
+    }
+
+    fn count_tokens(&self, text: &str) -> BoxFuture<'_, Option<u64>> {
+        let text = text.to_owned();
+        async move {
+            match self.available().first() {
+                Some(candidate) => candidate.backend.count_tokens(&text).await,
+                None => None,
+            }
+        }
+        .boxed()
+    }
+}

@@ -1,0 +1,163 @@
+//! The way of every streamed chunk to the client, the same for relayed and
+//! synthesized streams: normalized ([`ChunkNormalizer`]), a role-only first
+//! chunk held back one chunk ([`FirstChunkHold`]), seen by the [`Recorder`]
+//! when the completion is to be stored, brought back to the legacy function-call
+//! form when the request used `functions`, and framed with the SSE fields it
+//! came with. Error chunks pass unchanged (after anything held) and mark the stream
+//! failed: a failed stream is not stored.
+
+use bytes::Bytes;
+use serde_json::Value;
+
+use super::legacy_functions::chunk_to_legacy;
+use super::normalize::{ChunkNormalizer, FirstChunkHold};
+use super::sse_lines::SseEvent;
+use super::stored::Recorder;
+
+/// One stream's chunk pipeline.
+#[derive(Debug)]
+pub struct ChunkPipeline {
+    normalizer: ChunkNormalizer,
+    hold: FirstChunkHold<SseEvent>,
+    recorder: Option<Recorder>,
+    legacy_functions: bool,
+    failed: bool,
+}
+
+impl ChunkPipeline {
+    /// A pipeline normalizing with `normalizer`, storing through `recorder`.
+    pub fn new(normalizer: ChunkNormalizer, recorder: Option<Recorder>) -> Self {
+        Self {
+            normalizer,
+            hold: FirstChunkHold::default(),
+            recorder,
+            legacy_functions: false,
+            failed: false,
+        }
+    }
+
+    /// Sends tool calls as legacy `function_call` deltas (the request used `functions`).
+    pub fn with_legacy_functions(mut self, legacy_functions: bool) -> Self {
+        self.legacy_functions = legacy_functions;
+        self
+    }
+
+    fn frame(&self, event: &SseEvent, mut chunk: Value) -> Bytes {
+        if self.legacy_functions {
+            chunk_to_legacy(&mut chunk);
+        }
+        event.frame_with(&chunk.to_string())
+    }
+
+    /// The frames to send now for one chunk that came as `event` (its data is
+    /// replaced by the normalized chunk).
+    pub fn chunk(&mut self, event: SseEvent, chunk: Value) -> Vec<Bytes> {
+        if chunk.get("error").is_some_and(|error| !error.is_null()) {
+            self.failed = true;
+            let mut frames = self.flush();
+            frames.push(event.frame_with(&chunk.to_string()));
+            return frames;
+        }
+        let chunk = self.normalizer.normalize(chunk);
+        if let Some(recorder) = &mut self.recorder {
+            recorder.observe(&chunk);
+        }
+        let sent = self.hold.push(event, chunk);
+        sent.into_iter()
+            .map(|(event, chunk)| self.frame(&event, chunk))
+            .collect()
+    }
+
+    /// The held chunk's frame, if any: call before sending anything that is
+    /// not a chunk.
+    pub fn flush(&mut self) -> Vec<Bytes> {
+        let held = self.hold.flush();
+        held.map(|(event, chunk)| self.frame(&event, chunk))
+            .into_iter()
+            .collect()
+    }
+
+    /// Marks the stream failed (it broke off): it will not be stored.
+    pub fn fail(&mut self) {
+        self.failed = true;
+    }
+
+    /// Whether an error chunk passed or the stream broke off.
+    pub fn failed(&self) -> bool {
+        self.failed
+    }
+
+    /// The stream is complete: stores the completion when asked to (before the
+    /// caller sends `[DONE]`, so that a read right after finds it).
+    pub async fn finish(&mut self) {
+        if self.failed {
+            return;
+        }
+        if let Some(recorder) = self.recorder.take() {
+            recorder.save_stream().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn data(frames: &[Bytes]) -> Vec<Value> {
+        frames
+            .iter()
+            .filter_map(|frame| std::str::from_utf8(frame).ok())
+            .filter_map(|text| text.strip_prefix("data: "))
+            .filter_map(|text| serde_json::from_str(text.trim_end()).ok())
+            .collect()
+    }
+
+    fn chunk(delta: Value) -> Value {
+        json!({"id": "chatcmpl-1", "created": 1, "model": "m", "choices": [{"index": 0, "delta": delta}]})
+    }
+
+    #[test]
+    fn a_local_tool_call_stream_opens_like_openais_with_padding_on_every_chunk() {
+        let normalizer = ChunkNormalizer::new("m", false).with_obfuscation(true);
+        let mut pipeline = ChunkPipeline::new(normalizer, None);
+        let event = SseEvent::default;
+        let mut frames =
+            pipeline.chunk(event(), chunk(json!({"role": "assistant", "content": ""})));
+        assert!(
+            frames.is_empty(),
+            "the role-only chunk waits for the next one"
+        );
+        let call = json!({"index": 0, "id": "call_1", "type": "function", "function": {"name": "f", "arguments": ""}});
+        frames.extend(pipeline.chunk(event(), chunk(json!({"tool_calls": [call]}))));
+        frames.extend(pipeline.chunk(event(), json!({"error": {"message": "late"}})));
+        let chunks = data(&frames);
+        assert_eq!(
+            chunks[0]["choices"][0]["delta"],
+            json!({"role": "assistant", "content": null, "tool_calls": [call], "refusal": null})
+        );
+        assert!(chunks[0]["obfuscation"].is_string());
+        assert_eq!(chunks[1], json!({"error": {"message": "late"}}));
+        assert!(pipeline.failed());
+    }
+
+    #[test]
+    fn legacy_function_requests_get_function_call_deltas() {
+        let normalizer = ChunkNormalizer::new("m", false);
+        let mut pipeline = ChunkPipeline::new(normalizer, None).with_legacy_functions(true);
+        let mut frames = pipeline.chunk(SseEvent::default(), chunk(json!({"role": "assistant"})));
+        let call = json!({"index": 0, "id": "call_1", "type": "function", "function": {"name": "f", "arguments": ""}});
+        frames.extend(pipeline.chunk(SseEvent::default(), chunk(json!({"tool_calls": [call]}))));
+        let finish = json!({"id": "chatcmpl-1", "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]});
+        frames.extend(pipeline.chunk(SseEvent::default(), finish));
+        frames.extend(pipeline.flush());
+        let chunks = data(&frames);
+        assert_eq!(
+            chunks[0]["choices"][0]["delta"]["function_call"],
+            json!({"name": "f", "arguments": ""})
+        );
+        assert_eq!(chunks[1]["choices"][0]["finish_reason"], "function_call");
+        assert!(chunks[0].get("obfuscation").is_none());
+    }
+}

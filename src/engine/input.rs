@@ -1,0 +1,143 @@
+//! What the model is given for a Responses request: the request's own input
+//! items (normalized, `item_reference`s resolved), after the stored chain of
+//! `previous_response_id` or the items of its `conversation`; and the chat
+//! request built from them. Shared by creating a response and counting its
+//! input tokens.
+
+use serde_json::Value;
+
+use crate::backends::ChatRequest;
+use crate::error::{ApiError, ApiResult};
+use crate::responses::input::{normalize_input, InputEntry};
+use crate::responses::request::CreateResponseRequest;
+use crate::state::AppState;
+use crate::store;
+
+use super::history;
+
+/// The gathered input of one request.
+#[derive(Debug, Clone, Default)]
+pub struct ModelInput {
+    /// The request's own input items, as stored.
+    pub input_items: Vec<Value>,
+    /// Everything the model sees, oldest first (the chain or conversation, then the input).
+    pub history: Vec<Value>,
+    /// The conversation the request continues, if any.
+    pub conversation: Option<String>,
+}
+
+/// Resolves references and loads the chain or conversation the request continues.
+pub async fn gather(
+    state: &AppState,
+    project: &str,
+    request: &CreateResponseRequest,
+) -> ApiResult<ModelInput> {
+    let mut input_items = Vec::new();
+    for entry in normalize_input(request.input.as_ref())? {
+        match entry {
+            InputEntry::Item(item) => input_items.push(item),
+            InputEntry::Reference { id, param } => {
+                let item = match store::responses::find_item(&state.db, project, &id).await? {
+                    Some(item) => item,
+                    None => store::conversations::find_item(&state.db, project, &id)
+                        .await?
+                        .ok_or_else(|| {
+                            ApiError::invalid_with_code(
+                                format!("Item with id '{id}' not found."),
+                                Some(param),
+                                "item_not_found",
+                            )
+                        })?,
+                };
+                input_items.push(item);
+            }
+        }
+    }
+    let mut history = Vec::new();
+    if let Some(previous_id) = &request.previous_response_id {
+        let previous = store::responses::get_response(&state.db, project, previous_id).await?;
+        match previous {
+            None => {
+                return Err(ApiError::invalid_with_code(
+                    format!("Previous response with id '{previous_id}' not found."),
+                    Some("previous_response_id".to_owned()),
+                    "previous_response_not_found",
+                ))
+            }
+            Some(stored) if stored.status == "queued" || stored.status == "in_progress" => {
+                return Err(ApiError::invalid_with_code(
+                    format!(
+                        "Previous response with id '{previous_id}' is still {}; wait until it has finished.",
+                        stored.status
+                    ),
+                    Some("previous_response_id".to_owned()),
+                    "previous_response_not_finished",
+                ))
+            }
+            Some(_) => history = store::responses::chain_items(&state.db, project, previous_id).await?,
+        }
+    }
+    let conversation = conversation_id(request.conversation.as_ref())?;
+    if let Some(conversation_id) = &conversation {
+        history = store::conversations::conversation_items(&state.db, project, conversation_id)
+            .await?
+            .ok_or_else(|| crate::conversations::conversation_not_found(conversation_id))?;
+    }
+    history.extend(input_items.iter().cloned());
+    Ok(ModelInput {
+        input_items,
+        history,
+        conversation,
+    })
+}
+
+/// The chat request a backend is asked for `history`.
+pub fn chat_request(
+    model: &str,
+    request: &CreateResponseRequest,
+    history: &[Value],
+) -> ChatRequest {
+    let tools = request.tools.clone().unwrap_or_default();
+    let chat_tools = history::chat_tools(&tools);
+    ChatRequest {
+        model: model.to_owned(),
+        messages: history::chat_messages(request.instructions.as_deref(), history),
+        parallel_tool_calls: if chat_tools.is_empty() {
+            None
+        } else {
+            request.parallel_tool_calls
+        },
+        tool_choice: if chat_tools.is_empty() {
+            None
+        } else {
+            request.tool_choice.as_ref().map(history::chat_tool_choice)
+        },
+        tools: chat_tools,
+        response_format: history::chat_response_format(request.text.as_ref()),
+        temperature: request.temperature,
+        top_p: request.top_p,
+        max_tokens: request.max_output_tokens,
+        user: request.user.clone(),
+    }
+}
+
+/// The conversation id of a request's `conversation` (a string or `{"id": …}`).
+fn conversation_id(conversation: Option<&Value>) -> ApiResult<Option<String>> {
+    match conversation {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(id)) => Ok(Some(id.clone())),
+        Some(Value::Object(object)) => match object.get("id") {
+            Some(Value::String(id)) => Ok(Some(id.clone())),
+            _ => Err(ApiError::invalid_with_code(
+                "Missing required parameter: 'conversation.id'.",
+                Some("conversation.id".to_owned()),
+                "missing_required_parameter",
+            )),
+        },
+        Some(_) => Err(ApiError::invalid_with_code(
+            "Invalid type for 'conversation': expected a string or an object.",
+            Some("conversation".to_owned()),
+            "invalid_type",
+        )),
+    }
+}

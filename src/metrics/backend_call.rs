@@ -1,0 +1,413 @@
+//! The record of one request to a backend. Open it with
+//! [`super::Metrics::backend_call`] right before calling the backend; then:
+//!
+//! * [`BackendCall::failed`] when the call fails before answering;
+//! * [`BackendCall::observe`] (chat events) or [`BackendCall::observe_bytes`]
+//!   (a relayed body) to wrap the answer's stream: its first event gives the
+//!   time to first token, `Usage` events the tokens, an error item a failure
+//!   of kind `stream`, and its end the outcome `success`;
+//! * for a whole (non-streamed) answer, [`BackendCall::answered`] when it has
+//!   arrived, then [`BackendCall::usage_json`] and [`BackendCall::succeeded`];
+//!   a relayed stream's chunks go to [`BackendCall::observe_chunk`].
+//!
+//! The outcome is counted once, when first known; a call dropped without one
+//! (the client went away, the response was cancelled) counts as `cancelled`.
+//! Tokens are counted with the outcome, from the latest usage the backend
+//! reported. When opened while a request is served, the call also marks the
+//! backend's times on the request's context (for the added latency and the
+//! request's log line), wherever the stream is later read.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use futures::Stream;
+use serde_json::Value;
+
+use super::Metrics;
+use crate::backends::{BackendError, ChatEvent, ChatEventStream};
+use crate::observe::context::RequestContext;
+
+/// How a backend request ended (`portico_backend_requests_total{outcome}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendOutcome {
+    /// The answer arrived whole.
+    Success,
+    /// The backend failed, before or during its answer.
+    Error,
+    /// The gateway stopped reading first (client gone, response cancelled).
+    Cancelled,
+}
+
+impl BackendOutcome {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Error => "error",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// One backend request being recorded (clones share it).
+#[derive(Debug, Clone)]
+pub struct BackendCall {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    metrics: Metrics,
+    model: String,
+    backend: String,
+    started: Instant,
+    request: Option<Arc<RequestContext>>,
+    progress: Mutex<Progress>,
+}
+
+#[derive(Debug, Default)]
+struct Progress {
+    first_event_seen: bool,
+    outcome: Option<BackendOutcome>,
+    /// (input, output) as last reported.
+    usage: Option<(u64, u64)>,
+}
+
+impl BackendCall {
+    pub(super) fn start(metrics: Metrics, model: &str, backend: &str) -> Self {
+        let started = Instant::now();
+        let request = RequestContext::current();
+        if let Some(request) = &request {
+            request.backend_called(model, backend, started);
+        }
+        Self {
+            inner: Arc::new(Inner {
+                metrics,
+                model: model.to_owned(),
+                backend: backend.to_owned(),
+                started,
+                request,
+                progress: Mutex::new(Progress::default()),
+            }),
+        }
+    }
+
+    fn progress(&self) -> std::sync::MutexGuard<'_, Progress> {
+        self.inner
+            .progress
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn activity(&self, at: Instant) {
+        if let Some(request) = &self.inner.request {
+            request.backend_activity(at);
+        }
+    }
+
+    /// A streamed event arrived: the first one gives the time to first token.
+    fn event(&self) {
+        let now = Instant::now();
+        let first = !std::mem::replace(&mut self.progress().first_event_seen, true);
+        if first {
+            self.inner.metrics.record_time_to_first_token(
+                &self.inner.model,
+                &self.inner.backend,
+                now.saturating_duration_since(self.inner.started),
+            );
+            if let Some(request) = &self.inner.request {
+                request.backend_first_event(now);
+            }
+        }
+        self.activity(now);
+    }
+
+    /// The backend failed: counts the error by kind and the outcome `error`.
+    /// Returns the error, for `map_err`.
+    pub fn failed(&self, error: BackendError) -> BackendError {
+        self.activity(Instant::now());
+        self.inner
+            .metrics
+            .record_backend_error(&self.inner.backend, &error);
+        self.finish(BackendOutcome::Error);
+        error
+    }
+
+    /// A whole (non-streamed) answer has arrived.
+    pub fn answered(&self) {
+        let now = Instant::now();
+        if let Some(request) = &self.inner.request {
+            request.backend_first_event(now);
+        }
+        self.activity(now);
+    }
+
+    /// The backend's latest token counts.
+    pub fn usage(&self, input: u64, output: u64) {
+        self.progress().usage = Some((input, output));
+    }
+
+    /// Token counts from an OpenAI `usage` object (Chat or Responses spelling), if any.
+    pub fn usage_json(&self, usage: Option<&Value>) {
+        let Some(usage) = usage.filter(|usage| usage.is_object()) else {
+            return;
+        };
+        let count = |names: [&str; 2]| {
+            names
+                .iter()
+                .find_map(|name| usage.get(*name).and_then(Value::as_u64))
+                .unwrap_or(0)
+        };
+        self.usage(
+            count(["prompt_tokens", "input_tokens"]),
+            count(["completion_tokens", "output_tokens"]),
+        );
+    }
+
+    /// A relayed Chat Completions chunk: its `usage` is kept, and an
+    /// `{"error":…}` chunk counts as a failure of kind `stream`.
+    pub fn observe_chunk(&self, chunk: &Value) {
+        if let Some(error) = chunk.get("error").filter(|error| !error.is_null()) {
+            let message = error
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("error chunk");
+            let _ = self.failed(BackendError::Stream(message.to_owned()));
+            return;
+        }
+        self.usage_json(chunk.get("usage"));
+    }
+
+    /// The answer ended well.
+    pub fn succeeded(&self) {
+        self.activity(Instant::now());
+        self.finish(BackendOutcome::Success);
+    }
+
+    fn finish(&self, outcome: BackendOutcome) {
+        let usage = {
+            let mut progress = self.progress();
+            if progress.outcome.is_some() {
+                return;
+            }
+            progress.outcome = Some(outcome);
+            progress.usage
+        };
+        let inner = &self.inner;
+        inner
+            .metrics
+            .record_backend_request(&inner.model, &inner.backend, outcome);
+        if let Some((input, output)) = usage {
+            inner
+                .metrics
+                .record_tokens(&inner.model, &inner.backend, input, output);
+        }
+    }
+
+    /// Wraps a backend's chat events so that they are recorded as they pass.
+    pub fn observe(self, stream: ChatEventStream) -> ChatEventStream {
+        Box::pin(ObservedEvents {
+            inner: stream,
+            call: self,
+        })
+    }
+
+    /// Wraps a relayed answer's body: its first piece gives the time to first
+    /// token, an error a failure of kind `stream`. Its end does not settle the
+    /// outcome (a relay may stop reading at `[DONE]`): call
+    /// [`BackendCall::succeeded`] when the relay is done.
+    pub fn observe_bytes<S, B, E>(&self, stream: S) -> impl Stream<Item = Result<B, E>> + Send
+    where
+        S: Stream<Item = Result<B, E>> + Send + 'static,
+        E: std::fmt::Display,
+    {
+        ObservedBytes {
+            inner: Box::pin(stream),
+            call: self.clone(),
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let progress = self
+            .progress
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        if progress.outcome.is_none() {
+            self.metrics.record_backend_request(
+                &self.model,
+                &self.backend,
+                BackendOutcome::Cancelled,
+            );
+            if let Some((input, output)) = progress.usage {
+                self.metrics
+                    .record_tokens(&self.model, &self.backend, input, output);
+            }
+        }
+    }
+}
+
+struct ObservedEvents {
+    inner: ChatEventStream,
+    call: BackendCall,
+}
+
+impl Stream for ObservedEvents {
+    type Item = Result<ChatEvent, BackendError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let polled = self.inner.as_mut().poll_next(context);
+        match &polled {
+            Poll::Ready(Some(Ok(event))) => {
+                self.call.event();
+                if let ChatEvent::Usage(usage) = event {
+                    self.call
+                        .usage(usage.prompt_tokens, usage.completion_tokens);
+                }
+            }
+            Poll::Ready(Some(Err(error))) => {
+                let _ = self.call.failed(error.clone());
+            }
+            Poll::Ready(None) => self.call.succeeded(),
+            Poll::Pending => {}
+        }
+        polled
+    }
+}
+
+struct ObservedBytes<S> {
+    inner: Pin<Box<S>>,
+    call: BackendCall,
+}
+
+impl<S, B, E> Stream for ObservedBytes<S>
+where
+    S: Stream<Item = Result<B, E>>,
+    E: std::fmt::Display,
+{
+    type Item = Result<B, E>;
+
+    fn poll_next(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let polled = self.inner.as_mut().poll_next(context);
+        match &polled {
+            Poll::Ready(Some(Ok(_))) => self.call.event(),
+            Poll::Ready(Some(Err(error))) => {
+                let _ = self.call.failed(BackendError::Stream(error.to_string()));
+            }
+            Poll::Ready(None) => self.call.activity(Instant::now()),
+            Poll::Pending => {}
+        }
+        polled
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backends::TokenUsage;
+    use futures::StreamExt;
+
+    fn events(items: Vec<Result<ChatEvent, BackendError>>) -> ChatEventStream {
+        Box::pin(futures::stream::iter(items))
+    }
+
+    #[tokio::test]
+    async fn a_stream_read_to_its_end_counts_success_tokens_and_its_first_token() {
+        let metrics = Metrics::new();
+        let call = metrics.backend_call("m", "b");
+        let usage = TokenUsage {
+            prompt_tokens: 7,
+            completion_tokens: 3,
+            ..TokenUsage::default()
+        };
+        let stream = call.observe(events(vec![
+            Ok(ChatEvent::TextDelta("hi".into())),
+            Ok(ChatEvent::Usage(usage)),
+        ]));
+        assert_eq!(stream.collect::<Vec<_>>().await.len(), 2);
+        let text = metrics.render();
+        assert!(
+            text.contains(
+                "portico_backend_requests_total{model=\"m\",backend=\"b\",outcome=\"success\"} 1\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "portico_time_to_first_token_seconds_count{model=\"m\",backend=\"b\"} 1\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "portico_tokens_total{model=\"m\",backend=\"b\",direction=\"input\"} 7\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "portico_tokens_total{model=\"m\",backend=\"b\",direction=\"output\"} 3\n"
+            ),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_broken_stream_counts_one_error_of_kind_stream() {
+        let metrics = Metrics::new();
+        let stream = metrics.backend_call("m", "b").observe(events(vec![
+            Ok(ChatEvent::TextDelta("hi".into())),
+            Err(BackendError::Stream("reset".into())),
+        ]));
+        let _ = stream.collect::<Vec<_>>().await;
+        let text = metrics.render();
+        assert!(text.contains("outcome=\"error\"} 1\n"), "{text}");
+        assert!(!text.contains("outcome=\"success\""), "{text}");
+        assert!(
+            text.contains("portico_backend_errors_total{backend=\"b\",kind=\"stream\"} 1\n"),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_call_dropped_before_its_end_counts_as_cancelled() {
+        let metrics = Metrics::new();
+        let mut stream = metrics.backend_call("m", "b").observe(events(vec![
+            Ok(ChatEvent::TextDelta("a".into())),
+            Ok(ChatEvent::TextDelta("b".into())),
+        ]));
+        let _ = stream.next().await;
+        drop(stream);
+        assert!(metrics.render().contains("outcome=\"cancelled\"} 1\n"));
+    }
+
+    #[test]
+    fn a_failure_before_answering_counts_its_kind() {
+        let metrics = Metrics::new();
+        let call = metrics.backend_call("m", "b");
+        let error = call.failed(BackendError::Unreachable("refused".into()));
+        assert!(matches!(error, BackendError::Unreachable(_)));
+        drop(call);
+        let text = metrics.render();
+        assert!(text.contains("kind=\"unreachable\"} 1\n"), "{text}");
+        assert!(text.contains("outcome=\"error\"} 1\n"), "{text}");
+        assert!(!text.contains("outcome=\"cancelled\""), "{text}");
+    }
+
+    #[test]
+    fn relayed_chunks_give_usage_and_error_chunks_fail() {
+        let metrics = Metrics::new();
+        let call = metrics.backend_call("m", "b");
+        call.observe_chunk(&serde_json::json!({"choices": [], "usage": {"prompt_tokens": 2, "completion_tokens": 1}}));
+        call.succeeded();
+        let failing = metrics.backend_call("m", "b");
+        failing.observe_chunk(&serde_json::json!({"error": {"message": "boom"}}));
+        let text = metrics.render();
+        assert!(text.contains("direction=\"input\"} 2\n"), "{text}");
+        assert!(text.contains("outcome=\"success\"} 1\n"), "{text}");
+        assert!(text.contains("outcome=\"error\"} 1\n"), "{text}");
+    }
+}

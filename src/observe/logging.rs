@@ -1,0 +1,46 @@
+//! The log subscriber: everything goes to stderr (stdout is kept for the
+//! servers' `… listening on http://ADDR` line and for command output), as
+//! JSON objects one per line, or as text for a person at a terminal. The
+//! level comes from `RUST_LOG` (default `info`).
+//!
+//! A JSON line has the event's fields at the top level (`timestamp`,
+//! `level`, `message`, its own fields, `target`) and the request's span under
+//! `span` (`request_id`, `method`, `route`), e.g. the line that ends a request:
+//!
+//! ```text
+//! {"timestamp":"…","level":"INFO","message":"request finished","status":200,"duration_ms":12.3,
+//!  "model":"llama","backend":"local","target":"portico::observe::body",
+//!  "span":{"method":"POST","request_id":"req_…","route":"/v1/responses","name":"request"}}
+//! ```
+
+use std::io::IsTerminal;
+
+use tracing_subscriber::EnvFilter;
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line (for log collectors).
+    Json,
+    /// Human-readable lines.
+    Text,
+}
+
+/// Installs the global subscriber (does nothing if one is already set).
+pub fn init(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+    };
+}

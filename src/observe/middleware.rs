@@ -1,0 +1,142 @@
+//! The middleware every route goes through (added last in `app::router`, with
+//! `Router::layer`, so that it runs after routing and sees the matched route
+//! template). For each request it:
+//!
+//! 1. takes the client's `x-request-id` or makes one, and puts it in the
+//!    request's extensions ([`RequestId`]);
+//! 2. opens the `request` span (`request_id`, `method`, `route`) that the
+//!    handler, its spawned response task and the answer's body run in;
+//! 3. counts the request in flight and serves it with a fresh
+//!    [`RequestContext`] as the task's current one;
+//! 4. sets `x-request-id` on the answer, whatever it is (errors included),
+//!    and wraps its body so that the request is recorded when it ends
+//!    (see [`super::body`]).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, Method};
+use axum::middleware::Next;
+use axum::response::Response;
+use tracing::Instrument;
+
+use super::body::{Finish, ObservedBody};
+use super::context::RequestContext;
+use super::request_id::{RequestId, HEADER};
+use crate::metrics::Metrics;
+
+/// The `route` label of requests that matched no route.
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// Observes one request (see the module doc).
+pub async fn observe(State(metrics): State<Metrics>, mut request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = RequestId::from_headers(request.headers());
+    let route: Arc<str> = request.extensions().get::<MatchedPath>().map_or_else(
+        || Arc::from(UNMATCHED_ROUTE),
+        |path| Arc::from(path.as_str()),
+    );
+    let method = method_label(request.method());
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id.0,
+        method,
+        route = %route,
+    );
+    let header_value = request_id.header_value();
+    request.extensions_mut().insert(request_id);
+    let context = Arc::new(RequestContext::new(started));
+    let mut finish = Finish::new(metrics, Arc::clone(&context), route, method, span.clone());
+    let mut response = context.scope(next.run(request).instrument(span)).await;
+    if let Some(value) = header_value {
+        response.headers_mut().insert(HEADER, value);
+    }
+    finish.status = Some(response.status());
+    finish.streamed = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("text/event-stream"));
+    response.map(|body| axum::body::Body::new(ObservedBody::new(body, finish)))
+}
+
+/// The `method` label: the standard methods by name, anything else `other`
+/// (a client cannot add label values at will).
+pub fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::routing::get;
+    use axum::Router;
+    use tower::ServiceExt;
+
+    fn app(metrics: &Metrics) -> Router {
+        Router::new()
+            .route("/items/{item_id}", get(|| async { "item" }))
+            .fallback(|| async { (axum::http::StatusCode::NOT_FOUND, "none") })
+            .layer(axum::middleware::from_fn_with_state(
+                metrics.clone(),
+                observe,
+            ))
+    }
+
+    async fn send(app: Router, uri: &str, request_id: Option<&str>) -> Response {
+        let mut request = Request::builder().uri(uri);
+        if let Some(id) = request_id {
+            request = request.header(HEADER, id);
+        }
+        let response = app
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let (parts, body) = response.into_parts();
+        let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        Response::from_parts(parts, Body::from(bytes))
+    }
+
+    #[tokio::test]
+    async fn requests_are_counted_by_route_template_and_carry_their_id() {
+        let metrics = Metrics::new();
+        let answer = send(app(&metrics), "/items/it_123", Some("client-1")).await;
+        assert_eq!(answer.headers()[HEADER], "client-1");
+        let missing = send(app(&metrics), "/nowhere/it_456", None).await;
+        assert_eq!(missing.status(), 404);
+        assert!(missing.headers()[HEADER]
+            .to_str()
+            .unwrap()
+            .starts_with("req_"));
+        let text = metrics.render();
+        assert!(text.contains("portico_requests_total{route=\"/items/{item_id}\",method=\"GET\",status=\"200\"} 1\n"), "{text}");
+        assert!(
+            text.contains(
+                "portico_requests_total{route=\"unmatched\",method=\"GET\",status=\"404\"} 1\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            !text.contains("it_123") && !text.contains("it_456"),
+            "{text}"
+        );
+        assert!(text.contains("portico_in_flight_requests 0\n"), "{text}");
+    }
+
+    #[test]
+    fn unusual_methods_share_one_label() {
+        assert_eq!(method_label(&Method::POST), "POST");
+        assert_eq!(method_label(&Method::from_bytes(b"BREW").unwrap()), "other");
+    }
+}

@@ -1,0 +1,122 @@
+//! Storage of threads and their messages (rows of `assistant_objects`):
+//! creating a thread with its first messages in one transaction, deleting a
+//! thread with everything in it, reading a thread's messages in order for a
+//! run's chat history, and finding the run that keeps a thread busy.
+
+use sqlx::{Row, SqlitePool};
+
+use crate::threads::object::{MessageObject, ThreadObject};
+
+use super::assistants::{decode, insert, Kind, Placement};
+
+/// Run statuses that keep a thread busy (one active run per thread).
+pub const ACTIVE_RUN_STATUSES: [&str; 4] =
+    ["queued", "in_progress", "requires_action", "cancelling"];
+
+/// Creates a thread with its first messages, all or nothing.
+pub async fn create_thread(
+    pool: &SqlitePool,
+    project: &str,
+    thread: &ThreadObject,
+    messages: &[MessageObject],
+) -> Result<(), sqlx::Error> {
+    let mut transaction = pool.begin().await?;
+    insert(
+        &mut *transaction,
+        project,
+        Kind::Thread,
+        &thread.id,
+        Placement::default(),
+        thread,
+    )
+    .await?;
+    insert_messages(&mut transaction, project, messages).await?;
+    transaction.commit().await
+}
+
+/// Inserts messages (in the caller's transaction).
+pub async fn insert_messages(
+    connection: &mut sqlx::SqliteConnection,
+    project: &str,
+    messages: &[MessageObject],
+) -> Result<(), sqlx::Error> {
+    for message in messages {
+        insert(
+            &mut *connection,
+            project,
+            Kind::Message,
+            &message.id,
+            Placement {
+                thread_id: Some(&message.thread_id),
+                run_id: message.run_id.as_deref(),
+                status: Some(&message.status),
+                expires_at: None,
+            },
+            message,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Deletes a thread and its messages, runs and steps; false when it did not exist.
+pub async fn delete_thread(
+    pool: &SqlitePool,
+    project: &str,
+    id: &str,
+) -> Result<bool, sqlx::Error> {
+    let mut transaction = pool.begin().await?;
+    let result = sqlx::query(
+        "DELETE FROM assistant_objects WHERE id = ? AND kind = 'thread' AND project = ?",
+    )
+    .bind(id)
+    .bind(project)
+    .execute(&mut *transaction)
+    .await?;
+    if result.rows_affected() == 0 {
+        return Ok(false);
+    }
+    sqlx::query("DELETE FROM assistant_objects WHERE thread_id = ? AND project = ?")
+        .bind(id)
+        .bind(project)
+        .execute(&mut *transaction)
+        .await?;
+    transaction.commit().await?;
+    Ok(true)
+}
+
+/// Every message of a thread, oldest first.
+pub async fn thread_messages(
+    pool: &SqlitePool,
+    project: &str,
+    thread_id: &str,
+) -> Result<Vec<MessageObject>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT body FROM assistant_objects WHERE kind = 'message' AND project = ? AND thread_id = ? ORDER BY seq",
+    )
+    .bind(project)
+    .bind(thread_id)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| decode(row.get::<&str, _>("body")))
+        .collect()
+}
+
+/// The id of the thread's active run (queued, in progress, requiring action or cancelling), if any.
+pub async fn active_run(
+    pool: &SqlitePool,
+    project: &str,
+    thread_id: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT id FROM assistant_objects WHERE kind = 'run' AND project = ? AND thread_id = ?
+           AND status IN ('queued', 'in_progress', 'requires_action', 'cancelling')
+         ORDER BY seq DESC LIMIT 1",
+    )
+    .bind(project)
+    .bind(thread_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|row| row.get("id")))
+}
