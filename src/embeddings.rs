@@ -73,23 +73,27 @@ pub async fn create_embedding(
             Some("model".to_owned()),
         ));
     };
+    let bytes = serde_json::to_vec(&body)?;
+    let call = state.metrics.backend_call(&model, name);
     let answer = upstream
-        .forward_embeddings(serde_json::to_vec(&body)?.into())
+        .forward_embeddings(bytes.into())
         .await
-        .map_err(|error| backend_error(name, error))?;
+        .map_err(|error| backend_error(name, call.failed(error)))?;
     if !answer.status().is_success() {
-        return Err(backend_error(name, status_error(answer).await));
+        return Err(backend_error(name, call.failed(status_error(answer).await)));
     }
-    let failed = |detail: String| backend_error(name, BackendError::Stream(detail));
+    let failed = |detail: String| backend_error(name, call.failed(BackendError::Stream(detail)));
     let bytes = answer
         .bytes()
         .await
         .map_err(|error| failed(error.to_string()))?;
+    call.answered();
     let answer: Value =
         serde_json::from_slice(&bytes).map_err(|_| failed("its answer is not JSON".to_owned()))?;
-    normalize_list(answer, &model, format)
-        .map(Json)
-        .map_err(failed)
+    call.usage_json(answer.get("usage"));
+    let list = normalize_list(answer, &model, format).map_err(failed)?;
+    call.succeeded();
+    Ok(Json(list))
 }
 
 /// `input` must be a string, or a non-empty array of strings, of token ids, or

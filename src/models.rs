@@ -32,7 +32,7 @@ pub struct ModelList {
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/models", get(list_models))
-        .route("/v1/models/{model}", get(retrieve_model))
+        .route("/v1/models/{model}", get(retrieve_model).delete(delete_model))
 }
 
 /// Every model served, first backend first, without duplicates.
@@ -111,5 +111,35 @@ pub async fn retrieve_model(
         .into_iter()
         .find(|served| served.id == model)
         .map(Json)
-        .ok_or_else(|| ApiError::model_not_found(&model))
+        .ok_or_else(|| unknown_model(&model))
+}
+
+/// The Models API's own wording for an unknown model (the generation endpoints
+/// use [`ApiError::model_not_found`]'s).
+fn unknown_model(model: &str) -> ApiError {
+    ApiError::NotFound {
+        message: format!("The model '{model}' does not exist"),
+        param: Some("model".to_owned()),
+        code: Some("model_not_found".to_owned()),
+    }
+}
+
+/// Deletes a fine-tuned model. Portico serves no fine-tuned models of its own:
+/// unknown models are OpenAI's 404, the backends' models cannot be deleted here.
+#[utoipa::path(
+    delete, path = "/v1/models/{model}", tag = "Models",
+    params(("model" = String, Path, description = "The model's id")),
+    responses((status = 403, description = "A backend's model: not deletable through Portico", body = ErrorEnvelope), (status = 404, description = "No such model", body = ErrorEnvelope))
+)]
+pub async fn delete_model(
+    State(state): State<AppState>,
+    _project: Project,
+    Path(model): Path<String>,
+) -> ApiResult<Json<Model>> {
+    if served_models(&state).await.iter().any(|served| served.id == model) {
+        return Err(ApiError::Forbidden {
+            message: format!("You cannot delete the model '{model}': it is served by a backend, not owned by this project."),
+        });
+    }
+    Err(unknown_model(&model))
 }

@@ -59,8 +59,10 @@ use crate::state::AppState;
         crate::embeddings::create_embedding,
         crate::models::list_models,
         crate::models::retrieve_model,
+        crate::models::delete_model,
         crate::health::healthz,
         crate::health::readyz,
+        crate::metrics::route::metrics,
     ),
     components(schemas(crate::error::ErrorEnvelope, crate::error::ErrorBody)),
     tags(
@@ -71,6 +73,7 @@ use crate::state::AppState;
         (name = "Embeddings", description = "Embeddings, forwarded to the backend"),
         (name = "Models", description = "What the backends serve"),
         (name = "Health", description = "Liveness and readiness"),
+        (name = "Metrics", description = "Prometheus metrics"),
     )
 )]
 pub struct ApiDoc;

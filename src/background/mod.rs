@@ -124,7 +124,13 @@ async fn run_claimed(state: &AppState, claimed: store::background::ClaimedJob) {
 
 /// Opens the backend stream (through the generation cache) and reads its first event.
 async fn open(state: &AppState, backend: Arc<dyn Backend>, chat: ChatRequest) -> Opened {
-    let (mut stream, _) = state.cache.stream(backend, chat).await?;
+    let call = state.metrics.backend_call(&chat.model, backend.name());
+    let (stream, outcome) = state
+        .cache
+        .stream(backend, chat)
+        .await
+        .map_err(|error| call.failed(error))?;
+    let mut stream = crate::metrics::backend_call::observe_unless_cached(call, stream, outcome);
     let first = stream.next().await;
     Ok((first, stream))
 }

@@ -113,12 +113,14 @@ pub async fn create_chat_completion(
     };
     if let Some(upstream) = backend.chat_passthrough() {
         let bytes = serde_json::to_vec(&sent)?;
+        let call = state.metrics.backend_call(&model, backend.name());
         let answer = upstream
             .forward_chat(bytes.into())
             .await
-            .map_err(|error| backend_error(backend.name(), error))?;
+            .map_err(|error| backend_error(backend.name(), call.failed(error)))?;
         if !answer.status().is_success() {
-            return Err(backend_error(backend.name(), status_error(answer).await));
+            let error = call.failed(status_error(answer).await);
+            return Err(backend_error(backend.name(), error));
         }
         let asked = ClientAsked {
             backend: backend.name(),
@@ -128,17 +130,23 @@ pub async fn create_chat_completion(
             obfuscate,
             legacy_functions: legacy,
         };
-        return relay::relay(answer, asked, recorder).await;
+        return relay::relay(answer, asked, recorder, call).await;
     }
     let request = synthesize::chat_request_from_body(&sent)
         .map_err(|message| ApiError::invalid(message, None))?;
+    let call = state.metrics.backend_call(&model, backend.name());
     let events = backend
         .stream_chat(request)
         .await
-        .map_err(|error| backend_error(backend.name(), error))?;
+        .map_err(|error| backend_error(backend.name(), call.failed(error)))?;
+    let events = call.observe(events);
     if stream {
         let encoder = synthesize::ChunkEncoder::new(&model, include_usage);
-        let normalizer = ChunkNormalizer::new(&model, include_usage).with_obfuscation(obfuscate);
+        let mut normalizer =
+            ChunkNormalizer::new(&model, include_usage).with_obfuscation(obfuscate);
+        if let Some(recorder) = &recorder {
+            normalizer = normalizer.with_id(recorder.id());
+        }
         let pipeline = ChunkPipeline::new(normalizer, recorder).with_legacy_functions(legacy);
         Ok(synthesized_stream(encoder, pipeline, events))
     } else {
@@ -152,7 +160,7 @@ pub async fn create_chat_completion(
             legacy_functions::completion_to_legacy(&mut completion);
         }
         if let Some(recorder) = &recorder {
-            recorder.save(&completion).await?;
+            recorder.save(&mut completion).await?;
         }
         Ok(axum::Json(completion).into_response())
     }

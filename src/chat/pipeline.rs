@@ -22,6 +22,7 @@ pub struct ChunkPipeline {
     recorder: Option<Recorder>,
     legacy_functions: bool,
     failed: bool,
+    backend_call: Option<crate::metrics::BackendCall>,
 }
 
 impl ChunkPipeline {
@@ -33,7 +34,14 @@ impl ChunkPipeline {
             recorder,
             legacy_functions: false,
             failed: false,
+            backend_call: None,
         }
+    }
+
+    /// Reports the relayed backend call's usage, error chunks and end to its metrics.
+    pub fn with_backend_call(mut self, call: crate::metrics::BackendCall) -> Self {
+        self.backend_call = Some(call);
+        self
     }
 
     /// Sends tool calls as legacy `function_call` deltas (the request used `functions`).
@@ -52,6 +60,9 @@ impl ChunkPipeline {
     /// The frames to send now for one chunk that came as `event` (its data is
     /// replaced by the normalized chunk).
     pub fn chunk(&mut self, event: SseEvent, chunk: Value) -> Vec<Bytes> {
+        if let Some(call) = &self.backend_call {
+            call.observe_chunk(&chunk);
+        }
         if chunk.get("error").is_some_and(|error| !error.is_null()) {
             self.failed = true;
             let mut frames = self.flush();
@@ -90,6 +101,9 @@ impl ChunkPipeline {
     /// The stream is complete: stores the completion when asked to (before the
     /// caller sends `[DONE]`, so that a read right after finds it).
     pub async fn finish(&mut self) {
+        if let Some(call) = &self.backend_call {
+            call.succeeded();
+        }
         if self.failed {
             return;
         }

@@ -58,29 +58,36 @@ pub async fn relay(
     answer: reqwest::Response,
     asked: ClientAsked<'_>,
     recorder: Option<Recorder>,
+    call: crate::metrics::BackendCall,
 ) -> ApiResult<Response> {
     let is_stream = answer
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.contains("text/event-stream"));
-    let normalizer =
+    let mut normalizer =
         ChunkNormalizer::new(asked.model, asked.include_usage).with_obfuscation(asked.obfuscate);
+    if let Some(recorder) = &recorder {
+        normalizer = normalizer.with_id(recorder.id());
+    }
     if is_stream {
         let backend = asked.backend.to_owned();
         let pipeline =
             ChunkPipeline::new(normalizer, recorder).with_legacy_functions(asked.legacy_functions);
+        let pipeline = pipeline.with_backend_call(call.clone());
         return Ok(sse_response(normalized_stream(
-            answer.bytes_stream(),
+            call.observe_bytes(answer.bytes_stream()),
             pipeline,
             backend,
         )));
     }
-    let failed = |detail: String| backend_error(asked.backend, BackendError::Stream(detail));
+    let failed =
+        |detail: String| backend_error(asked.backend, call.failed(BackendError::Stream(detail)));
     let bytes = answer
         .bytes()
         .await
         .map_err(|error| failed(error.to_string()))?;
+    call.answered();
     let body: Value =
         serde_json::from_slice(&bytes).map_err(|_| failed("its answer is not JSON".to_owned()))?;
     if let Some(error) = body.get("error").filter(|error| !error.is_null()) {
@@ -90,12 +97,14 @@ pub async fn relay(
             .map_or_else(|| error.to_string(), str::to_owned);
         return Err(failed(message));
     }
+    call.usage_json(body.get("usage"));
+    call.succeeded();
     let mut completion = normalize_completion(body, asked.model);
     if asked.legacy_functions {
         completion_to_legacy(&mut completion);
     }
     if let Some(recorder) = &recorder {
-        recorder.save(&completion).await?;
+        recorder.save(&mut completion).await?;
     }
     if !asked.stream {
         return Ok(axum::Json(completion).into_response());

@@ -2,7 +2,10 @@
 //!
 //! [`Recorder`] is made from the request when it asks to be stored; it sees the
 //! answer (the whole completion, or every streamed chunk, accumulated) and saves
-//! it before the client gets the end of it, so a read right after finds it.
+//! it before the client gets the end of it, so a read right after finds it. A
+//! stored completion gets Portico's own id (`chatcmpl-` and 48 hex digits) in
+//! place of the backend's: some local servers draw ids from a few hundred
+//! numbers (Ollama), and the id is the key the completion is read back by.
 //!
 //! A stored completion reads back in the shape OpenAI's retrieve and list
 //! endpoints answer, which is not the create answer's: `{object, id, model,
@@ -31,6 +34,7 @@ use crate::store::chat_completions::{self, StoredChatCompletion};
 /// Saves one completion when the request asked for `store: true`.
 #[derive(Debug, Clone)]
 pub struct Recorder {
+    id: String,
     db: SqlitePool,
     project: String,
     requested_model: String,
@@ -74,6 +78,7 @@ impl Recorder {
             return Ok(None);
         }
         Ok(Some(Self {
+            id: crate::ids::new_id("chatcmpl-"),
             db: db.clone(),
             project: project.to_owned(),
             requested_model: requested_model.to_owned(),
@@ -81,6 +86,13 @@ impl Recorder {
             accumulator: Accumulator::default(),
             legacy_functions: uses_legacy_functions(body),
         }))
+    }
+
+    /// The id the completion is stored under, which the answer must carry
+    /// (`ChunkNormalizer::with_id` puts it on every chunk; [`save`](Self::save)
+    /// puts it in a whole completion).
+    pub fn id(&self) -> &str {
+        &self.id
     }
 
     /// Takes one streamed (normalized) chunk into account.
@@ -95,13 +107,18 @@ impl Recorder {
         if self.legacy_functions {
             completion_to_legacy(&mut completion);
         }
-        if let Err(error) = self.save(&completion).await {
+        if let Err(error) = self.save(&mut completion).await {
             tracing::error!(%error, "could not store the streamed chat completion");
         }
     }
 
-    /// Stores `completion` (a `chat.completion` in OpenAI's shape).
-    pub async fn save(&self, completion: &Value) -> Result<(), sqlx::Error> {
+    /// Stores `completion` (a `chat.completion` in OpenAI's shape) under
+    /// [`id`](Self::id), which it then carries.
+    pub async fn save(&self, completion: &mut Value) -> Result<(), sqlx::Error> {
+        if let Some(object) = completion.as_object_mut() {
+            object.insert("id".into(), Value::String(self.id.clone()));
+        }
+        let completion = &*completion;
         let text = |key: &str| {
             completion
                 .get(key)
@@ -109,7 +126,7 @@ impl Recorder {
                 .unwrap_or_default()
         };
         let stored = StoredChatCompletion {
-            id: text("id").to_owned(),
+            id: self.id.clone(),
             created_at: completion
                 .get("created")
                 .and_then(Value::as_i64)

@@ -10,7 +10,9 @@
 //! * `choices` holds one entry `{index:0, delta, logprobs:null, finish_reason}`;
 //!   `finish_reason` is null on every chunk but the finish chunk.
 //! * The first chunk's delta is `{"role":"assistant","content":"","refusal":null}`:
-//!   the role appears exactly once.
+//!   the role appears exactly once. (On its way to the client, the chat
+//!   pipeline merges it into a first tool-call chunk, or nulls its content
+//!   before a refusal, as OpenAI sends them; see `FirstChunkHold`.)
 //! * Text becomes `delta.content`, reasoning `delta.reasoning_content` (the field
 //!   vLLM, llama.cpp and DeepSeek use). Empty pieces are not sent.
 //! * A tool call's first fragment is `{index, id, type:"function",

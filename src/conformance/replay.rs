@@ -100,7 +100,8 @@ pub async fn replay(
                 .delete(format!("{mock}/control/scripts"))
                 .send()
                 .await;
-            let script = script_for(request, &interaction.response)
+            let script = super::script::background_script(&cassette.interactions, number)
+                .or_else(|| script_for(request, &interaction.response))
                 .or_else(|| super::assistants::run_script(&cassette.interactions, number));
             if let Some(script) = script {
                 let _ = client
@@ -111,7 +112,12 @@ pub async fn replay(
             }
         }
         let run_start = match &target.mock_url {
-            Some(mock) if super::assistants::starts_run(&request.method, &request.path) => {
+            // Work the backend does after the answer (runs, background responses)
+            // must have taken its script before the next exchange clears it.
+            Some(mock)
+                if super::assistants::starts_run(&request.method, &request.path)
+                    || request.body.get("background").and_then(Value::as_bool) == Some(true) =>
+            {
                 Some((mock, super::assistants::backend_calls(client, mock).await))
             }
             _ => None,

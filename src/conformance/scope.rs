@@ -5,7 +5,8 @@
 //! vector stores, image and audio inputs, encrypted reasoning and logprobs
 //! includes, compaction (encrypted by design), Azure recordings (Azure-only
 //! fields), cassettes that cannot be replayed on their own (no request was
-//! recorded, or they use objects created outside the recording), and answers no
+//! recorded, they use objects created outside the recording, or their lists
+//! show objects created outside it), and answers no
 //! chat backend can express: a turn's output that is not "reasoning (one summary
 //! part at most), then a message, then function calls" — e.g. two messages in one
 //! turn, or several reasoning summary parts. Chat Completions adds its own
@@ -74,12 +75,13 @@ pub fn classify(cassette: &Cassette) -> Scope {
     if cassette.has_flag("assistants-v1-header") {
         return Scope::OutOfScope("Assistants v1 (retired; Portico implements v2)".into());
     }
+    if lists_outside_objects(cassette) {
+        return Scope::OutOfScope("lists objects created outside the recording".into());
+    }
     if cassette.has_feature("prompt_template") {
         return Scope::OutOfScope("stored prompt templates".into());
     }
-    if cassette.has_feature("file_input")
-        || cassette.has_flag("interactions-filtered") && uses_file_ids(cassette)
-    {
+    if cassette.has_feature("file_input") || uses_file_ids(cassette) {
         return Scope::OutOfScope("files and vector stores".into());
     }
     if cassette.has_feature("image_input") || cassette.has_feature("audio_input") {
@@ -205,4 +207,24 @@ fn stage_seen(output: &[Value], item: &Value, kind: &str) -> bool {
         .iter()
         .take_while(|candidate| !std::ptr::eq(*candidate, item))
         .any(|candidate| candidate.get("type").and_then(Value::as_str) == Some(kind))
+}
+
+/// Whether a recorded assistants list shows assistants the cassette never
+/// created: the account had objects from elsewhere, which an empty server cannot show.
+fn lists_outside_objects(cassette: &Cassette) -> bool {
+    let mut created: Vec<&str> = Vec::new();
+    for interaction in &cassette.interactions {
+        let Some(request) = &interaction.request else { continue };
+        let body = &interaction.response.body;
+        if request.method == "GET" && request.path.trim_end_matches('/') == "/v1/assistants" {
+            let listed = body.get("data").and_then(Value::as_array).into_iter().flatten();
+            if listed.filter_map(|item| item.get("id").and_then(Value::as_str)).any(|id| !created.contains(&id)) {
+                return true;
+            }
+        }
+        if let Some(id) = body.get("id").and_then(Value::as_str) {
+            created.push(id);
+        }
+    }
+    false
 }

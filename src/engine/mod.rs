@@ -163,16 +163,23 @@ pub async fn start(
     crate::cache::CacheOutcome,
 )> {
     // Read the first event before answering 200, so early failures are HTTP errors.
+    let call = state
+        .metrics
+        .backend_call(&prepared.chat.model, prepared.backend.name());
     let opened = match state
         .cache
         .stream(prepared.backend.clone(), prepared.chat.clone())
         .await
     {
-        Ok((mut stream, outcome)) => match stream.next().await {
-            Some(Err(error)) => Err(error),
-            first => Ok((first, stream, outcome)),
-        },
-        Err(error) => Err(error),
+        Ok((stream, outcome)) => {
+            let mut stream =
+                crate::metrics::backend_call::observe_unless_cached(call, stream, outcome);
+            match stream.next().await {
+                Some(Err(error)) => Err(error),
+                first => Ok((first, stream, outcome)),
+            }
+        }
+        Err(error) => Err(call.failed(error)),
     };
     let (first, stream, outcome) = match opened {
         Ok(opened) => opened,
@@ -195,13 +202,14 @@ pub async fn start(
     }
     let (sender, receiver) = mpsc::channel(64);
     let sink = sink::Sink::client(sender);
-    tokio::spawn(run::run_response(
+    // In the request's span: its log lines carry the request id.
+    tokio::spawn(tracing::Instrument::in_current_span(run::run_response(
         state.db.clone(),
         prepared,
         Ok((first, stream)),
         sink,
         None,
-    ));
+    )));
     Ok((receiver, outcome))
 }
 

@@ -70,6 +70,7 @@ struct Inner {
 #[derive(Debug, Default)]
 struct Progress {
     first_event_seen: bool,
+    not_sent: bool,
     outcome: Option<BackendOutcome>,
     /// (input, output) as last reported.
     usage: Option<(u64, u64)>,
@@ -80,7 +81,7 @@ impl BackendCall {
         let started = Instant::now();
         let request = RequestContext::current();
         if let Some(request) = &request {
-            request.backend_called(model, backend, started);
+            request.note_backend(model, backend);
         }
         Self {
             inner: Arc::new(Inner {
@@ -101,8 +102,17 @@ impl BackendCall {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The request's context, marked as waiting for a backend since this
+    /// call started (done at the call's first sign of life, so that an answer
+    /// served by the cache marks nothing).
+    fn sent(&self) -> Option<&RequestContext> {
+        let request = self.inner.request.as_deref()?;
+        request.backend_called(self.inner.started);
+        Some(request)
+    }
+
     fn activity(&self, at: Instant) {
-        if let Some(request) = &self.inner.request {
+        if let Some(request) = self.sent() {
             request.backend_activity(at);
         }
     }
@@ -117,7 +127,7 @@ impl BackendCall {
                 &self.inner.backend,
                 now.saturating_duration_since(self.inner.started),
             );
-            if let Some(request) = &self.inner.request {
+            if let Some(request) = self.sent() {
                 request.backend_first_event(now);
             }
         }
@@ -138,10 +148,16 @@ impl BackendCall {
     /// A whole (non-streamed) answer has arrived.
     pub fn answered(&self) {
         let now = Instant::now();
-        if let Some(request) = &self.inner.request {
+        if let Some(request) = self.sent() {
             request.backend_first_event(now);
         }
         self.activity(now);
+    }
+
+    /// The answer does not come from this call after all (the cache replayed
+    /// it, or another request's identical call is shared): nothing is counted.
+    pub fn not_sent(self) {
+        self.progress().not_sent = true;
     }
 
     /// The backend's latest token counts.
@@ -230,13 +246,32 @@ impl BackendCall {
     }
 }
 
+/// Observes `stream` as `call`'s answer, unless the cache gave it (replayed,
+/// or shared from another request's identical call, which counts its own):
+/// then nothing is counted for `call`.
+pub fn observe_unless_cached(
+    call: BackendCall,
+    stream: ChatEventStream,
+    outcome: crate::cache::CacheOutcome,
+) -> ChatEventStream {
+    match outcome {
+        crate::cache::CacheOutcome::Hit | crate::cache::CacheOutcome::Shared => {
+            call.not_sent();
+            stream
+        }
+        crate::cache::CacheOutcome::Miss | crate::cache::CacheOutcome::Bypass => {
+            call.observe(stream)
+        }
+    }
+}
+
 impl Drop for Inner {
     fn drop(&mut self) {
         let progress = self
             .progress
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner);
-        if progress.outcome.is_none() {
+        if progress.outcome.is_none() && !progress.not_sent {
             self.metrics.record_backend_request(
                 &self.model,
                 &self.backend,

@@ -102,7 +102,8 @@ impl Finish {
             None => (None, None),
         };
         let _entered = self.span.enter();
-        let duration_ms = duration.as_secs_f64() * 1000.0;
+        // Whole microseconds: no float noise in the log line.
+        let duration_ms = duration.as_micros() as f64 / 1000.0;
         match status {
             Some(status) => {
                 tracing::info!(status, duration_ms, model, backend, "request finished")

@@ -59,16 +59,20 @@ impl RequestContext {
         u64::try_from(nanos).unwrap_or(u64::MAX - 1) + 1
     }
 
-    /// A backend call starts now (the first one fixes the request's start of
-    /// backend time; the latest names the model and backend).
-    pub fn backend_called(&self, model: &str, backend: &str, at: Instant) {
+    /// The model and backend the request is sent to (the latest call's).
+    pub fn note_backend(&self, model: &str, backend: &str) {
+        *self.backend.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some((model.to_owned(), backend.to_owned()));
+    }
+
+    /// A backend call was sent at `at` (the first one fixes the request's
+    /// start of backend time).
+    pub fn backend_called(&self, at: Instant) {
         let stamp = self.stamp(at);
         let _ =
             self.backend_started
                 .compare_exchange(0, stamp, Ordering::Relaxed, Ordering::Relaxed);
         self.backend_activity.fetch_max(stamp, Ordering::Relaxed);
-        *self.backend.lock().unwrap_or_else(PoisonError::into_inner) =
-            Some((model.to_owned(), backend.to_owned()));
     }
 
     /// The backend's first event (token, chunk or whole answer) arrived.
@@ -140,7 +144,8 @@ mod tests {
     fn a_stream_counts_the_time_before_the_call_and_after_the_first_event() {
         let start = Instant::now();
         let context = RequestContext::new(start);
-        context.backend_called("m", "b", start + 2 * MS);
+        context.note_backend("m", "b");
+        context.backend_called(start + 2 * MS);
         context.backend_first_event(start + 100 * MS);
         context.backend_activity(start + 150 * MS);
         assert_eq!(context.added_latency(start + 103 * MS, true), Some(5 * MS));
@@ -151,7 +156,7 @@ mod tests {
     fn a_whole_answer_counts_the_time_after_the_backend_finished() {
         let start = Instant::now();
         let context = RequestContext::new(start);
-        context.backend_called("m", "b", start + 3 * MS);
+        context.backend_called(start + 3 * MS);
         context.backend_first_event(start + 50 * MS);
         context.backend_activity(start + 200 * MS);
         assert_eq!(context.added_latency(start + 204 * MS, false), Some(7 * MS));
@@ -161,9 +166,11 @@ mod tests {
     fn the_first_call_fixes_the_start_and_the_latest_names_the_backend() {
         let start = Instant::now();
         let context = RequestContext::new(start);
-        context.backend_called("m", "first", start + MS);
+        context.note_backend("m", "first");
+        context.backend_called(start + MS);
         context.backend_activity(start + 10 * MS);
-        context.backend_called("m", "second", start + 20 * MS);
+        context.note_backend("m", "second");
+        context.backend_called(start + 20 * MS);
         context.backend_activity(start + 30 * MS);
         assert_eq!(context.added_latency(start + 31 * MS, false), Some(2 * MS));
         assert_eq!(context.backend(), Some(("m".into(), "second".into())));

@@ -139,4 +139,55 @@ mod tests {
         assert_eq!(method_label(&Method::POST), "POST");
         assert_eq!(method_label(&Method::from_bytes(b"BREW").unwrap()), "other");
     }
+
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn every_log_line_of_a_request_carries_its_id_and_the_last_one_sums_it_up() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = crate::observe::logging::json_subscriber(
+            tracing_subscriber::EnvFilter::new("info"),
+            move || writer.clone(),
+        );
+        let _default = tracing::subscriber::set_default(subscriber);
+        let metrics = Metrics::new();
+        let app = Router::new()
+            .route(
+                "/items/{item_id}",
+                get(|| async {
+                    tracing::info!("looking the item up");
+                    "item"
+                }),
+            )
+            .layer(axum::middleware::from_fn_with_state(metrics, observe));
+        send(app, "/items/it_1", Some("client-9")).await;
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        for line in &lines {
+            assert_eq!(line["span"]["request_id"], "client-9", "{line}");
+            assert_eq!(line["span"]["route"], "/items/{item_id}", "{line}");
+            assert_eq!(line["span"]["method"], "GET", "{line}");
+        }
+        assert_eq!(lines[1]["message"], "request finished");
+        assert_eq!(lines[1]["level"], "INFO");
+        assert_eq!(lines[1]["status"], 200);
+        assert!(lines[1]["duration_ms"].is_number());
+    }
 }

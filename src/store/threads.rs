@@ -9,10 +9,6 @@ use crate::threads::object::{MessageObject, ThreadObject};
 
 use super::assistants::{decode, insert, Kind, Placement};
 
-/// Run statuses that keep a thread busy (one active run per thread).
-pub const ACTIVE_RUN_STATUSES: [&str; 4] =
-    ["queued", "in_progress", "requires_action", "cancelling"];
-
 /// Creates a thread with its first messages, all or nothing.
 pub async fn create_thread(
     pool: &SqlitePool,

@@ -231,3 +231,39 @@ async fn another_projects_completion_is_not_found_nor_listed() {
     let (_, list) = send("sk-a", reqwest::Method::GET, "/v1/chat/completions".into()).await;
     assert_eq!(list["data"][0]["id"], id);
 }
+
+#[tokio::test]
+async fn stored_completions_get_portico_ids_when_the_backend_repeats_its_own() {
+    let app = spawn_app().await;
+    let mut seen = Vec::new();
+    for stream in [false, true] {
+        // Ollama draws its ids from fewer than a thousand numbers.
+        let answer = json!({"id": "chatcmpl-123", "choices": [{"message": {"content": "Hi"}}]});
+        let chunk =
+            json!({"id": "chatcmpl-123", "choices": [{"index": 0, "delta": {"content": "Hi"}}]});
+        let script = if stream {
+            json!({"raw_chunks": [chunk]})
+        } else {
+            json!({"raw_body": answer})
+        };
+        app.script(script).await;
+        let mut request = stored_request(json!({}));
+        request["stream"] = json!(stream);
+        let id = if stream {
+            let (_, _, events) = app.post_stream("/v1/chat/completions", request).await;
+            assert!(events[..events.len() - 1]
+                .iter()
+                .all(|(_, chunk)| chunk["id"] == events[0].1["id"]));
+            events[0].1["id"].as_str().unwrap().to_owned()
+        } else {
+            let (status, answer) = app.post("/v1/chat/completions", request).await;
+            assert_eq!(status, 200, "{answer}");
+            answer["id"].as_str().unwrap().to_owned()
+        };
+        assert!(id.starts_with("chatcmpl-") && id != "chatcmpl-123");
+        let (status, _) = app.get(&format!("/v1/chat/completions/{id}")).await;
+        assert_eq!(status, 200);
+        seen.push(id);
+    }
+    assert_ne!(seen[0], seen[1]);
+}

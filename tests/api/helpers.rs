@@ -15,6 +15,9 @@ pub struct TestApp {
     _directory: tempfile::TempDir,
 }
 
+/// A change to the config made after the mock backend is in.
+pub type Configure = Box<dyn FnOnce(&mut Config) + Send>;
+
 /// Options for [`spawn_app_with`].
 #[derive(Default)]
 pub struct Options {
@@ -26,7 +29,7 @@ pub struct Options {
     /// Seconds an Assistants run waits for tool outputs (default: OpenAI's 600).
     pub run_expiry_seconds: Option<u64>,
     /// Changes to the config after the mock backend is in (routes, cache, more backends…).
-    pub configure: Option<Box<dyn FnOnce(&mut Config) + Send>>,
+    pub configure: Option<Configure>,
 }
 
 /// Portico on its defaults (the built-in `echo` backend, no mock), as a new

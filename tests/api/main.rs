@@ -14,6 +14,7 @@ mod embeddings;
 mod errors;
 mod helpers;
 mod input_tokens;
+mod metrics;
 mod models_and_health;
 mod openapi;
 mod responses;

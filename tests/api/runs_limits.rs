@@ -2,7 +2,7 @@
 //! `incomplete` with their reason, a backend failure ends them `failed` with
 //! a clear `last_error`; and `truncation_strategy` shortens the history.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::assistants::create_assistant;
 use crate::helpers::spawn_app;

@@ -95,7 +95,14 @@ async fn threads_are_retrieved_modified_and_deleted_with_their_messages() {
         .await;
     assert_eq!(status, 200);
     assert_eq!(modified["metadata"], json!({"a": "b"}));
-    assert_eq!(app.get(&format!("/v1/threads/{id}")).await.1, modified);
+    assert_eq!(modified["tool_resources"], json!({}));
+    // As OpenAI's, a retrieved thread shows the code interpreter's empty file list.
+    let (_, retrieved) = app.get(&format!("/v1/threads/{id}")).await;
+    assert_eq!(retrieved["metadata"], json!({"a": "b"}));
+    assert_eq!(
+        retrieved["tool_resources"],
+        json!({"code_interpreter": {"file_ids": []}})
+    );
     let (status, deleted) = app.delete(&format!("/v1/threads/{id}")).await;
     assert_eq!(status, 200);
     assert_eq!(

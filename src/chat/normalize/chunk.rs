@@ -52,6 +52,13 @@ impl ChunkNormalizer {
         }
     }
 
+    /// Gives every chunk this `id` whatever the backend sent (a stored
+    /// completion is kept under Portico's own id).
+    pub fn with_id(mut self, id: &str) -> Self {
+        self.id = Some(Value::String(id.to_owned()));
+        self
+    }
+
     /// Pads every chunk with a random `obfuscation` string, as OpenAI does
     /// unless the request sets `stream_options.include_obfuscation: false`.
     pub fn with_obfuscation(mut self, obfuscate: bool) -> Self {

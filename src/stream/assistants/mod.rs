@@ -50,6 +50,8 @@ use crate::threads::request::text_part;
 pub use super::assistant_events::AssistantStreamEvent;
 
 mod end;
+#[cfg(test)]
+mod tests;
 use super::GrammarError;
 
 type Event = AssistantStreamEvent;

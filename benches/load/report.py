@@ -1,0 +1,269 @@
+#!/usr/bin/env python3
+"""Tables for benches/RESULTS.md, written between marker comments so that each
+generator replaces only its own section and the hand-written text stays.
+
+    report.py RESULTS.md                 load section from $WORK (run.sh sets the
+                                         environment), plus the criterion section
+    report.py RESULTS.md criterion       criterion section only (after `cargo bench`)
+    report.py RESULTS.md section NAME    section NAME from standard input
+
+Sections: <!-- NAME:begin --> ... <!-- NAME:end -->. A missing section is appended.
+"""
+
+import datetime
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def replace_section(path, name, text):
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    block = f"{begin}\n{text.rstrip()}\n{end}"
+    try:
+        current = open(path).read()
+    except FileNotFoundError:
+        current = "# Benchmark results\n"
+    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
+    if pattern.search(current):
+        updated = pattern.sub(lambda _: block, current)
+    else:
+        updated = current.rstrip() + "\n\n" + block + "\n"
+    with open(path, "w") as out:
+        out.write(updated)
+
+
+def machine():
+    model = "unknown CPU"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = ""
+    try:
+        kb = int(open("/proc/meminfo").readline().split()[1])
+        memory = f", {kb / 1024 / 1024:.0f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    return f"{os.cpu_count()} cores ({model}){memory}, {platform.system()} {platform.release()}"
+
+
+def load(work, name):
+    try:
+        with open(os.path.join(work, name)) as source:
+            return json.load(source)
+    except (OSError, ValueError):
+        return None
+
+
+def oha_row(work, name):
+    """p50, p99 (ms), throughput (rps), errors of one oha JSON result."""
+    data = load(work, name + ".json")
+    if data is None:
+        return None
+    summary = data.get("summary", {})
+    latency = data.get("latencyPercentiles", {})
+    codes = data.get("statusCodeDistribution", {}) or {}
+    failures = data.get("errorDistribution", {}) or {}
+    ok = sum(count for code, count in codes.items() if str(code).startswith("2"))
+    errors = sum(count for code, count in codes.items() if not str(code).startswith("2"))
+    errors += sum(failures.values())
+    seconds = summary.get("total") or 0
+    return {
+        "p50": (latency.get("p50") or float("nan")) * 1000,
+        "p99": (latency.get("p99") or float("nan")) * 1000,
+        "rps": ok / seconds if seconds else float("nan"),
+        "errors": errors,
+    }
+
+
+def fmt(value, digits=3):
+    if value is None or value != value:
+        return "–"
+    return f"{value:.{digits}f}"
+
+
+def verdict(ok):
+    return "**holds**" if ok else "**misses**"
+
+
+def load_section(work):
+    rows = []
+    table = [
+        ("chat_direct_1k", "Chat, direct to the mock", 1000),
+        ("chat_portico_1k", "Chat through Portico", 1000),
+        ("chat_direct_3k", "Chat, direct to the mock", 3000),
+        ("chat_portico_3k", "Chat through Portico", 3000),
+        ("responses_stored_1k", "Responses, stored turn with previous_response_id", 1000),
+    ]
+    results = {}
+    for key, label, rate in table:
+        row = oha_row(work, key)
+        results[key] = row
+        if row:
+            rows.append(f"| {label} | {rate} | {fmt(row['p50'])} | {fmt(row['p99'])} | {fmt(row['rps'], 0)} | {row['errors']} |")
+    ttft = {key: load(work, f"ttft_{key}.json") for key in ("direct", "portico_chat", "portico_responses")}
+    ttft_labels = {
+        "direct": "Chat stream, direct to the mock",
+        "portico_chat": "Chat stream through Portico",
+        "portico_responses": "Responses stream through Portico",
+    }
+    rate = os.environ.get("TTFT_RATE", "?")
+    for key, data in ttft.items():
+        if data:
+            rows.append(f"| TTFT: {ttft_labels[key]} | {rate} | {fmt(data['p50'])} | {fmt(data['p99'])} | {fmt(data['rps'], 0)} | {data['errors']} |")
+
+    def added(a, b, field):
+        if results.get(a) and results.get(b):
+            return results[b][field] - results[a][field]
+        return None
+
+    def ttft_added(key, field):
+        if ttft.get("direct") and ttft.get(key):
+            return ttft[key][field] - ttft["direct"][field]
+        return None
+
+    streams = load(work, "streams.json") or {}
+    during = streams.get("during") or [{}]
+    stream_rss = during[0].get("peak_rss_mb") if during else None
+    stream_rss_now = during[0].get("rss_mb") if during else None
+    mock_rss = during[1].get("rss_mb") if len(during) > 1 else None
+    cold = load(work, "coldstart.json") or {}
+    fresh = cold.get("fresh_database") or {}
+    idle = (cold.get("idle") or {}).get("rss_mb")
+    chain = criterion_estimate("store/chain_rebuild_1000_turns")
+
+    d3 = results.get("chat_direct_3k")
+    p3 = results.get("chat_portico_3k")
+    ratio = (p3["rps"] / d3["rps"]) if d3 and p3 and d3["rps"] else None
+    p50_added = added("chat_direct_3k", "chat_portico_3k", "p50")
+    p99_added = added("chat_direct_3k", "chat_portico_3k", "p99")
+    stored_added = added("chat_direct_1k", "responses_stored_1k", "p99")
+    ttft_chat = ttft_added("portico_chat", "p99")
+    ttft_responses = ttft_added("portico_responses", "p99")
+    targets = [
+        ("Chat pass-through, 3k rps: added p50 ≤ 0.15 ms", fmt(p50_added) + " ms",
+         p50_added is not None and p50_added <= 0.15),
+        ("Chat pass-through, 3k rps: added p99 ≤ 0.5 ms", fmt(p99_added) + " ms",
+         p99_added is not None and p99_added <= 0.5),
+        ("Chat pass-through, 3k rps: no errors", str(p3["errors"]) if p3 else "–", bool(p3) and p3["errors"] == 0),
+        ("Chat pass-through, 3k rps: throughput ≥ 0.8× direct", fmt(ratio, 2) + "×",
+         ratio is not None and ratio >= 0.8),
+        ("Stored Responses turn, 1k rps: added p99 ≤ 2 ms (vs direct chat)", fmt(stored_added) + " ms",
+         stored_added is not None and stored_added <= 2 and (results.get("responses_stored_1k") or {}).get("errors") == 0),
+        ("Streaming TTFT added p99 ≤ 0.5 ms (Chat)", fmt(ttft_chat) + " ms", ttft_chat is not None and ttft_chat <= 0.5),
+        ("Streaming TTFT added p99 ≤ 0.5 ms (Responses)", fmt(ttft_responses) + " ms",
+         ttft_responses is not None and ttft_responses <= 0.5),
+        (f"{streams.get('requested', '?')} open streams ≤ 300 MB RSS (peak)", fmt(stream_rss, 1) + " MB",
+         stream_rss is not None and stream_rss <= 300 and streams.get("open") == streams.get("requested")),
+        ("1,000-turn chain rebuilt ≤ 5 ms (criterion)", fmt(chain / 1e6 if chain else None) + " ms",
+         chain is not None and chain / 1e6 <= 5),
+        ("Idle RSS ≤ 30 MB", fmt(idle, 1) + " MB", idle is not None and idle <= 30),
+        ("Ready ≤ 100 ms after start (p99 of fresh starts)", fmt(fresh.get("p99"), 1) + " ms",
+         fresh.get("p99") is not None and fresh.get("p99") <= 100),
+    ]
+
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        "## Load run (`bash benches/load/run.sh`)",
+        "",
+        f"- Date: {now}; commit {os.environ.get('COMMIT', '?')}",
+        f"- Machine: {machine()}",
+        f"- Load average (1, 5, 15 min) before: {os.environ.get('LOAD_BEFORE', '?')}; after: {os.environ.get('LOAD_AFTER', '?')}",
+        f"- Tool: {os.environ.get('TOOL', '?')} at fixed rates, {os.environ.get('SECONDS_PER_RUN', '?')} s per run after a 2 s warm-up, 64 connections, "
+        "latency measured from each request's scheduled start (coordinated omission corrected); "
+        "TTFT by benches/load/client.rs. Client, mock and Portico share the 2 cores.",
+        "",
+        "| scenario | rate (rps) | p50 (ms) | p99 (ms) | throughput (rps) | errors |",
+        "|---|---|---|---|---|---|",
+        *rows,
+        "",
+        "| other measurement | value |",
+        "|---|---|",
+        f"| Open Responses streams (store=false) | {streams.get('open', '–')} of {streams.get('requested', '–')} open, {streams.get('failed', '–')} failed, opened in {fmt(streams.get('opened_in_s'), 1)} s |",
+        f"| Portico RSS with them open: now / peak | {fmt(stream_rss_now, 1)} MB / {fmt(stream_rss, 1)} MB |",
+        f"| mock-backend RSS with them open | {fmt(mock_rss, 1)} MB |",
+        f"| Cold start → first /healthz 200, fresh database ({fresh.get('count', '–')} starts): p50 / max | {fmt(fresh.get('p50'), 1)} ms / {fmt(fresh.get('max'), 1)} ms |",
+        f"| Same, existing database | {fmt(cold.get('existing_database_ms'), 1)} ms |",
+        f"| Idle RSS, 3 s after start | {fmt(idle, 1)} MB |",
+        f"| Stored responses after the run | {os.environ.get('STORED_ROWS', '?')} |",
+        "",
+        "| target | measured | |",
+        "|---|---|---|",
+        *[f"| {name} | {value} | {verdict(ok)} |" for name, value, ok in targets],
+    ]
+    return "\n".join(lines)
+
+
+def criterion_estimate(bench):
+    path = os.path.join(ROOT, "target", "criterion", *bench.split("/"), "new", "estimates.json")
+    try:
+        with open(path) as source:
+            return json.load(source)["median"]["point_estimate"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def criterion_section():
+    benches = [
+        ("sse_grammar/long_text_1000_deltas", "SSE grammar: text answer, 1,000 deltas (with obfuscation), framed", None),
+        ("sse_grammar/long_text_1000_deltas_no_obfuscation", "SSE grammar: same, `include_obfuscation: false`", None),
+        ("sse_grammar/tool_call_200_fragments", "SSE grammar: tool call, 200 argument fragments, framed", None),
+        ("translate/chat_text_stream_1000_tokens", "Chat chunks → Responses events: 1,002 llama-cpp-python chunks", None),
+        ("translate/chat_tool_call_stream_200_fragments", "Chat chunks → Responses events: tool call, 204 chunks", None),
+        ("store/stored_turn", "Store: insert + finish + get of one turn (temp file, WAL)", None),
+        ("store/chain_items_only_1000_turns", "Store: chain_items of a 1,000-turn chain", None),
+        ("store/chain_rebuild_1000_turns", "Store: chain_items + chat_messages, 1,000 turns", None),
+    ]
+    rows = []
+    for bench, label, _ in benches:
+        median = criterion_estimate(bench)
+        if median is None:
+            continue
+        elements = None
+        try:
+            with open(os.path.join(ROOT, "target", "criterion", *bench.split("/"), "new", "benchmark.json")) as source:
+                throughput = json.load(source).get("throughput") or {}
+                elements = throughput.get("Elements")
+        except (OSError, ValueError):
+            pass
+        rate = f"{elements / (median / 1e9):,.0f} /s" if elements else "–"
+        rows.append(f"| {label} | {median / 1000:,.1f} µs | {elements or '–'} | {rate} |")
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    load_now = " ".join(open("/proc/loadavg").read().split()[:3])
+    return "\n".join([
+        "## Micro-benchmarks (`cargo bench --bench grammar --bench store`)",
+        "",
+        f"Criterion medians from target/criterion, table written {now} (load average then: {load_now}); machine: {machine()}.",
+        "",
+        "| benchmark | median time | elements | elements/s |",
+        "|---|---|---|---|",
+        *rows,
+    ])
+
+
+def main():
+    path = sys.argv[1]
+    mode = sys.argv[2] if len(sys.argv) > 2 else "load"
+    if mode == "section":
+        replace_section(path, sys.argv[3], sys.stdin.read())
+        return
+    if mode == "load":
+        text = load_section(os.environ["WORK"])
+        replace_section(path, "load", text)
+        print(text)
+    text = criterion_section()
+    replace_section(path, "criterion", text)
+    if mode == "criterion":
+        print(text)
+
+
+if __name__ == "__main__":
+    main()

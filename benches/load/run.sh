@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# Portico's load run: the gateway's added cost against a zero-latency backend.
+#
+#   bash benches/load/run.sh
+#
+# What it does (everything on 127.0.0.1, every process it starts is stopped at
+# the end, about 4 minutes once built):
+#   1. builds `portico` (release) and the measurement client (the `loadclient`
+#      bench target); installs oha with `cargo install oha --locked` into
+#      target/load-tools/ (once; falls back to Debian's wrk, which cannot hold
+#      a fixed rate, only when oha cannot be installed);
+#   2. starts `portico mock-backend` (no scripted delay: it answers at once) and
+#      `portico serve --backend <mock>` with a fresh SQLite file;
+#   3. measures at fixed rates with oha (latency corrected for coordinated
+#      omission: measured from each request's scheduled start):
+#        chat pass-through, direct to the mock vs through Portico, 1k and 3k rps;
+#        a stored Responses turn (store=true, previous_response_id → a stored
+#        response) at 1k rps;
+#      and with the client: streaming time to first token, direct vs through
+#      Portico (Chat and Responses); peak RSS with 10,000 concurrent open
+#      Responses streams (the mock holds them open); cold start (process start
+#      → first 200 from /healthz) and idle RSS;
+#   4. prints the table and writes it into benches/RESULTS.md between the
+#      `load:begin` / `load:end` markers, with date, machine, load and commit.
+#
+# Environment: LOAD_SECONDS (per fixed-rate run, default 10), STREAMS (default
+# 10000), TTFT_RATE (default 200), SKIP_BUILD=1 (use existing binaries).
+# The machine should be quiet: the run prints the load average before and after.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+WORK="$ROOT/target/load"
+TOOLS="$ROOT/target/load-tools"
+SECONDS_PER_RUN="${LOAD_SECONDS:-10}"
+STREAMS="${STREAMS:-10000}"
+TTFT_RATE="${TTFT_RATE:-200}"
+log() { printf '[load] %s\n' "$*" >&2; }
+
+rm -rf "$WORK"
+mkdir -p "$WORK" "$TOOLS"
+
+# --- 1. build and tools ------------------------------------------------------
+if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
+    log "building portico (release) and the load client"
+    cargo build --release --locked --bin portico
+fi
+CLIENT="$(cargo bench --locked --bench loadclient --no-run --message-format=json 2>/dev/null \
+    | python3 -c 'import json,sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "loadclient" and m.get("executable"):
+        print(m["executable"])')"
+[[ -x "$CLIENT" ]] || { log "could not build the load client"; exit 1; }
+PORTICO="$ROOT/target/release/portico"
+
+TOOL=oha
+OHA="$TOOLS/bin/oha"
+if [[ ! -x "$OHA" ]]; then
+    log "installing oha into $TOOLS (cargo install oha --locked; a few minutes, once)"
+    if ! cargo install oha --locked --root "$TOOLS" >"$TOOLS/install.log" 2>&1; then
+        log "oha could not be installed (see $TOOLS/install.log); using Debian's wrk"
+        TOOL=wrk
+        command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+    fi
+fi
+
+# 10,000 client streams + 10,000 upstream connections + the mock's side.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+# --- 2. servers --------------------------------------------------------------
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+
+# Starts a server in the background; sets STARTED_URL from its first stdout line.
+start_server() {
+    local name="$1"; shift
+    "$@" >"$WORK/$name.out" 2>"$WORK/$name.log" &
+    local pid=$!
+    PIDS+=("$pid")
+    for _ in $(seq 200); do
+        if grep -q 'listening on http://' "$WORK/$name.out" 2>/dev/null; then
+            STARTED_URL="$(grep -o 'http://[^ ]*' "$WORK/$name.out" | head -1)"
+            STARTED_PID=$pid
+            return 0
+        fi
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    log "$name did not start:"; tail -5 "$WORK/$name.log" >&2; exit 1
+}
+
+start_server mock "$PORTICO" mock-backend --listen 127.0.0.1:0
+MOCK="$STARTED_URL"; MOCK_PID=$STARTED_PID
+start_server portico "$PORTICO" serve --backend "$MOCK/v1" --listen 127.0.0.1:0 --db "$WORK/portico.db"
+GATEWAY="$STARTED_URL"; GATEWAY_PID=$STARTED_PID
+log "mock $MOCK (pid $MOCK_PID), portico $GATEWAY (pid $GATEWAY_PID), tool $TOOL"
+
+LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+# --- 3. measurements ---------------------------------------------------------
+CHAT_BODY="$WORK/chat.json"
+echo '{"model":"mock","messages":[{"role":"user","content":"Hello there, how are you today?"}],"max_tokens":64}' >"$CHAT_BODY"
+CHAT_STREAM_BODY="$WORK/chat-stream.json"
+echo '{"model":"mock","messages":[{"role":"user","content":"Hello there, how are you today?"}],"max_tokens":64,"stream":true}' >"$CHAT_STREAM_BODY"
+RESPONSES_STREAM_BODY="$WORK/responses-stream.json"
+echo '{"model":"mock","input":"Hello there, how are you today?","max_output_tokens":64,"stream":true,"store":false}' >"$RESPONSES_STREAM_BODY"
+
+# One fixed-rate run: NAME URL BODY RATE. Results go to $WORK/NAME.json.
+fixed_rate() {
+    local name="$1" url="$2" body="$3" rate="$4"
+    log "$name: $rate rps for ${SECONDS_PER_RUN}s → $url"
+    if [[ "$TOOL" == oha ]]; then
+        # Warm-up (connections, caches), not recorded.
+        "$OHA" --no-tui -z 2s -q "$rate" -c 64 -m POST -H 'content-type: application/json' \
+            -D "$body" "$url" >/dev/null 2>&1 || true
+        "$OHA" --no-tui --output-format json -z "${SECONDS_PER_RUN}s" -q "$rate" -c 64 \
+            --latency-correction --disable-keepalive=false -m POST \
+            -H 'content-type: application/json' -D "$body" "$url" >"$WORK/$name.json" 2>"$WORK/$name.err" \
+        || "$OHA" --no-tui -j -z "${SECONDS_PER_RUN}s" -q "$rate" -c 64 --latency-correction -m POST \
+            -H 'content-type: application/json' -D "$body" "$url" >"$WORK/$name.json" 2>"$WORK/$name.err"
+    else
+        local lua="$WORK/post.lua"
+        printf 'wrk.method = "POST"\nwrk.headers["content-type"] = "application/json"\nwrk.body = io.open("%s"):read("*a")\n' "$body" >"$lua"
+        # wrk is closed-loop: -c 16 approximates the offered load; its rate is reported.
+        wrk -t 1 -c 16 -d "${SECONDS_PER_RUN}s" --latency -s "$lua" "$url" >"$WORK/$name.txt" 2>&1
+    fi
+}
+
+fixed_rate chat_direct_1k "$MOCK/v1/chat/completions" "$CHAT_BODY" 1000
+fixed_rate chat_portico_1k "$GATEWAY/v1/chat/completions" "$CHAT_BODY" 1000
+fixed_rate chat_direct_3k "$MOCK/v1/chat/completions" "$CHAT_BODY" 3000
+fixed_rate chat_portico_3k "$GATEWAY/v1/chat/completions" "$CHAT_BODY" 3000
+
+# The stored turn: every request continues one stored response.
+FIRST_ID="$(curl -sf "$GATEWAY/v1/responses" -H 'content-type: application/json' \
+    -d '{"model":"mock","input":"Remember the number 7.","store":true,"max_output_tokens":64}' \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')"
+STORED_BODY="$WORK/stored-turn.json"
+echo "{\"model\":\"mock\",\"input\":\"Which number?\",\"store\":true,\"max_output_tokens\":64,\"previous_response_id\":\"$FIRST_ID\"}" >"$STORED_BODY"
+fixed_rate responses_stored_1k "$GATEWAY/v1/responses" "$STORED_BODY" 1000
+STORED_ROWS="$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from responses").fetchone()[0])' "$WORK/portico.db" 2>/dev/null || echo '?')"
+
+log "time to first token at $TTFT_RATE rps: direct, through Portico (chat, responses)"
+"$CLIENT" ttft "$MOCK/v1/chat/completions" "$CHAT_STREAM_BODY" 'Hello' "$TTFT_RATE" "$SECONDS_PER_RUN" >"$WORK/ttft_direct.json"
+"$CLIENT" ttft "$GATEWAY/v1/chat/completions" "$CHAT_STREAM_BODY" 'Hello' "$TTFT_RATE" "$SECONDS_PER_RUN" >"$WORK/ttft_portico_chat.json"
+"$CLIENT" ttft "$GATEWAY/v1/responses" "$RESPONSES_STREAM_BODY" 'output_text.delta' "$TTFT_RATE" "$SECONDS_PER_RUN" >"$WORK/ttft_portico_responses.json"
+
+log "$STREAMS concurrent open Responses streams"
+# Every stream gets a script that sends its first word at once, then waits 20 s
+# per word: the streams stay open while the client counts and measures.
+python3 - "$STREAMS" >"$WORK/scripts.json" <<'PYEOF'
+import json, sys
+print(json.dumps([{"content": "first second third", "chunk_delay_ms": 20000}] * int(sys.argv[1])))
+PYEOF
+curl -sf "$MOCK/control/scripts" -H 'content-type: application/json' --data-binary "@$WORK/scripts.json" >/dev/null
+"$CLIENT" streams "$GATEWAY/v1/responses" "$RESPONSES_STREAM_BODY" "$STREAMS" "$GATEWAY_PID" "$MOCK_PID" >"$WORK/streams.json"
+curl -sf -X DELETE "$MOCK/control/scripts" >/dev/null
+
+log "cold start and idle RSS"
+"$CLIENT" coldstart "$PORTICO" "$MOCK/v1" "$WORK/cold.db" 10 >"$WORK/coldstart.json"
+
+LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+# --- 4. report ---------------------------------------------------------------
+COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+git diff --quiet HEAD -- src Cargo.toml 2>/dev/null || COMMIT="$COMMIT + uncommitted changes"
+export WORK TOOL COMMIT LOAD_BEFORE LOAD_AFTER SECONDS_PER_RUN STREAMS TTFT_RATE STORED_ROWS
+python3 "$ROOT/benches/load/report.py" "$ROOT/benches/RESULTS.md"

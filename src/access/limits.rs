@@ -1,0 +1,270 @@
+//! Per-key rate limits and per-project daily token budgets.
+//!
+//! * Requests per minute: every admitted request of a limited key is counted
+//!   in a sliding window (see `window`); one that would go over the limit is a
+//!   429 `rate_limit_exceeded` of type `requests`.
+//! * Tokens per minute: a response or completion's tokens are counted when it
+//!   finishes (its `usage`), so the requests after it see them; a request made
+//!   while the window holds the limit or more is a 429 of type `tokens`.
+//! * Daily budgets: a project's tokens are added up per UTC day in SQLite (a
+//!   restart does not reset them); at or over its `daily_token_budget` the
+//!   project gets 429 `insufficient_quota`, with `x-should-retry: false`
+//!   since retrying cannot help before the next day.
+//!
+//! Every answer to a limited key carries OpenAI's `x-ratelimit-*` headers;
+//! a 429 adds `Retry-After` (seconds) and `retry-after-ms`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use sqlx::SqlitePool;
+
+use super::window::{human_duration, Window};
+use crate::error::{ApiError, ErrorBody};
+use crate::ids::unix_now;
+use crate::store;
+
+/// A key's limits; `None` is unlimited.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RateLimits {
+    pub requests_per_minute: Option<u64>,
+    pub tokens_per_minute: Option<u64>,
+}
+
+impl RateLimits {
+    /// Whether any limit is set.
+    pub fn any(&self) -> bool {
+        self.requests_per_minute.is_some() || self.tokens_per_minute.is_some()
+    }
+}
+
+#[derive(Debug, Default)]
+struct KeyWindows {
+    requests: Window,
+    /// Only for keys with a token limit (nothing is kept for the others).
+    tokens: Option<Window>,
+}
+
+/// The limiter and the budgets (cheap to clone; clones share them).
+#[derive(Debug, Clone)]
+pub struct Limits {
+    window: Duration,
+    keys: Arc<Mutex<HashMap<String, KeyWindows>>>,
+    budgets: Arc<HashMap<String, u64>>,
+    db: SqlitePool,
+}
+
+/// The current UTC day, in days since the Unix epoch.
+pub fn today() -> i64 {
+    unix_now().div_euclid(86_400)
+}
+
+impl Limits {
+    /// Limits counting over `window` (a minute, shorter in tests), with these
+    /// daily budgets by project.
+    pub fn new(db: SqlitePool, window: Duration, budgets: HashMap<String, u64>) -> Self {
+        Self {
+            window: window.max(Duration::from_millis(1)),
+            keys: Arc::default(),
+            budgets: Arc::new(budgets),
+            db,
+        }
+    }
+
+    /// A project's daily budget, if it has one.
+    pub fn budget(&self, project: &str) -> Option<u64> {
+        self.budgets.get(project).copied()
+    }
+
+    /// The tokens a project used today.
+    pub async fn used_today(&self, project: &str) -> Result<u64, sqlx::Error> {
+        store::keys::tokens_used(&self.db, project, today()).await
+    }
+
+    /// Refuses a project that has spent its daily budget.
+    pub async fn check_budget(&self, project: &str) -> Result<(), Response> {
+        let Some(budget) = self.budget(project) else {
+            return Ok(());
+        };
+        let used = self
+            .used_today(project)
+            .await
+            .map_err(|error| ApiError::from(error).into_response())?;
+        if used < budget {
+            return Ok(());
+        }
+        let error = ApiError::Refused {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            error: ErrorBody {
+                message: format!(
+                    "You exceeded your current quota: project '{project}' has used {used} of its daily budget of {budget} tokens. The budget renews at 00:00 UTC."
+                ),
+                r#type: "insufficient_quota".to_owned(),
+                param: None,
+                code: Some("insufficient_quota".to_owned()),
+            },
+        };
+        let mut response = error.into_response();
+        response
+            .headers_mut()
+            .insert("x-should-retry", HeaderValue::from_static("false"));
+        Err(response)
+    }
+
+    /// Counts one request of `key_id` (named `who` in messages) against its
+    /// limits: the `x-ratelimit-*` headers to send with the answer, or the 429.
+    pub fn admit(
+        &self,
+        key_id: &str,
+        who: &str,
+        limits: RateLimits,
+    ) -> Result<HeaderMap, Box<Response>> {
+        let mut headers = HeaderMap::new();
+        if !limits.any() {
+            return Ok(headers);
+        }
+        let now = Instant::now();
+        let length = self.window;
+        let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
+        let windows = keys.entry(key_id.to_owned()).or_default();
+        let mut refusal = None;
+        if let Some(limit) = limits.requests_per_minute {
+            let used = windows.requests.used(now, length);
+            if used >= limit {
+                let wait =
+                    windows
+                        .requests
+                        .time_until_at_most(now, length, limit.saturating_sub(1));
+                refusal = Some((
+                    "requests",
+                    format!("Rate limit reached for {who} on requests per min (RPM): Limit {limit}, Used {used}, Requested 1. Please try again in {}.", human_duration(wait)),
+                    wait,
+                ));
+            }
+        }
+        if let Some(limit) = limits.tokens_per_minute {
+            let tokens = windows.tokens.get_or_insert_with(Window::default);
+            let used = tokens.used(now, length);
+            if refusal.is_none() && used >= limit {
+                let wait = tokens.time_until_at_most(now, length, limit.saturating_sub(1));
+                refusal = Some((
+                    "tokens",
+                    format!("Rate limit reached for {who} on tokens per min (TPM): Limit {limit}, Used {used}. Please try again in {}.", human_duration(wait)),
+                    wait,
+                ));
+            }
+        }
+        if refusal.is_none() && limits.requests_per_minute.is_some() {
+            windows.requests.add(now, 1);
+        }
+        if let Some(limit) = limits.requests_per_minute {
+            let used = windows.requests.used(now, length);
+            let reset = windows.requests.time_until_at_most(now, length, 0);
+            put_headers(&mut headers, "requests", limit, used, reset);
+        }
+        if let (Some(limit), Some(tokens)) = (limits.tokens_per_minute, windows.tokens.as_mut()) {
+            let used = tokens.used(now, length);
+            let reset = tokens.time_until_at_most(now, length, 0);
+            put_headers(&mut headers, "tokens", limit, used, reset);
+        }
+        drop(keys);
+        match refusal {
+            None => Ok(headers),
+            Some((kind, message, wait)) => {
+                Err(Box::new(rate_limited(kind, message, wait, headers)))
+            }
+        }
+    }
+
+    /// Counts the tokens of a finished response or completion: against its
+    /// key's token limit (when it has one) and its project's day.
+    pub async fn record(&self, project: &str, key_id: Option<&str>, tokens: u64) {
+        if tokens == 0 {
+            return;
+        }
+        if let Some(key_id) = key_id {
+            let now = Instant::now();
+            let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(window) = keys
+                .get_mut(key_id)
+                .and_then(|windows| windows.tokens.as_mut())
+            {
+                window.used(now, self.window);
+                window.add(now, tokens);
+            }
+        }
+        if let Err(error) = store::keys::add_tokens(&self.db, project, today(), tokens).await {
+            tracing::error!(%error, project, "could not count a project's tokens");
+        }
+    }
+}
+
+fn put_headers(headers: &mut HeaderMap, kind: &str, limit: u64, used: u64, reset: Duration) {
+    let values = [
+        ("limit", limit.to_string()),
+        ("remaining", limit.saturating_sub(used).to_string()),
+        ("reset", human_duration(reset)),
+    ];
+    for (name, value) in values {
+        let name = HeaderName::try_from(format!("x-ratelimit-{name}-{kind}"));
+        if let (Ok(name), Ok(value)) = (name, HeaderValue::try_from(value)) {
+            headers.insert(name, value);
+        }
+    }
+}
+
+/// OpenAI's 429 for a rate limit, with `Retry-After` and the limit headers.
+fn rate_limited(kind: &str, message: String, wait: Duration, headers: HeaderMap) -> Response {
+    let error = ApiError::Refused {
+        status: StatusCode::TOO_MANY_REQUESTS,
+        error: ErrorBody {
+            message,
+            r#type: kind.to_owned(),
+            param: None,
+            code: Some("rate_limit_exceeded".to_owned()),
+        },
+    };
+    let mut response = error.into_response();
+    let millis = wait.as_millis().max(1);
+    let seconds = millis.div_ceil(1000);
+    let answer = response.headers_mut();
+    answer.extend(headers);
+    if let Ok(value) = HeaderValue::try_from(seconds.to_string()) {
+        answer.insert("retry-after", value);
+    }
+    if let Ok(value) = HeaderValue::try_from(millis.to_string()) {
+        answer.insert("retry-after-ms", value);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn limits(window: Duration) -> Limits {
+        let db = SqlitePool::connect("sqlite::memory:").await.unwrap();
+        Limits::new(db, window, HashMap::new())
+    }
+
+    #[tokio::test]
+    async fn the_request_after_the_limit_is_refused_with_its_wait() {
+        let limits = limits(Duration::from_secs(60)).await;
+        let rpm = RateLimits {
+            requests_per_minute: Some(2),
+            tokens_per_minute: None,
+        };
+        let first = limits.admit("k", "key k", rpm).unwrap();
+        assert_eq!(first["x-ratelimit-remaining-requests"], "1");
+        assert_eq!(first["x-ratelimit-limit-requests"], "2");
+        limits.admit("k", "key k", rpm).unwrap();
+        let refused = limits.admit("k", "key k", rpm).unwrap_err();
+        assert_eq!(refused.status(), 429);
+        assert_eq!(refused.headers()["retry-after"], "60");
+        assert_eq!(refused.headers()["x-ratelimit-remaining-requests"], "0");
+        assert!(limits.admit("other", "key other", rpm).is_ok());
+    }
+}

@@ -1,0 +1,324 @@
+//! What the gate learns from an answer's body, and how a killed stream ends.
+//!
+//! * Chat completions and embeddings are counted here (responses count their
+//!   own tokens in `engine`): from `usage` in a JSON body, or in a stream's
+//!   usage chunk, before that chunk leaves, so the next request sees the
+//!   tokens. A stream without one (the client did not ask for
+//!   `include_usage`) is estimated at about four bytes a token, request and
+//!   answer text together.
+//! * A new run's id (from the run object, or the stream's first run event) is
+//!   remembered with the key that created it, for the key's kill switch.
+//! * A stream whose project or key is suspended ends with an error event:
+//!   Chat Completions' `data: {"error": …}` chunk, or the Responses `error`
+//!   event numbered after the last event sent. Chat and embedding streams are
+//!   cut at once (dropping the backend request); a response's stream ends when
+//!   its task has stopped the response.
+//!
+//! The in-flight registration lives as long as the body, so a stream counts
+//! as in flight until its last byte.
+
+use std::convert::Infallible;
+
+use axum::body::{Body, Bytes};
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use serde_json::{json, Value};
+
+use super::gate::{suspended, Route};
+use super::limits::Limits;
+use crate::error::ApiError;
+use crate::inflight::{Inflight, Registration, Target};
+
+/// A served request whose answer is watched.
+#[derive(Debug)]
+pub struct Watched {
+    pub route: Route,
+    pub registration: Registration,
+    pub limits: Limits,
+    pub inflight: Inflight,
+    pub project: String,
+    pub key_id: Option<String>,
+    /// The request body's length (for estimates).
+    pub request_bytes: u64,
+}
+
+impl Watched {
+    fn counts_tokens(&self) -> bool {
+        matches!(self.route, Route::Chat | Route::Embeddings)
+    }
+
+    async fn record(&self, tokens: u64) {
+        self.limits
+            .record(&self.project, self.key_id.as_deref(), tokens)
+            .await;
+    }
+
+    async fn note_run(&self, run_id: &str) {
+        if let Some(key_id) = &self.key_id {
+            self.inflight.created(run_id, key_id.clone()).await;
+        }
+    }
+
+    fn estimate(&self, answer_chars: u64) -> u64 {
+        (self.request_bytes + answer_chars).div_ceil(4)
+    }
+
+    fn kill_error(&self) -> Value {
+        let target = self
+            .inflight
+            .suspension(&self.project, self.key_id.as_deref())
+            .unwrap_or_else(|| Target::Project(self.project.clone()));
+        serde_json::to_value(suspended(&target).body().error).unwrap_or(Value::Null)
+    }
+}
+
+/// The tokens of a `usage` object (Chat or Responses spelling), if it has any.
+fn usage_tokens(usage: Option<&Value>) -> Option<u64> {
+    let usage = usage.filter(|usage| usage.is_object())?;
+    let number = |name: &str| usage.get(name).and_then(Value::as_u64);
+    let total = number("total_tokens").unwrap_or_else(|| {
+        [
+            "prompt_tokens",
+            "completion_tokens",
+            "input_tokens",
+            "output_tokens",
+        ]
+        .iter()
+        .filter_map(|name| number(name))
+        .sum()
+    });
+    (total > 0).then_some(total)
+}
+
+/// The visible text length of a chat chunk or completion.
+fn answer_chars(value: &Value) -> u64 {
+    let Some(choices) = value.get("choices").and_then(Value::as_array) else {
+        return 0;
+    };
+    let text = |value: Option<&Value>| value.and_then(Value::as_str).map_or(0, str::len) as u64;
+    choices
+        .iter()
+        .map(|choice| {
+            let part = choice.get("delta").or_else(|| choice.get("message"));
+            let calls: u64 = part
+                .and_then(|part| part.get("tool_calls"))
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|call| text(call.pointer("/function/arguments")))
+                .sum();
+            text(part.and_then(|part| part.get("content"))) + calls
+        })
+        .sum()
+}
+
+/// Wraps the answer's body as the route needs.
+pub async fn watch(response: Response, watched: Watched) -> Response {
+    let is_stream = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("text/event-stream"));
+    let interesting = watched.counts_tokens() || watched.route == Route::Runs;
+    if is_stream {
+        return stream(response, watched);
+    }
+    if !interesting || !response.status().is_success() {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let bytes = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(bytes) => bytes,
+        Err(error) => return ApiError::Internal(format!("answer body: {error}")).into_response(),
+    };
+    if let Ok(value) = serde_json::from_slice::<Value>(&bytes) {
+        if watched.counts_tokens() {
+            let tokens = usage_tokens(value.get("usage"))
+                .unwrap_or_else(|| watched.estimate(answer_chars(&value)));
+            watched.record(tokens).await;
+        } else if value.get("object").and_then(Value::as_str) == Some("thread.run") {
+            if let Some(run_id) = value.get("id").and_then(Value::as_str) {
+                watched.note_run(run_id).await;
+            }
+        }
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// What the stream scanner keeps between chunks.
+#[derive(Debug, Default)]
+struct Scan {
+    /// An incomplete line carried to the next chunk.
+    partial: Vec<u8>,
+    usage_seen: bool,
+    answer_chars: u64,
+    run_seen: bool,
+    /// The last `data:` of a Responses stream (for the error event's number).
+    last_data: String,
+}
+
+impl Scan {
+    /// Feeds a chunk; returns the data payloads of the lines it completed.
+    fn lines(&mut self, chunk: &[u8]) -> Vec<String> {
+        self.partial.extend_from_slice(chunk);
+        let mut payloads = Vec::new();
+        while let Some(end) = self.partial.iter().position(|byte| *byte == b'\n') {
+            let line: Vec<u8> = self.partial.drain(..=end).collect();
+            let line = String::from_utf8_lossy(&line);
+            if let Some(data) = line.trim_end().strip_prefix("data:") {
+                payloads.push(data.trim_start().to_owned());
+            }
+        }
+        payloads
+    }
+}
+
+fn stream(response: Response, watched: Watched) -> Response {
+    let (parts, body) = response.into_parts();
+    let frames = async_stream::stream! {
+        let mut inner = body.into_data_stream();
+        let mut cancel = watched.registration.cancel.clone();
+        let mut scan = Scan::default();
+        let scanning = watched.counts_tokens() || matches!(watched.route, Route::Runs | Route::Responses);
+        loop {
+            let next = if watched.route.stops_on_kill() {
+                tokio::select! {
+                    next = inner.next() => next,
+                    Ok(_) = cancel.wait_for(|cancelled| *cancelled) => None,
+                }
+            } else {
+                inner.next().await
+            };
+            let chunk = match next {
+                Some(Ok(chunk)) => chunk,
+                Some(Err(error)) => {
+                    tracing::debug!(%error, "an answer's stream broke off");
+                    break;
+                }
+                None => break,
+            };
+            if scanning {
+                for data in scan.lines(&chunk) {
+                    observe(&watched, &mut scan, data).await;
+                }
+            }
+            yield Ok::<Bytes, Infallible>(chunk);
+        }
+        drop(inner);
+        if watched.registration.cancelled() {
+            if let Some(frame) = kill_frame(&watched, &scan) {
+                yield Ok(frame);
+            }
+        }
+        if watched.counts_tokens() && !scan.usage_seen {
+            watched.record(watched.estimate(scan.answer_chars)).await;
+        }
+    };
+    Response::from_parts(parts, Body::from_stream(frames))
+}
+
+/// Looks at one `data:` payload of a watched stream.
+async fn observe(watched: &Watched, scan: &mut Scan, data: String) {
+    match watched.route {
+        Route::Chat | Route::Embeddings => {
+            if scan.usage_seen || data == "[DONE]" {
+                return;
+            }
+            let Ok(chunk) = serde_json::from_str::<Value>(&data) else {
+                return;
+            };
+            scan.answer_chars += answer_chars(&chunk);
+            if let Some(tokens) = usage_tokens(chunk.get("usage")) {
+                scan.usage_seen = true;
+                watched.record(tokens).await;
+            }
+        }
+        Route::Runs if !scan.run_seen => {
+            let Ok(event) = serde_json::from_str::<Value>(&data) else {
+                return;
+            };
+            if event.get("object").and_then(Value::as_str) == Some("thread.run") {
+                scan.run_seen = true;
+                if let Some(run_id) = event.get("id").and_then(Value::as_str) {
+                    watched.note_run(run_id).await;
+                }
+            }
+        }
+        Route::Responses => scan.last_data = data,
+        _ => {}
+    }
+}
+
+/// The error event that ends a killed stream, in the route's own grammar.
+fn kill_frame(watched: &Watched, scan: &Scan) -> Option<Bytes> {
+    let error = watched.kill_error();
+    match watched.route {
+        Route::Chat | Route::Embeddings => Some(Bytes::from(format!(
+            "data: {}\n\n",
+            json!({ "error": error })
+        ))),
+        Route::Responses => {
+            let last = serde_json::from_str::<Value>(&scan.last_data).ok();
+            let kind = last
+                .as_ref()
+                .and_then(|event| event.get("type"))
+                .and_then(Value::as_str);
+            if matches!(
+                kind,
+                Some("response.completed" | "response.failed" | "response.incomplete")
+            ) {
+                return None;
+            }
+            let last = last.and_then(|event| event.get("sequence_number").and_then(Value::as_u64));
+            let event = json!({
+                "type": "error",
+                "code": error.get("code"),
+                "message": error.get("message"),
+                "param": null,
+                "sequence_number": last.map_or(0, |last| last + 1),
+            });
+            Some(Bytes::from(format!("event: error\ndata: {event}\n\n")))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_is_read_in_either_spelling_and_zero_means_unknown() {
+        assert_eq!(
+            usage_tokens(Some(
+                &json!({"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7})
+            )),
+            Some(7)
+        );
+        assert_eq!(
+            usage_tokens(Some(&json!({"input_tokens": 2, "output_tokens": 5}))),
+            Some(7)
+        );
+        assert_eq!(usage_tokens(Some(&json!({"total_tokens": 0}))), None);
+        assert_eq!(usage_tokens(None), None);
+    }
+
+    #[test]
+    fn lines_are_reassembled_across_chunks() {
+        let mut scan = Scan::default();
+        assert!(scan.lines(b"data: {\"a\"").is_empty());
+        assert_eq!(
+            scan.lines(b":1}\n\ndata: [DONE]\n\n"),
+            ["{\"a\":1}", "[DONE]"]
+        );
+    }
+
+    #[test]
+    fn the_answer_text_of_chunks_and_completions_is_measured() {
+        let chunk = json!({"choices": [{"delta": {"content": "hello"}}]});
+        let completion = json!({"choices": [{"message": {"content": "hi", "tool_calls": [{"function": {"arguments": "{}"}}]}}]});
+        assert_eq!(answer_chars(&chunk), 5);
+        assert_eq!(answer_chars(&completion), 4);
+    }
+}

@@ -1,0 +1,67 @@
+//! The control plane: who may call, how much, and the kill switch.
+//!
+//! * `keys`: API keys from the config file and issued through the admin API
+//!   (stored as SHA-256 hashes, cached in memory), each belonging to a project.
+//! * `gate`: the middleware in front of `/v1` — 401 for unknown or revoked
+//!   keys, 403 for suspended projects and keys, 429 for spent daily budgets
+//!   and rate limits — which then registers the request as in flight.
+//! * `limits` (with `window`): per-key requests and tokens per minute in a
+//!   sliding window in memory; per-project tokens per UTC day in SQLite.
+//! * `meter` and `responses`: tokens counted when responses, chat completions
+//!   and embeddings finish; background responses and runs remembered with
+//!   the key that created them.
+//! * `admin` and `kill`: the `/admin` API (keys; suspend and resume projects
+//!   and keys), behind the admin key.
+
+pub mod admin;
+pub mod gate;
+pub mod keys;
+pub mod kill;
+pub mod limits;
+pub mod meter;
+pub mod responses;
+pub mod window;
+pub mod wire;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use sqlx::SqlitePool;
+
+use crate::config::Config;
+use crate::inflight::{Inflight, Target};
+
+/// Keys, limits and what is in flight, as `AppState::access`.
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub keys: keys::Keys,
+    pub limits: limits::Limits,
+    pub inflight: Inflight,
+}
+
+impl Access {
+    /// Reads the keys, budgets and window from the config and the stored suspensions.
+    pub async fn build(config: &Config, db: &SqlitePool) -> Result<Self, crate::app::StartError> {
+        let keys = keys::Keys::from_config(config, db.clone())?;
+        let budgets: HashMap<String, u64> = config
+            .projects
+            .iter()
+            .filter_map(|project| {
+                project
+                    .daily_token_budget
+                    .map(|budget| (project.name.clone(), budget))
+            })
+            .collect();
+        let window = Duration::from_millis(config.rate_limit_window_ms);
+        let limits = limits::Limits::new(db.clone(), window, budgets);
+        let suspended = crate::store::keys::suspensions(db)
+            .await?
+            .into_iter()
+            .filter_map(|(kind, name)| Target::from_stored(&kind, name));
+        Ok(Self {
+            keys,
+            limits,
+            inflight: Inflight::with_suspensions(suspended),
+        })
+    }
+}
