@@ -1,71 +1,15 @@
 //! `/metrics` after real traffic (a JSON response, a stream, backend errors),
 //! and the `x-request-id` on every answer.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::json;
 
 use crate::helpers::{spawn_app, spawn_app_with, Options, TestApp};
 
-/// One sample line: metric name, labels, value.
-type Sample = (String, BTreeMap<String, String>, f64);
+mod prometheus;
 
-/// Parses the text exposition format (comments skipped).
-fn samples(text: &str) -> Vec<Sample> {
-    let mut out = Vec::new();
-    for line in text
-        .lines()
-        .filter(|line| !line.starts_with('#') && !line.is_empty())
-    {
-        let (series, value) = line.rsplit_once(' ').unwrap();
-        let value: f64 = match value {
-            "+Inf" => f64::INFINITY,
-            other => other.parse().unwrap(),
-        };
-        let (name, labels) = match series.split_once('{') {
-            None => (series.to_owned(), BTreeMap::new()),
-            Some((name, rest)) => (name.to_owned(), labels(rest.strip_suffix('}').unwrap())),
-        };
-        out.push((name, labels, value));
-    }
-    out
-}
-
-/// `a="x",b="y"` into a map (values unescaped).
-fn labels(mut text: &str) -> BTreeMap<String, String> {
-    let mut labels = BTreeMap::new();
-    while !text.is_empty() {
-        let (key, rest) = text.split_once("=\"").unwrap();
-        let mut value = String::new();
-        let mut characters = rest.char_indices();
-        let end = loop {
-            match characters.next().unwrap() {
-                (_, '\\') => match characters.next().unwrap().1 {
-                    'n' => value.push('\n'),
-                    other => value.push(other),
-                },
-                (index, '"') => break index,
-                (_, other) => value.push(other),
-            }
-        };
-        labels.insert(key.to_owned(), value);
-        text = rest[end + 1..].trim_start_matches(',');
-    }
-    labels
-}
-
-/// The value of the sample `name` whose labels are exactly `wanted`.
-fn value(text: &str, name: &str, wanted: &[(&str, &str)]) -> Option<f64> {
-    let wanted: BTreeMap<String, String> = wanted
-        .iter()
-        .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
-        .collect();
-    samples(text)
-        .into_iter()
-        .find(|(sample, labels, _)| sample == name && *labels == wanted)
-        .map(|(_, _, value)| value)
-}
+use prometheus::{check_histograms, value};
 
 /// `/metrics` once `ready` holds (requests are recorded when their last byte
 /// has left, which may be a moment after the client has read it).
@@ -85,50 +29,6 @@ async fn metrics_when(app: &TestApp, ready: impl Fn(&str) -> bool) -> String {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("metrics never got there:\n{text}");
-}
-
-/// Every histogram series: buckets non-decreasing, `+Inf` equal to `_count`.
-/// Returns the number of series checked.
-fn check_histograms(text: &str) -> usize {
-    let all = samples(text);
-    let mut checked = 0;
-    for (name, labels, count) in all.iter().filter(|(name, ..)| name.ends_with("_count")) {
-        let base = name.strip_suffix("_count").unwrap();
-        let bucket_name = format!("{base}_bucket");
-        let buckets: Vec<(f64, f64)> = all
-            .iter()
-            .filter(|(name, bucket_labels, _)| {
-                *name == bucket_name && {
-                    let mut without_le = bucket_labels.clone();
-                    without_le.remove("le");
-                    without_le == *labels
-                }
-            })
-            .map(|(_, bucket_labels, value)| {
-                let le = match bucket_labels["le"].as_str() {
-                    "+Inf" => f64::INFINITY,
-                    bound => bound.parse().unwrap(),
-                };
-                (le, *value)
-            })
-            .collect();
-        assert!(buckets.len() > 1, "{base} {labels:?} has no buckets");
-        assert!(
-            buckets.windows(2).all(|pair| pair[0].0 < pair[1].0),
-            "{base}: bounds ascend"
-        );
-        assert!(
-            buckets.windows(2).all(|pair| pair[0].1 <= pair[1].1),
-            "{base} {labels:?}: cumulative"
-        );
-        assert_eq!(
-            buckets.last().unwrap(),
-            &(f64::INFINITY, *count),
-            "{base} {labels:?}: +Inf is _count"
-        );
-        checked += 1;
-    }
-    checked
 }
 
 #[tokio::test]
