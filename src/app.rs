@@ -2,7 +2,6 @@
 //! registers the backends, binds the listener (port 0 allowed, for tests) and
 //! assembles the router; `App::run` serves until the process ends.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -57,11 +56,11 @@ impl App {
             backends.clone(),
             std::time::Duration::from_secs(config.health.probe_interval_seconds),
         );
-        let api_keys: HashMap<String, String> = config.resolved_api_keys()?.into_iter().collect();
+        let access = crate::access::Access::build(&config, &db).await?;
         let state = AppState {
             db,
             backends,
-            api_keys: Arc::new(api_keys),
+            access,
             background: crate::background::Background::default(),
             runs: crate::runs::RunRegistry::new(config.run_expiry_seconds),
             cache: crate::cache::GenerationCache::new(config.cache.settings()),
@@ -117,6 +116,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .merge(health::router())
         .merge(openapi::router())
         .merge(crate::metrics::route::router())
+        .merge(crate::access::admin::router(state.clone()))
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(max_body_bytes))

@@ -16,7 +16,21 @@
 //! [[api_keys]]
 //! key = "sk-team-a"               # or key_env = "TEAM_A_KEY"
 //! project = "team-a"
+//! name = "team a's service"       # optional label
+//! requests_per_minute = 600       # optional; unset = unlimited
+//! tokens_per_minute = 200000      # optional; counted when responses finish
+//!
+//! admin_key_env = "PORTICO_ADMIN_KEY"  # or admin_key = "…"; turns on /admin
+//!                                      # (keys issued there, kill switch)
+//!
+//! [[projects]]
+//! name = "team-a"
+//! daily_token_budget = 5000000    # tokens per UTC day, then 429 insufficient_quota
 //! ```
+//!
+//! Without `api_keys` and without an admin key the server is open (one default
+//! project). `rate_limit_window_ms` (60000) is the window the per-minute
+//! limits count over; only tests shorten it.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -52,6 +66,24 @@ pub struct Config {
     pub autodetect: bool,
     /// Caching and de-duplication of deterministic generations.
     pub cache: CacheConfig,
+    /// The admin API's key (`/admin/...`); without one the admin API answers 404.
+    pub admin_key: Option<String>,
+    /// Read the admin key from this environment variable instead.
+    pub admin_key_env: Option<String>,
+    /// Projects with settings (daily token budgets).
+    pub projects: Vec<ProjectConfig>,
+    /// The window per-minute rate limits count over, in milliseconds (60000).
+    pub rate_limit_window_ms: u64,
+}
+
+/// A project's settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectConfig {
+    pub name: String,
+    /// Tokens the project may use per UTC day; unset = unlimited.
+    #[serde(default)]
+    pub daily_token_budget: Option<u64>,
 }
 
 /// The generation cache (off by default) and single flight (on by default).
@@ -161,6 +193,10 @@ impl Default for Config {
             health: HealthConfig::default(),
             autodetect: true,
             cache: CacheConfig::default(),
+            admin_key: None,
+            admin_key_env: None,
+            projects: Vec::new(),
+            rate_limit_window_ms: 60_000,
         }
     }
 }
@@ -201,7 +237,7 @@ fn all_models() -> Vec<String> {
 }
 
 /// One API key and the project it belongs to.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiKeyConfig {
     #[serde(default)]
@@ -210,6 +246,15 @@ pub struct ApiKeyConfig {
     #[serde(default)]
     pub key_env: Option<String>,
     pub project: String,
+    /// A label shown by the admin API.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Requests per minute; unset = unlimited.
+    #[serde(default)]
+    pub requests_per_minute: Option<u64>,
+    /// Tokens per minute (counted when responses finish); unset = unlimited.
+    #[serde(default)]
+    pub tokens_per_minute: Option<u64>,
 }
 
 /// A configuration that cannot be used.
@@ -252,6 +297,19 @@ impl Config {
             api_key_env: None,
             models: all_models(),
         });
+    }
+
+    /// The admin key, resolved from the environment when `admin_key_env` names it.
+    pub fn resolved_admin_key(&self) -> Result<Option<String>, ConfigError> {
+        match (&self.admin_key, &self.admin_key_env) {
+            (Some(key), _) => Ok(Some(key.clone())),
+            (None, Some(variable)) => std::env::var(variable).map(Some).map_err(|_| {
+                ConfigError::Invalid(format!(
+                    "admin key: environment variable {variable} is not set"
+                ))
+            }),
+            (None, None) => Ok(None),
+        }
     }
 
     /// The API keys with their values resolved from the environment.

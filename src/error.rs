@@ -47,6 +47,13 @@ pub enum ApiError {
         status: StatusCode,
         error: ErrorBody,
     },
+    /// 403/429: the gateway's own policy refused the request (a suspended
+    /// project or key, a rate limit, a spent budget), with OpenAI's fields.
+    #[error("{}", error.message)]
+    Refused {
+        status: StatusCode,
+        error: ErrorBody,
+    },
     /// 500: a bug or a storage failure. The detail is logged, not sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -102,14 +109,16 @@ impl ApiError {
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Backend { status, .. } | Self::Relayed { status, .. } => *status,
+            Self::Backend { status, .. }
+            | Self::Relayed { status, .. }
+            | Self::Refused { status, .. } => *status,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     /// The envelope body, as OpenAI would send it.
     pub fn body(&self) -> ErrorEnvelope {
-        if let Self::Relayed { error, .. } = self {
+        if let Self::Relayed { error, .. } | Self::Refused { error, .. } = self {
             return ErrorEnvelope {
                 error: error.clone(),
             };
@@ -160,7 +169,7 @@ impl ApiError {
                 None,
                 Some(backend_error_code(*status).to_owned()),
             ),
-            Self::Relayed { error, .. } => (
+            Self::Relayed { error, .. } | Self::Refused { error, .. } => (
                 error.message.clone(),
                 "invalid_request_error",
                 error.param.clone(),

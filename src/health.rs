@@ -30,11 +30,15 @@ pub async fn healthz() -> Json<Value> {
 )]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let database = store::ping(&state.db).await;
-    let mut backends = Map::new();
-    for entry in state.backends.entries() {
+    // All at once: one slow backend must not make the probe itself time out.
+    let probes = state.backends.entries().iter().map(|entry| async move {
         let reachable = entry.backend.list_models().await.is_ok();
-        backends.insert(entry.backend.name().to_owned(), Value::Bool(reachable));
-    }
+        (entry.backend.name().to_owned(), Value::Bool(reachable))
+    });
+    let backends: Map<String, Value> = futures::future::join_all(probes)
+        .await
+        .into_iter()
+        .collect();
     let any_backend = backends
         .values()
         .any(|reachable| reachable == &Value::Bool(true));

@@ -237,6 +237,11 @@ impl Inflight {
         self.created_by.insert(object_id.to_owned(), key_id).await;
     }
 
+    /// The key that created a background response or run (as far as remembered).
+    pub async fn creator_of(&self, object_id: &str) -> Option<String> {
+        self.created_by.get(object_id).await
+    }
+
     /// The background responses and runs `key_id` created (as far as remembered).
     pub fn created_by(&self, key_id: &str) -> HashSet<String> {
         self.created_by

@@ -5,6 +5,7 @@
 //! a backend's chat events into items and events, `stream` owns the event
 //! grammars, `store` persists, `backends` produce tokens.
 
+pub mod access;
 pub mod app;
 pub mod assistants;
 pub mod auth;
@@ -22,6 +23,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod ids;
+pub mod inflight;
 pub mod metrics;
 pub mod mock_backend;
 pub mod models;

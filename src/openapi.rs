@@ -62,6 +62,14 @@ use crate::state::AppState;
         crate::models::delete_model,
         crate::health::healthz,
         crate::health::readyz,
+        crate::access::admin::create_key,
+        crate::access::admin::list_keys,
+        crate::access::admin::revoke_key,
+        crate::access::kill::suspend_key,
+        crate::access::kill::resume_key,
+        crate::access::kill::get_project,
+        crate::access::kill::suspend_project,
+        crate::access::kill::resume_project,
         crate::metrics::route::metrics,
     ),
     components(schemas(crate::error::ErrorEnvelope, crate::error::ErrorBody)),
@@ -73,6 +81,7 @@ use crate::state::AppState;
         (name = "Embeddings", description = "Embeddings, forwarded to the backend"),
         (name = "Models", description = "What the backends serve"),
         (name = "Health", description = "Liveness and readiness"),
+        (name = "Admin", description = "API keys, and the kill switch for projects and keys; behind `Authorization: Bearer <admin key>`, absent (404) without an admin key"),
         (name = "Metrics", description = "Prometheus metrics"),
     )
 )]

@@ -1,7 +1,6 @@
 //! The one shared state of the server, built once in `App::build` and cloned
 //! cheaply into every handler.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use sqlx::SqlitePool;
@@ -15,8 +14,8 @@ pub struct AppState {
     pub db: SqlitePool,
     /// Backends by model.
     pub backends: Arc<BackendRegistry>,
-    /// API key → project. Empty: the server is open (one default project).
-    pub api_keys: Arc<HashMap<String, String>>,
+    /// API keys → projects, rate limits and budgets, what is in flight (kill switch).
+    pub access: crate::access::Access,
     /// Background workers and live background responses.
     pub background: crate::background::Background,
     /// Assistants runs: live segments, cancel signals and the expiry setting.

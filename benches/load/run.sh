@@ -119,10 +119,8 @@ fixed_rate() {
         "$OHA" --no-tui -z 2s -q "$rate" -c 64 -m POST -H 'content-type: application/json' \
             -D "$body" "$url" >/dev/null 2>&1 || true
         "$OHA" --no-tui --output-format json -z "${SECONDS_PER_RUN}s" -q "$rate" -c 64 \
-            --latency-correction --disable-keepalive=false -m POST \
-            -H 'content-type: application/json' -D "$body" "$url" >"$WORK/$name.json" 2>"$WORK/$name.err" \
-        || "$OHA" --no-tui -j -z "${SECONDS_PER_RUN}s" -q "$rate" -c 64 --latency-correction -m POST \
-            -H 'content-type: application/json' -D "$body" "$url" >"$WORK/$name.json" 2>"$WORK/$name.err"
+            --latency-correction -m POST -H 'content-type: application/json' -D "$body" "$url" \
+            >"$WORK/$name.json" 2>"$WORK/$name.err"
     else
         local lua="$WORK/post.lua"
         printf 'wrk.method = "POST"\nwrk.headers["content-type"] = "application/json"\nwrk.body = io.open("%s"):read("*a")\n' "$body" >"$lua"

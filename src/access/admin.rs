@@ -20,8 +20,12 @@ use crate::extract::JsonBody;
 use crate::inflight::Target;
 use crate::state::AppState;
 
-/// The `/admin` routes, behind the admin key.
+/// The `/admin` routes, behind the admin key; none without an admin key, so
+/// that every `/admin` path gets the unknown route's 404.
 pub fn router(state: AppState) -> Router<AppState> {
+    if !state.access.keys.admin_enabled() {
+        return Router::new();
+    }
     Router::new()
         .route("/admin/keys", post(create_key).get(list_keys))
         .route("/admin/keys/{key_id}", axum::routing::delete(revoke_key))
@@ -39,24 +43,12 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route_layer(middleware::from_fn_with_state(state, require_admin_key))
 }
 
-/// Middleware: 404 without an admin key configured, 401 without the right one.
+/// Middleware: 401 without the admin key.
 async fn require_admin_key(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Response {
-    if !state.access.keys.admin_enabled() {
-        return ApiError::NotFound {
-            message: format!(
-                "Invalid URL ({} {})",
-                request.method(),
-                request.uri().path()
-            ),
-            param: None,
-            code: None,
-        }
-        .into_response();
-    }
     match bearer(request.headers()) {
         Some(presented) if state.access.keys.is_admin(presented) => next.run(request).await,
         Some(presented) => ApiError::Unauthorized {

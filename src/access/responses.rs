@@ -5,7 +5,8 @@
 //! client's next request sees them). `engine::enqueue` tells us of a
 //! background response: it is remembered with its key (for the key's kill
 //! switch), cancelled at once if its project or key was suspended meanwhile,
-//! and its tokens are counted when it ends.
+//! and its tokens are counted when it ends. `record_usage` counts work that
+//! ends elsewhere (an Assistants run) against its creator's key.
 
 use tokio::sync::mpsc;
 
@@ -124,4 +125,16 @@ pub async fn track_background(state: &AppState, project: &str, response_id: &str
                 .await;
         }
     });
+}
+
+/// Counts the tokens of another piece of work that finished (an Assistants
+/// run's segment): against its project's day, and its creating key's token
+/// limit when the key is known. One call where the work ends is enough.
+pub async fn record_usage(state: &AppState, project: &str, object_id: &str, tokens: u64) {
+    let key_id = state.access.inflight.creator_of(object_id).await;
+    state
+        .access
+        .limits
+        .record(project, key_id.as_deref(), tokens)
+        .await;
 }

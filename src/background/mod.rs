@@ -130,6 +130,7 @@ async fn open(state: &AppState, backend: Arc<dyn Backend>, chat: ChatRequest) ->
         .stream(backend, chat)
         .await
         .map_err(|error| call.failed(error))?;
+    state.metrics.record_cache(outcome);
     let mut stream = crate::metrics::backend_call::observe_unless_cached(call, stream, outcome);
     let first = stream.next().await;
     Ok((first, stream))

@@ -117,6 +117,7 @@ async fn start_in_process() -> Result<(Target, TempDirectory), String> {
             key: Some(CONFORMANCE_KEY.into()),
             key_env: None,
             project: "conformance".into(),
+            ..ApiKeyConfig::default()
         }],
         ..Config::default()
     };

@@ -148,6 +148,7 @@ pub async fn enqueue(state: &AppState, prepared: PreparedResponse) -> ApiResult<
         Some(&job),
     )
     .await?;
+    crate::access::responses::track_background(state, &prepared.project, &response.id).await;
     state.background.wake();
     Ok(response)
 }
@@ -172,6 +173,7 @@ pub async fn start(
         .await
     {
         Ok((stream, outcome)) => {
+            state.metrics.record_cache(outcome);
             let mut stream =
                 crate::metrics::backend_call::observe_unless_cached(call, stream, outcome);
             match stream.next().await {
@@ -200,16 +202,8 @@ pub async fn start(
         )
         .await?;
     }
-    let (sender, receiver) = mpsc::channel(64);
-    let sink = sink::Sink::client(sender);
-    // In the request's span: its log lines carry the request id.
-    tokio::spawn(tracing::Instrument::in_current_span(run::run_response(
-        state.db.clone(),
-        prepared,
-        Ok((first, stream)),
-        sink,
-        None,
-    )));
+    // Registered in flight (kill switch) and metered (token limits).
+    let receiver = crate::access::responses::spawn_foreground(state, prepared, Ok((first, stream)));
     Ok((receiver, outcome))
 }
 

@@ -48,38 +48,8 @@ const ADDED_LATENCY_BUCKETS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 ];
 
-/// A backend's circuit breaker state, as `portico_circuit_state` reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CircuitState {
-    /// Requests flow (0).
-    Closed = 0,
-    /// A trial request is allowed through (1).
-    HalfOpen = 1,
-    /// Requests are refused without calling the backend (2).
-    Open = 2,
-}
-
-/// What the response cache did for one request, as `portico_cache_total` counts it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CacheOutcome {
-    /// Answered from the cache.
-    Hit,
-    /// Not in the cache: the backend was called.
-    Miss,
-    /// Joined an identical request already in flight (one backend call shared).
-    Shared,
-}
-
-impl CacheOutcome {
-    /// The label value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Hit => "hit",
-            Self::Miss => "miss",
-            Self::Shared => "shared",
-        }
-    }
-}
+pub use crate::backends::health::CircuitState;
+pub use crate::cache::CacheOutcome;
 
 /// The `kind` label of `portico_backend_errors_total` for a backend failure:
 /// `unreachable`, `timeout`, `status` or `stream`.
@@ -142,7 +112,9 @@ impl Metrics {
         // Series without labels, and the cache outcomes, are shown from the start.
         series.in_flight.with(&[], |_| ());
         for outcome in [CacheOutcome::Hit, CacheOutcome::Miss, CacheOutcome::Shared] {
-            series.cache.with(&[outcome.as_str()], |_| ());
+            if let Some(label) = outcome.header_value() {
+                series.cache.with(&[label], |_| ());
+            }
         }
         Self {
             series: Arc::new(series),
@@ -218,15 +190,15 @@ impl Metrics {
     pub fn set_circuit_state(&self, backend: &str, state: CircuitState) {
         self.series
             .circuit_state
-            .with(&[backend], |gauge| gauge.set(state as i64));
+            .with(&[backend], |gauge| gauge.set(state.as_gauge()));
     }
 
     /// Hook for the response cache: counts one lookup as a hit, a miss, or a
     /// request that shared another's in-flight backend call.
     pub fn record_cache(&self, outcome: CacheOutcome) {
-        self.series
-            .cache
-            .with(&[outcome.as_str()], |counter| counter.add(1));
+        if let Some(label) = outcome.header_value() {
+            self.series.cache.with(&[label], |counter| counter.add(1));
+        }
     }
 
     /// Every series in the Prometheus text format.

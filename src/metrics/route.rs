@@ -22,6 +22,10 @@ pub fn router() -> Router<AppState> {
     responses((status = 200, description = "Every series in the Prometheus text exposition format (see README, \"Metrics and logs\")", body = String, content_type = "text/plain; version=0.0.4; charset=utf-8"))
 )]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    // Breakers change on their own (cool-downs): read their state at scrape time.
+    for entry in state.backends.entries() {
+        state.metrics.set_circuit_state(entry.backend.name(), entry.breaker.state());
+    }
     (
         [(header::CONTENT_TYPE, CONTENT_TYPE)],
         state.metrics.render(),

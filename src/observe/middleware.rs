@@ -41,7 +41,7 @@ pub async fn observe(State(metrics): State<Metrics>, mut request: Request, next:
     let span = tracing::info_span!(
         "request",
         request_id = %request_id.0,
-        method,
+        method = %method,
         route = %route,
     );
     let header_value = request_id.header_value();

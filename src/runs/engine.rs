@@ -188,6 +188,7 @@ async fn execute(state: AppState, run_id: String) {
         },
         Some(backend) => {
             let name = backend.name().to_owned();
+            let call = state.metrics.backend_call(&chat.model, &name);
             let mut signal = cancel.clone();
             let opened = tokio::select! {
                 opened = backend.stream_chat(chat) => Some(opened),
@@ -198,8 +199,9 @@ async fn execute(state: AppState, run_id: String) {
                     cancelled: true,
                     ..Outcome::default()
                 },
-                Some(Err(error)) => backend_failure(&name, &error),
+                Some(Err(error)) => backend_failure(&name, &call.failed(error)),
                 Some(Ok(stream)) => {
+                    let stream = call.observe(stream);
                     consume(stream, &name, &mut segment, &mut builder, cancel).await
                 }
             }

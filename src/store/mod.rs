@@ -6,6 +6,7 @@ pub mod assistants;
 pub mod background;
 pub mod chat_completions;
 pub mod conversations;
+pub mod keys;
 pub mod responses;
 pub mod runs;
 pub mod threads;

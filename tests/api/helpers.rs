@@ -83,6 +83,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
             key: Some((*key).into()),
             key_env: None,
             project: (*project).into(),
+            ..ApiKeyConfig::default()
         })
         .collect();
     if let Some(configure) = options.configure {

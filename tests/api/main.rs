@@ -14,6 +14,7 @@ mod embeddings;
 mod errors;
 mod helpers;
 mod input_tokens;
+mod keys_and_limits;
 mod metrics;
 mod models_and_health;
 mod openapi;

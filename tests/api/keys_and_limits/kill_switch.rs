@@ -1,0 +1,226 @@
+//! The kill switch: suspending a project or a key cancels its running
+//! responses, runs and chat streams at once (the backend sees its requests
+//! closed), refuses its new requests with 403, and resuming lifts it.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::{call, issue, json_call, key, spawn, ADMIN};
+use crate::helpers::TestApp;
+
+async fn disconnected_streams(app: &TestApp) -> u64 {
+    let stats: Value = app
+        .client
+        .get(format!("http://{}/control/stats", app.mock_address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    stats["disconnected_streams"].as_u64().unwrap_or_default()
+}
+
+async fn wait_until<F: std::future::Future<Output = bool>>(
+    what: &str,
+    mut check: impl FnMut() -> F,
+) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Opens a streaming response and waits for its first text delta; returns the rest of the stream.
+async fn streaming_response(app: &TestApp, bearer: &str) -> reqwest::Response {
+    let body = json!({"model": "m", "input": "x", "stream": true});
+    let mut answer = call(app, "POST", "/v1/responses", bearer, body).await;
+    assert_eq!(answer.status(), 200);
+    let mut seen = String::new();
+    while !seen.contains("response.output_text.delta") {
+        let chunk = answer
+            .chunk()
+            .await
+            .unwrap()
+            .expect("the stream ended early");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    answer
+}
+
+#[tokio::test]
+async fn suspending_a_project_cancels_its_running_responses_and_refuses_it_until_resumed() {
+    let app = spawn(
+        vec![
+            key("sk-a", "alpha", None, None),
+            key("sk-b", "beta", None, None),
+        ],
+        vec![],
+    )
+    .await;
+    let slow = json!({"content": "a b c d e f g h i j k l m n o p q r s t", "chunk_delay_ms": 100});
+    app.script(json!([slow.clone(), slow])).await;
+    let stream = streaming_response(&app, "sk-a").await;
+    let (_, queued) = json_call(
+        &app,
+        "POST",
+        "/v1/responses",
+        "sk-a",
+        json!({"model": "m", "input": "x", "background": true}),
+    )
+    .await;
+    let background = format!("/v1/responses/{}", queued["id"].as_str().unwrap());
+    wait_until("the background response to stream", || async {
+        let (_, body) = json_call(&app, "GET", &background, "sk-a", Value::Null).await;
+        body["output"][0]["content"][0]["text"]
+            .as_str()
+            .is_some_and(|text| !text.is_empty())
+    })
+    .await;
+    let (status, project) = json_call(
+        &app,
+        "POST",
+        "/admin/projects/alpha/suspend",
+        ADMIN,
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 200, "{project}");
+    assert_eq!(project["suspended"], true);
+    assert_eq!(project["cancelled"]["responses"], 2, "{project}");
+    let rest = stream.text().await.unwrap();
+    assert!(
+        rest.contains("event: error") && rest.contains("project_suspended"),
+        "{rest}"
+    );
+    assert!(!rest.contains("response.completed"));
+    wait_until("both backend requests to close", || async {
+        disconnected_streams(&app).await == 2
+    })
+    .await;
+    let (status, _) = json_call(&app, "GET", &background, "sk-b", Value::Null).await;
+    assert_eq!(status, 404, "another project still sees nothing");
+    let (status, body) = json_call(&app, "GET", &background, "sk-a", Value::Null).await;
+    assert_eq!(status, 403);
+    assert_eq!(body["error"]["type"], "permission_error");
+    assert_eq!(body["error"]["code"], "project_suspended");
+    assert_eq!(
+        call(&app, "GET", "/v1/models", "sk-b", Value::Null)
+            .await
+            .status(),
+        200
+    );
+    let (status, _) = json_call(
+        &app,
+        "POST",
+        "/admin/projects/alpha/resume",
+        ADMIN,
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, body) = json_call(&app, "GET", &background, "sk-a", Value::Null).await;
+    assert_eq!((status, body["status"].clone()), (200, json!("cancelled")));
+}
+
+#[tokio::test]
+async fn suspending_a_key_stops_its_chat_streams_and_runs_and_only_that_key() {
+    let app = spawn(vec![key("sk-a", "alpha", None, None)], vec![]).await;
+    let issued = issue(&app, json!({"project": "alpha"})).await;
+    let (id, secret) = (
+        issued["id"].as_str().unwrap(),
+        issued["key"].as_str().unwrap(),
+    );
+    let slow = json!({"content": "a b c d e f g h i j k l m n o p q r s t", "chunk_delay_ms": 100});
+    app.script(json!([slow.clone(), slow])).await;
+    let chat =
+        json!({"model": "m", "stream": true, "messages": [{"role": "user", "content": "x"}]});
+    let mut stream = call(&app, "POST", "/v1/chat/completions", secret, chat).await;
+    assert_eq!(stream.status(), 200);
+    stream.chunk().await.unwrap();
+    let (_, assistant) = json_call(
+        &app,
+        "POST",
+        "/v1/assistants",
+        secret,
+        json!({"model": "m"}),
+    )
+    .await;
+    let thread_and_run = json!({"assistant_id": assistant["id"], "thread": {"messages": [{"role": "user", "content": "Hi"}]}});
+    let (status, run) = json_call(&app, "POST", "/v1/threads/runs", secret, thread_and_run).await;
+    assert_eq!(status, 200, "{run}");
+    let run_path = format!(
+        "/v1/threads/{}/runs/{}",
+        run["thread_id"].as_str().unwrap(),
+        run["id"].as_str().unwrap()
+    );
+    wait_until("the run to start", || async {
+        json_call(&app, "GET", &run_path, "sk-a", Value::Null)
+            .await
+            .1["status"]
+            == "in_progress"
+    })
+    .await;
+    let (status, key) = json_call(
+        &app,
+        "POST",
+        &format!("/admin/keys/{id}/suspend"),
+        ADMIN,
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 200, "{key}");
+    assert_eq!(
+        (key["suspended"].clone(), key["cancelled"]["runs"].clone()),
+        (json!(true), json!(1))
+    );
+    let rest = stream.text().await.unwrap();
+    assert!(
+        rest.contains("\"code\":\"key_suspended\"") && !rest.contains("[DONE]"),
+        "{rest}"
+    );
+    wait_until("the run to be cancelled", || async {
+        json_call(&app, "GET", &run_path, "sk-a", Value::Null)
+            .await
+            .1["status"]
+            == "cancelled"
+    })
+    .await;
+    wait_until("both backend requests to close", || async {
+        disconnected_streams(&app).await == 2
+    })
+    .await;
+    let (status, body) = json_call(&app, "GET", "/v1/models", secret, Value::Null).await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (403, json!("key_suspended"))
+    );
+    assert_eq!(
+        call(&app, "GET", "/v1/models", "sk-a", Value::Null)
+            .await
+            .status(),
+        200
+    );
+    let (_, list) = json_call(&app, "GET", "/admin/keys", ADMIN, Value::Null).await;
+    assert!(list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|key| key["id"] == id && key["suspended"] == true));
+    json_call(
+        &app,
+        "POST",
+        &format!("/admin/keys/{id}/resume"),
+        ADMIN,
+        Value::Null,
+    )
+    .await;
+    assert_eq!(
+        call(&app, "GET", "/v1/models", secret, Value::Null)
+            .await
+            .status(),
+        200
+    );
+}
