@@ -149,9 +149,55 @@ fn chain_bench(c: &mut Criterion) {
             })
         })
     });
+    // Where the time goes: the same query, rows fetched but no JSON parsed.
+    group.bench_function("chain_query_rows_only_1000_turns", |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                let rows = sqlx::query(CHAIN_QUERY)
+                    .bind(&last)
+                    .bind(PROJECT)
+                    .fetch_all(&pool)
+                    .await
+                    .map(|rows| rows.len());
+                black_box(rows)
+            })
+        })
+    });
+    group.bench_function("chain_query_one_row_1000_turns", |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                let row: Result<(Option<String>,), _> = sqlx::query_as(CHAIN_QUERY_ONE_ROW)
+                    .bind(&last)
+                    .bind(PROJECT)
+                    .fetch_one(&pool)
+                    .await;
+                black_box(row.map(|(text,)| text.map(|text| text.len())))
+            })
+        })
+    });
     group.finish();
     runtime.block_on(pool.close());
 }
+
+const CHAIN_QUERY: &str = "WITH RECURSIVE chain(id, previous, depth) AS (
+         SELECT id, previous_response_id, 0 FROM responses WHERE id = ?1 AND project = ?2
+         UNION ALL
+         SELECT r.id, r.previous_response_id, chain.depth + 1
+         FROM responses r JOIN chain ON r.id = chain.previous
+         WHERE r.project = ?2
+     )
+     SELECT i.body FROM chain JOIN response_items i ON i.response_id = chain.id
+     ORDER BY chain.depth DESC, i.side ASC, i.position ASC";
+
+const CHAIN_QUERY_ONE_ROW: &str = "WITH RECURSIVE chain(id, previous, depth) AS (
+         SELECT id, previous_response_id, 0 FROM responses WHERE id = ?1 AND project = ?2
+         UNION ALL
+         SELECT r.id, r.previous_response_id, chain.depth + 1
+         FROM responses r JOIN chain ON r.id = chain.previous
+         WHERE r.project = ?2
+     )
+     SELECT '[' || group_concat(i.body, ',' ORDER BY chain.depth DESC, i.side ASC, i.position ASC) || ']'
+     FROM chain JOIN response_items i ON i.response_id = chain.id";
 
 criterion_group!(benches, stored_turn_bench, chain_bench);
 criterion_main!(benches);

@@ -114,8 +114,11 @@ pub fn spawn_probes(registry: Arc<BackendRegistry>, interval: Duration) {
     });
 }
 
-/// The usual local servers: name, kind, base URL, and the path that answers when one listens.
-const USUAL_SERVERS: [(&str, BackendKind, &str, &str); 4] = [
+/// A local server to look for: name, kind, base URL, and the path that answers when one listens.
+pub type KnownServer = (&'static str, BackendKind, &'static str, &'static str);
+
+/// The usual local servers.
+pub const USUAL_SERVERS: [KnownServer; 4] = [
     (
         "ollama",
         BackendKind::Ollama,
@@ -145,11 +148,16 @@ const USUAL_SERVERS: [(&str, BackendKind, &str, &str); 4] = [
 /// Looks for local inference servers on their usual ports and returns a backend
 /// entry for each one that answers.
 pub async fn detect_local_servers() -> Vec<BackendConfig> {
+    detect_servers(&USUAL_SERVERS).await
+}
+
+/// Returns a backend entry for each of `servers` that answers.
+pub async fn detect_servers(servers: &[KnownServer]) -> Vec<BackendConfig> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_millis(500))
         .build()
         .unwrap_or_default();
-    let probes = USUAL_SERVERS.iter().map(|(name, kind, base_url, path)| {
+    let probes = servers.iter().map(|(name, kind, base_url, path)| {
         let client = client.clone();
         async move {
             let answered = client

@@ -329,6 +329,14 @@ async fn finish(
     // Followers keep their handle; a new segment (after tool outputs) gets a fresh buffer.
     state.runs.live.remove(&run_id);
     let run_usage = add_usage(segment.job.usage, usage);
+    // Runs count against their key's token limits and the project's daily budget.
+    crate::access::responses::record_usage(
+        state,
+        &segment.project,
+        &run_id,
+        usage.prompt_tokens + usage.completion_tokens,
+    )
+    .await;
     let now = unix_now();
     let events = if outcome.cancelled {
         builder.end(RunEnd::Cancelled, usage, run_usage, now)

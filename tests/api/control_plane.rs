@@ -321,3 +321,22 @@ async fn the_ollama_native_backend_serves_responses_and_tool_calls() {
         "lookup"
     );
 }
+
+#[tokio::test]
+async fn detection_finds_servers_that_answer_and_skips_the_others() {
+    let listening = second_mock().await;
+    let closed = closed_port();
+    let base_url: &'static str = Box::leak(format!("http://{listening}/v1").into_boxed_str());
+    let dead: &'static str = Box::leak(format!("http://127.0.0.1:{closed}/v1").into_boxed_str());
+    let ollama_root: &'static str = Box::leak(format!("http://{listening}").into_boxed_str());
+    let found = portico::backends::build::detect_servers(&[
+        ("llama.cpp", BackendKind::Openai, base_url, "/models"),
+        ("vllm", BackendKind::Openai, dead, "/models"),
+        ("ollama", BackendKind::Ollama, ollama_root, "/api/tags"),
+    ])
+    .await;
+    let names: Vec<&str> = found.iter().map(|backend| backend.name.as_str()).collect();
+    assert_eq!(names, ["llama.cpp", "ollama"]);
+    assert_eq!(found[1].kind, BackendKind::Ollama);
+    assert_eq!(found[0].models, ["*"]);
+}
