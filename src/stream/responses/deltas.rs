@@ -8,32 +8,39 @@ use super::super::events::ResponseStreamEvent as Event;
 use super::{output_text, GrammarError, OpenItem, ResponseStreamBuilder, FINAL_ANSWER};
 
 impl ResponseStreamBuilder {
+    /// Closes the open item and adds a message item with an empty `part`;
+    /// returns the new item's id.
+    fn open_message(&mut self, part: ContentPart, events: &mut Vec<Event>) -> String {
+        self.close_open(ItemStatus::Completed, events);
+        let id = new_id("msg_");
+        let output_index = self.response.output.len();
+        events.push(Event::OutputItemAdded {
+            item: OutputItem::Message {
+                id: id.clone(),
+                status: ItemStatus::InProgress,
+                content: Vec::new(),
+                phase: Some(FINAL_ANSWER.into()),
+                role: "assistant".into(),
+            },
+            output_index,
+            sequence_number: self.sequence(),
+        });
+        events.push(Event::ContentPartAdded {
+            content_index: 0,
+            item_id: id.clone(),
+            output_index,
+            part,
+            sequence_number: self.sequence(),
+        });
+        id
+    }
+
     /// A piece of visible text: opens a message item if none is open.
     pub fn text_delta(&mut self, delta: &str) -> Result<Vec<Event>, GrammarError> {
         self.check_open()?;
         let mut events = Vec::new();
         if !matches!(self.open, Some(OpenItem::Message { .. })) {
-            self.close_open(ItemStatus::Completed, &mut events);
-            let id = new_id("msg_");
-            let output_index = self.response.output.len();
-            events.push(Event::OutputItemAdded {
-                item: OutputItem::Message {
-                    id: id.clone(),
-                    status: ItemStatus::InProgress,
-                    content: Vec::new(),
-                    phase: Some(FINAL_ANSWER.into()),
-                    role: "assistant".into(),
-                },
-                output_index,
-                sequence_number: self.sequence(),
-            });
-            events.push(Event::ContentPartAdded {
-                content_index: 0,
-                item_id: id.clone(),
-                output_index,
-                part: output_text(String::new()),
-                sequence_number: self.sequence(),
-            });
+            let id = self.open_message(output_text(String::new()), &mut events);
             self.open = Some(OpenItem::Message {
                 id,
                 text: String::new(),
@@ -62,29 +69,12 @@ impl ResponseStreamBuilder {
         self.check_open()?;
         let mut events = Vec::new();
         if !matches!(self.open, Some(OpenItem::Refusal { .. })) {
-            self.close_open(ItemStatus::Completed, &mut events);
-            let id = new_id("msg_");
-            let output_index = self.response.output.len();
-            events.push(Event::OutputItemAdded {
-                item: OutputItem::Message {
-                    id: id.clone(),
-                    status: ItemStatus::InProgress,
-                    content: Vec::new(),
-                    phase: Some(FINAL_ANSWER.into()),
-                    role: "assistant".into(),
-                },
-                output_index,
-                sequence_number: self.sequence(),
-            });
-            events.push(Event::ContentPartAdded {
-                content_index: 0,
-                item_id: id.clone(),
-                output_index,
-                part: ContentPart::Refusal {
+            let id = self.open_message(
+                ContentPart::Refusal {
                     refusal: String::new(),
                 },
-                sequence_number: self.sequence(),
-            });
+                &mut events,
+            );
             self.open = Some(OpenItem::Refusal {
                 id,
                 text: String::new(),
