@@ -92,8 +92,22 @@ impl App {
 
     /// Serves until the process ends.
     pub async fn run(self) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router).await
+        axum::serve(no_delay(self.listener), self.router).await
     }
+}
+
+/// Accepted connections with Nagle's algorithm off. With it on, a stream's
+/// second small frame waits for the ACK of the first, which the client delays
+/// by up to 40 ms (measured: time to first token 44 ms instead of 2 ms).
+pub fn no_delay(
+    listener: TcpListener,
+) -> impl axum::serve::Listener<Io = tokio::net::TcpStream, Addr = SocketAddr> {
+    use axum::serve::ListenerExt;
+    listener.tap_io(|stream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "could not set TCP_NODELAY");
+        }
+    })
 }
 
 /// Every route, with auth on `/v1`, the body limit, and envelope fallbacks.

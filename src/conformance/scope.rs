@@ -75,6 +75,11 @@ pub fn classify(cassette: &Cassette) -> Scope {
     if cassette.has_flag("assistants-v1-header") {
         return Scope::OutOfScope("Assistants v1 (retired; Portico implements v2)".into());
     }
+    if old_background_store_default(cassette) {
+        return Scope::OutOfScope(
+            "background `store` default changed: recorded when OpenAI echoed `store: true` for background responses that did not ask for it (it echoes `false` since February 2026, as Portico does)".into(),
+        );
+    }
     if lists_outside_objects(cassette) {
         return Scope::OutOfScope("lists objects created outside the recording".into());
     }
@@ -227,4 +232,29 @@ fn lists_outside_objects(cassette: &Cassette) -> bool {
         }
     }
     false
+}
+
+/// Whether a background request that did not set `store` was answered with
+/// `store: true` — OpenAI's behaviour before February 2026; recordings since
+/// show `false`, which is what Portico answers.
+fn old_background_store_default(cassette: &Cassette) -> bool {
+    cassette.interactions.iter().any(|interaction| {
+        let Some(request) = &interaction.request else { return false };
+        let asked_background = request.body.get("background").and_then(Value::as_bool) == Some(true);
+        let store_unset = request.body.get("store").is_none();
+        let answered_stored = interaction
+            .response
+            .final_object()
+            .or_else(|| {
+                interaction
+                    .response
+                    .events
+                    .as_ref()
+                    .and_then(|events| events.iter().find_map(|event| event.data.get("response")))
+            })
+            .and_then(|object| object.get("store"))
+            .and_then(Value::as_bool)
+            == Some(true);
+        request.method == "POST" && asked_background && store_unset && answered_stored
+    })
 }

@@ -12,6 +12,9 @@ use super::cassette::{RecordedRequest, RecordedResponse};
 /// How long the scripted backend waits before answering a background request.
 const BACKGROUND_DELAY_MS: u64 = 300;
 
+/// How long the scripted backend waits between pieces of a background answer.
+const BACKGROUND_CHUNK_DELAY_MS: u64 = 100;
+
 /// The mock-backend script for one recorded exchange, if the endpoint reaches a backend.
 pub fn script_for(request: &RecordedRequest, response: &RecordedResponse) -> Option<Value> {
     let path = request.path.split('?').next().unwrap_or_default();
@@ -264,6 +267,8 @@ pub fn background_script(interactions: &[super::cassette::Interaction], index: u
         })?;
     let mut script = script_from_response(latest);
     script["delay_ms"] = json!(BACKGROUND_DELAY_MS);
+    // A moment between pieces, so that a poll can see the response in progress.
+    script["chunk_delay_ms"] = json!(BACKGROUND_CHUNK_DELAY_MS);
     Some(script)
 }
 

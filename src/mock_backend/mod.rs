@@ -161,7 +161,7 @@ pub async fn serve_with_state(
     listener: tokio::net::TcpListener,
     state: MockState,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).await
+    axum::serve(crate::app::no_delay(listener), router(state)).await
 }
 
 /// `POST /tokenize` as llama.cpp serves it: `{"content": text}` → `{"tokens": [...]}`,

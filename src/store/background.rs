@@ -15,10 +15,13 @@ pub struct ClaimedJob {
     pub job: String,
 }
 
-/// Atomically moves the oldest queued background response to `in_progress` and returns it.
+/// Atomically moves the oldest queued background response to `in_progress` and
+/// returns it. The stored body keeps saying `queued` until the backend has
+/// answered and the response's own events take over (pollers see the live
+/// snapshot then), as OpenAI shows a response queued until work starts.
 pub async fn claim_next(pool: &SqlitePool) -> Result<Option<ClaimedJob>, sqlx::Error> {
     let row = sqlx::query(
-        "UPDATE responses SET status = 'in_progress', body = json_set(body, '$.status', 'in_progress')
+        "UPDATE responses SET status = 'in_progress'
          WHERE id = (SELECT id FROM responses WHERE status = 'queued' AND background = 1 AND job IS NOT NULL
                      ORDER BY created_at, rowid LIMIT 1)
            AND status = 'queued'
