@@ -75,11 +75,10 @@ pub fn chat_messages(instructions: Option<&str>, items: &[Value]) -> Vec<Value> 
 /// A message item's content: a plain string when it is only text (what every
 /// local server accepts), else Chat content parts (text and image URLs).
 fn message_content(item: &Value) -> Value {
-    let parts = item
+    let parts: &[Value] = item
         .get("content")
         .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+        .map_or(&[], Vec::as_slice);
     let only_text = parts
         .iter()
         .all(|part| part.get("text").is_some() || part.get("refusal").is_some());

@@ -161,7 +161,11 @@ pub async fn serve_with_state(
     listener: tokio::net::TcpListener,
     state: MockState,
 ) -> std::io::Result<()> {
-    axum::serve(crate::app::no_delay(listener), router(state)).await
+    axum::serve(
+        crate::app::no_delay(listener),
+        router(state).into_make_service(),
+    )
+    .await
 }
 
 /// `POST /tokenize` as llama.cpp serves it: `{"content": text}` → `{"tokens": [...]}`,

@@ -132,13 +132,16 @@ pub async fn delete_response(
 }
 
 /// Every item of the chain ending at `last_id` (inclusive), oldest turn first:
-/// each turn's input items, then its output items. One recursive query.
+/// each turn's input items, then its output items. One recursive query that
+/// answers one row, the items as one JSON array: fetched row by row, a
+/// 1,000-turn chain spent more time passing 2,000 rows from SQLite's thread
+/// than in the query itself.
 pub async fn chain_items(
     pool: &SqlitePool,
     project: &str,
     last_id: &str,
 ) -> Result<Vec<Value>, sqlx::Error> {
-    let rows = sqlx::query(
+    let items: Option<String> = sqlx::query_scalar(
         "WITH RECURSIVE chain(id, previous, depth) AS (
              SELECT id, previous_response_id, 0 FROM responses WHERE id = ?1 AND project = ?2
              UNION ALL
@@ -146,17 +149,19 @@ pub async fn chain_items(
              FROM responses r JOIN chain ON r.id = chain.previous
              WHERE r.project = ?2
          )
-         SELECT i.body FROM chain JOIN response_items i ON i.response_id = chain.id
-         ORDER BY chain.depth DESC, i.side ASC, i.position ASC",
+         SELECT '[' || group_concat(i.body, ',' ORDER BY chain.depth DESC, i.side ASC, i.position ASC) || ']'
+         FROM chain JOIN response_items i ON i.response_id = chain.id",
     )
     .bind(last_id)
     .bind(project)
-    .fetch_all(pool)
+    .fetch_one(pool)
     .await?;
-    Ok(rows
-        .iter()
-        .filter_map(|row| serde_json::from_str(row.get::<&str, _>("body")).ok())
-        .collect())
+    match items {
+        Some(items) => {
+            serde_json::from_str(&items).map_err(|error| sqlx::Error::Decode(Box::new(error)))
+        }
+        None => Ok(Vec::new()),
+    }
 }
 
 /// The most recent stored item with this id in `project` (for `item_reference`).
