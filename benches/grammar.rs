@@ -61,7 +61,11 @@ fn long_text(obfuscate: bool) -> Result<(usize, usize), GrammarError> {
     };
     count(builder.start()?);
     for index in 0..TEXT_DELTAS {
-        let delta = if index % 7 == 0 { " lighthouse" } else { " sea" };
+        let delta = if index % 7 == 0 {
+            " lighthouse"
+        } else {
+            " sea"
+        };
         count(builder.text_delta(delta)?);
     }
     count(builder.finish(usage(), None, 1_795_246_800)?);
@@ -119,7 +123,11 @@ fn recorded_text_chunks(tokens: usize) -> Vec<String> {
     };
     let mut chunks = vec![chunk(r#"{"role": "assistant"}"#, "null")];
     for index in 0..tokens {
-        let word = if index % 5 == 0 { " mendatang" } else { " hello" };
+        let word = if index % 5 == 0 {
+            " mendatang"
+        } else {
+            " hello"
+        };
         chunks.push(chunk(&format!(r#"{{"content": "{word}"}}"#), "null"));
     }
     chunks.push(chunk("{}", r#""length""#));

@@ -30,9 +30,10 @@ pub struct ModelList {
 
 /// The Models routes.
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/models", get(list_models))
-        .route("/v1/models/{model}", get(retrieve_model).delete(delete_model))
+    Router::new().route("/v1/models", get(list_models)).route(
+        "/v1/models/{model}",
+        get(retrieve_model).delete(delete_model),
+    )
 }
 
 /// Every model served, first backend first, without duplicates.
@@ -136,7 +137,11 @@ pub async fn delete_model(
     _project: Project,
     Path(model): Path<String>,
 ) -> ApiResult<Json<Model>> {
-    if served_models(&state).await.iter().any(|served| served.id == model) {
+    if served_models(&state)
+        .await
+        .iter()
+        .any(|served| served.id == model)
+    {
         return Err(ApiError::Forbidden {
             message: format!("You cannot delete the model '{model}': it is served by a backend, not owned by this project."),
         });

@@ -140,7 +140,8 @@ async fn ttft(args: &[String]) -> Result<Value, Failure> {
     for index in 0..total {
         let scheduled = start + period * index as u32;
         tokio::time::sleep_until(scheduled.into()).await;
-        let (client, url, body, marker) = (client.clone(), url.clone(), body.clone(), marker.clone());
+        let (client, url, body, marker) =
+            (client.clone(), url.clone(), body.clone(), marker.clone());
         tasks.push(tokio::spawn(async move {
             first_token(&client, &url, body, &marker, scheduled).await
         }));

@@ -60,7 +60,10 @@ pub fn by_api(results: &[CassetteResult]) -> BTreeMap<String, Tally> {
 pub fn markdown(results: &[CassetteResult], target: &str) -> String {
     let mut text = String::new();
     let _ = writeln!(text, "# Conformance report\n\nTarget: {target}\n");
-    let _ = writeln!(text, "Rules, scope and how to regenerate: conformance/README.md.\n");
+    let _ = writeln!(
+        text,
+        "Rules, scope and how to regenerate: conformance/README.md.\n"
+    );
     let _ = writeln!(text, "## By API\n\n| API | in scope | passed | failed | pass rate | hosted-tool refusals (passed/checked) | out of scope |\n|---|---|---|---|---|---|---|");
     let apis = by_api(results);
     let mut total = Tally::default();

@@ -219,11 +219,20 @@ fn stage_seen(output: &[Value], item: &Value, kind: &str) -> bool {
 fn lists_outside_objects(cassette: &Cassette) -> bool {
     let mut created: Vec<&str> = Vec::new();
     for interaction in &cassette.interactions {
-        let Some(request) = &interaction.request else { continue };
+        let Some(request) = &interaction.request else {
+            continue;
+        };
         let body = &interaction.response.body;
         if request.method == "GET" && request.path.trim_end_matches('/') == "/v1/assistants" {
-            let listed = body.get("data").and_then(Value::as_array).into_iter().flatten();
-            if listed.filter_map(|item| item.get("id").and_then(Value::as_str)).any(|id| !created.contains(&id)) {
+            let listed = body
+                .get("data")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten();
+            if listed
+                .filter_map(|item| item.get("id").and_then(Value::as_str))
+                .any(|id| !created.contains(&id))
+            {
                 return true;
             }
         }
@@ -239,22 +248,24 @@ fn lists_outside_objects(cassette: &Cassette) -> bool {
 /// show `false`, which is what Portico answers.
 fn old_background_store_default(cassette: &Cassette) -> bool {
     cassette.interactions.iter().any(|interaction| {
-        let Some(request) = &interaction.request else { return false };
-        let asked_background = request.body.get("background").and_then(Value::as_bool) == Some(true);
+        let Some(request) = &interaction.request else {
+            return false;
+        };
+        let asked_background =
+            request.body.get("background").and_then(Value::as_bool) == Some(true);
         let store_unset = request.body.get("store").is_none();
-        let answered_stored = interaction
-            .response
-            .final_object()
-            .or_else(|| {
-                interaction
-                    .response
-                    .events
-                    .as_ref()
-                    .and_then(|events| events.iter().find_map(|event| event.data.get("response")))
-            })
-            .and_then(|object| object.get("store"))
-            .and_then(Value::as_bool)
-            == Some(true);
+        let answered_stored =
+            interaction
+                .response
+                .final_object()
+                .or_else(|| {
+                    interaction.response.events.as_ref().and_then(|events| {
+                        events.iter().find_map(|event| event.data.get("response"))
+                    })
+                })
+                .and_then(|object| object.get("store"))
+                .and_then(Value::as_bool)
+                == Some(true);
         request.method == "POST" && asked_background && store_unset && answered_stored
     })
 }

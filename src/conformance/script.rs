@@ -245,26 +245,37 @@ fn script_from_chat(response: &RecordedResponse) -> Value {
 /// The script of a background `POST /v1/responses`: OpenAI's answer to it is only
 /// `queued`, so the content comes from the last finished state of the same
 /// response found later in the cassette (a poll, or a stream's terminal event).
-pub fn background_script(interactions: &[super::cassette::Interaction], index: usize) -> Option<Value> {
+pub fn background_script(
+    interactions: &[super::cassette::Interaction],
+    index: usize,
+) -> Option<Value> {
     let interaction = interactions.get(index)?;
     let request = interaction.request.as_ref()?;
-    if request.method != "POST" || request.body.get("background").and_then(Value::as_bool) != Some(true) {
+    if request.method != "POST"
+        || request.body.get("background").and_then(Value::as_bool) != Some(true)
+    {
         return None;
     }
     let id = response_id(&interaction.response)?;
     let finished = |object: &Value| {
         object.get("id").and_then(Value::as_str) == Some(id.as_str())
-            && ["completed", "incomplete", "failed"].contains(&object.get("status").and_then(Value::as_str).unwrap_or_default())
+            && ["completed", "incomplete", "failed"].contains(
+                &object
+                    .get("status")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default(),
+            )
     };
-    let latest = interactions[index..]
-        .iter()
-        .rev()
-        .find_map(|later| {
-            let from_events = later.response.events.as_ref().and_then(|events| {
-                events.iter().rev().filter_map(|event| event.data.get("response")).find(|object| finished(object))
-            });
-            from_events.or_else(|| Some(&later.response.body).filter(|body| finished(body)))
-        })?;
+    let latest = interactions[index..].iter().rev().find_map(|later| {
+        let from_events = later.response.events.as_ref().and_then(|events| {
+            events
+                .iter()
+                .rev()
+                .filter_map(|event| event.data.get("response"))
+                .find(|object| finished(object))
+        });
+        from_events.or_else(|| Some(&later.response.body).filter(|body| finished(body)))
+    })?;
     let mut script = script_from_response(latest);
     script["delay_ms"] = json!(BACKGROUND_DELAY_MS);
     // A moment between pieces, so that a poll can see the response in progress.

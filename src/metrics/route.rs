@@ -24,7 +24,9 @@ pub fn router() -> Router<AppState> {
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     // Breakers change on their own (cool-downs): read their state at scrape time.
     for entry in state.backends.entries() {
-        state.metrics.set_circuit_state(entry.backend.name(), entry.breaker.state());
+        state
+            .metrics
+            .set_circuit_state(entry.backend.name(), entry.breaker.state());
     }
     (
         [(header::CONTENT_TYPE, CONTENT_TYPE)],
