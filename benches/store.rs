@@ -5,8 +5,10 @@
 //!   client reads it: `insert_response` (in progress, one input item),
 //!   `finish_response` (completed, one output message), `get_response`.
 //! * `store/chain_rebuild_1000_turns`: the history a request with
-//!   `previous_response_id` needs at the end of a 1,000-turn chain:
-//!   `chain_items` (one recursive query) and `history::chat_messages`.
+//!   `previous_response_id` needs at the end of a 1,000-turn chain, as the
+//!   engine builds it: `chain_item_bodies` (one recursive query) and
+//!   `history::chat_messages_after_chain`; then the query alone, and the chain
+//!   as `Value`s (`chain_items`, for input item lists).
 //!
 //! `cargo bench --bench store`. Numbers and conditions: benches/RESULTS.md.
 
@@ -16,7 +18,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde_json::{json, Value};
 use sqlx::SqlitePool;
 
-use portico::engine::history::chat_messages;
+use portico::engine::history::chat_messages_after_chain;
 use portico::ids::new_id;
 use portico::responses::defaults::blank_response;
 use portico::responses::object::{ContentPart, ItemStatus, OutputItem, ResponseStatus};
@@ -128,17 +130,31 @@ fn chain_bench(c: &mut Criterion) {
     assert_eq!(items, 2 * CHAIN_TURNS, "the chain has every turn's items");
     let mut group = c.benchmark_group("store");
     group.throughput(Throughput::Elements(CHAIN_TURNS as u64));
+    // What `engine::input` does for `previous_response_id`: the stored items'
+    // text, read straight into chat messages.
     group.bench_function("chain_rebuild_1000_turns", |b| {
         b.iter(|| {
             runtime.block_on(async {
-                let items = store::responses::chain_items(&pool, PROJECT, &last)
+                let chain = store::responses::chain_item_bodies(&pool, PROJECT, &last)
                     .await
                     .unwrap_or_default();
-                black_box(chat_messages(Some("Be brief."), &items).len())
+                black_box(chat_messages_after_chain(Some("Be brief."), &chain, &[]).len())
             })
         })
     });
-    group.bench_function("chain_items_only_1000_turns", |b| {
+    // The parts: the query alone, and the items as `Value`s (input item lists).
+    group.bench_function("chain_query_only_1000_turns", |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                black_box(
+                    store::responses::chain_item_bodies(&pool, PROJECT, &last)
+                        .await
+                        .map(|bodies| bodies.len()),
+                )
+            })
+        })
+    });
+    group.bench_function("chain_items_as_values_1000_turns", |b| {
         b.iter(|| {
             runtime.block_on(async {
                 black_box(
@@ -149,55 +165,9 @@ fn chain_bench(c: &mut Criterion) {
             })
         })
     });
-    // Where the time goes: the same query, rows fetched but no JSON parsed.
-    group.bench_function("chain_query_rows_only_1000_turns", |b| {
-        b.iter(|| {
-            runtime.block_on(async {
-                let rows = sqlx::query(CHAIN_QUERY)
-                    .bind(&last)
-                    .bind(PROJECT)
-                    .fetch_all(&pool)
-                    .await
-                    .map(|rows| rows.len());
-                black_box(rows)
-            })
-        })
-    });
-    group.bench_function("chain_query_one_row_1000_turns", |b| {
-        b.iter(|| {
-            runtime.block_on(async {
-                let row: Result<(Option<String>,), _> = sqlx::query_as(CHAIN_QUERY_ONE_ROW)
-                    .bind(&last)
-                    .bind(PROJECT)
-                    .fetch_one(&pool)
-                    .await;
-                black_box(row.map(|(text,)| text.map(|text| text.len())))
-            })
-        })
-    });
     group.finish();
     runtime.block_on(pool.close());
 }
-
-const CHAIN_QUERY: &str = "WITH RECURSIVE chain(id, previous, depth) AS (
-         SELECT id, previous_response_id, 0 FROM responses WHERE id = ?1 AND project = ?2
-         UNION ALL
-         SELECT r.id, r.previous_response_id, chain.depth + 1
-         FROM responses r JOIN chain ON r.id = chain.previous
-         WHERE r.project = ?2
-     )
-     SELECT i.body FROM chain JOIN response_items i ON i.response_id = chain.id
-     ORDER BY chain.depth DESC, i.side ASC, i.position ASC";
-
-const CHAIN_QUERY_ONE_ROW: &str = "WITH RECURSIVE chain(id, previous, depth) AS (
-         SELECT id, previous_response_id, 0 FROM responses WHERE id = ?1 AND project = ?2
-         UNION ALL
-         SELECT r.id, r.previous_response_id, chain.depth + 1
-         FROM responses r JOIN chain ON r.id = chain.previous
-         WHERE r.project = ?2
-     )
-     SELECT '[' || group_concat(i.body, ',' ORDER BY chain.depth DESC, i.side ASC, i.position ASC) || ']'
-     FROM chain JOIN response_items i ON i.response_id = chain.id";
 
 criterion_group!(benches, stored_turn_bench, chain_bench);
 criterion_main!(benches);

@@ -24,7 +24,10 @@
 #      `load:begin` / `load:end` markers, with date, machine, load and commit.
 #
 # Environment: LOAD_SECONDS (per fixed-rate run, default 10), STREAMS (default
-# 10000), TTFT_RATE (default 200), SKIP_BUILD=1 (use existing binaries).
+# 10000), TTFT_RATE (default 200), SKIP_BUILD=1 (use existing binaries),
+# PORTICO_BIN (measure another build of portico, e.g. an older commit's, for a
+# before/after) with RESULTS_SECTION (its section name in RESULTS.md, default
+# `load`).
 # The machine should be quiet: the run prints the load average before and after.
 set -euo pipefail
 
@@ -52,7 +55,7 @@ for line in sys.stdin:
     if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "loadclient" and m.get("executable"):
         print(m["executable"])')"
 [[ -x "$CLIENT" ]] || { log "could not build the load client"; exit 1; }
-PORTICO="$ROOT/target/release/portico"
+PORTICO="${PORTICO_BIN:-$ROOT/target/release/portico}"
 
 TOOL=oha
 OHA="$TOOLS/bin/oha"
@@ -65,8 +68,17 @@ if [[ ! -x "$OHA" ]]; then
     fi
 fi
 
-# 10,000 client streams + 10,000 upstream connections + the mock's side.
+# Each open stream holds two sockets in Portico (client and backend side), one
+# in the mock and one in the client. Raise the limit as far as allowed; where
+# the hard limit is lower than 2 × STREAMS (20,000 here, and no CAP_SYS_RESOURCE
+# to raise it), measure as many streams as fit and report the per-stream cost.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+FD_LIMIT="$(ulimit -n)"
+STREAMS_REQUESTED="$STREAMS"
+if (( 2 * STREAMS + 200 > FD_LIMIT )); then
+    STREAMS=$(( (FD_LIMIT - 200) / 2 ))
+    log "open-file limit $FD_LIMIT: measuring $STREAMS streams instead of $STREAMS_REQUESTED"
+fi
 
 # --- 2. servers --------------------------------------------------------------
 PIDS=()
@@ -166,6 +178,8 @@ LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- 4. report ---------------------------------------------------------------
 COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-git diff --quiet HEAD -- src Cargo.toml 2>/dev/null || COMMIT="$COMMIT + uncommitted changes"
-export WORK TOOL COMMIT LOAD_BEFORE LOAD_AFTER SECONDS_PER_RUN STREAMS TTFT_RATE STORED_ROWS
+git diff --quiet HEAD -- src migrations Cargo.toml 2>/dev/null || COMMIT="$COMMIT + uncommitted changes"
+[[ -n "${PORTICO_BIN:-}" ]] && COMMIT="portico binary $PORTICO_BIN (load client from $COMMIT)"
+RESULTS_SECTION="${RESULTS_SECTION:-load}"
+export RESULTS_SECTION WORK TOOL COMMIT LOAD_BEFORE LOAD_AFTER SECONDS_PER_RUN STREAMS STREAMS_REQUESTED FD_LIMIT TTFT_RATE STORED_ROWS
 python3 "$ROOT/benches/load/report.py" "$ROOT/benches/RESULTS.md"

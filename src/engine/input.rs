@@ -21,9 +21,18 @@ pub struct ModelInput {
     /// The request's own input items, as stored.
     pub input_items: Vec<Value>,
     /// Everything the model sees, oldest first (the chain or conversation, then the input).
-    pub history: Vec<Value>,
+    pub history: History,
     /// The conversation the request continues, if any.
     pub conversation: Option<String>,
+}
+
+/// What the model sees, oldest first: the stored chain's items (as their stored
+/// JSON, read straight into chat messages), then `items` (a conversation's
+/// items and the request's own input).
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    pub chain: Vec<String>,
+    pub items: Vec<Value>,
 }
 
 /// Resolves references and loads the chain or conversation the request continues.
@@ -53,7 +62,7 @@ pub async fn gather(
             }
         }
     }
-    let mut history = Vec::new();
+    let mut history = History::default();
     if let Some(previous_id) = &request.previous_response_id {
         let previous = store::responses::get_response(&state.db, project, previous_id).await?;
         match previous {
@@ -74,16 +83,22 @@ pub async fn gather(
                     "previous_response_not_finished",
                 ))
             }
-            Some(_) => history = store::responses::chain_items(&state.db, project, previous_id).await?,
+            Some(_) => {
+                history.chain =
+                    store::responses::chain_item_bodies(&state.db, project, previous_id).await?
+            }
         }
     }
     let conversation = conversation_id(request.conversation.as_ref())?;
     if let Some(conversation_id) = &conversation {
-        history = store::conversations::conversation_items(&state.db, project, conversation_id)
-            .await?
-            .ok_or_else(|| crate::conversations::conversation_not_found(conversation_id))?;
+        history = History {
+            chain: Vec::new(),
+            items: store::conversations::conversation_items(&state.db, project, conversation_id)
+                .await?
+                .ok_or_else(|| crate::conversations::conversation_not_found(conversation_id))?,
+        };
     }
-    history.extend(input_items.iter().cloned());
+    history.items.extend(input_items.iter().cloned());
     Ok(ModelInput {
         input_items,
         history,
@@ -95,13 +110,17 @@ pub async fn gather(
 pub fn chat_request(
     model: &str,
     request: &CreateResponseRequest,
-    history: &[Value],
+    history: &History,
 ) -> ChatRequest {
     let tools = request.tools.clone().unwrap_or_default();
     let chat_tools = history::chat_tools(&tools);
     ChatRequest {
         model: model.to_owned(),
-        messages: history::chat_messages(request.instructions.as_deref(), history),
+        messages: history::chat_messages_after_chain(
+            request.instructions.as_deref(),
+            &history.chain,
+            &history.items,
+        ),
         parallel_tool_calls: if chat_tools.is_empty() {
             None
         } else {

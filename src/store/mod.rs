@@ -29,10 +29,25 @@ pub async fn open(path: &Path) -> Result<SqlitePool, sqlx::Error> {
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
         .min_connections(1)
+        // sqlx pings a connection before every acquire by default: one more
+        // round trip to the connection's thread for every query, for nothing
+        // with a local file.
+        .test_before_acquire(false)
         .connect_with(options)
         .await?;
     sqlx::migrate!("./migrations").run(&pool).await?;
     Ok(pool)
+}
+
+/// Serializes the write transactions of the hot path (a response's insert
+/// and finish) inside the process. Without it, concurrent writers meet on
+/// SQLite's write lock and wait in its busy handler, which sleeps 1, 2, 5,
+/// 10… ms between tries (measured at 1,000 stored turns a second: p50 1.3 s,
+/// 735 turns a second); in this queue a writer waits only as long as the
+/// transactions ahead of it.
+pub async fn write_lock() -> tokio::sync::MutexGuard<'static, ()> {
+    static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    LOCK.lock().await
 }
 
 /// Whether the database answers.

@@ -17,6 +17,7 @@ pub async fn insert_response(
 ) -> Result<(), sqlx::Error> {
     let body =
         serde_json::to_string(response).map_err(|error| sqlx::Error::Encode(Box::new(error)))?;
+    let _writing = super::write_lock().await;
     let mut transaction = pool.begin().await?;
     sqlx::query(
         "INSERT INTO responses (id, project, previous_response_id, status, model, created_at, background, body, job)
@@ -50,6 +51,7 @@ pub async fn finish_response(
         .map(serde_json::to_value)
         .collect::<Result<_, _>>()
         .map_err(|error| sqlx::Error::Encode(Box::new(error)))?;
+    let _writing = super::write_lock().await;
     let mut transaction = pool.begin().await?;
     sqlx::query("UPDATE responses SET status = ?, body = ? WHERE id = ?")
         .bind(response.status.as_str())
@@ -132,36 +134,48 @@ pub async fn delete_response(
 }
 
 /// Every item of the chain ending at `last_id` (inclusive), oldest turn first:
-/// each turn's input items, then its output items. One recursive query that
-/// answers one row, the items as one JSON array: fetched row by row, a
-/// 1,000-turn chain spent more time passing 2,000 rows from SQLite's thread
-/// than in the query itself.
+/// each turn's input items, then its output items.
 pub async fn chain_items(
     pool: &SqlitePool,
     project: &str,
     last_id: &str,
 ) -> Result<Vec<Value>, sqlx::Error> {
-    let items: Option<String> = sqlx::query_scalar(
+    Ok(chain_item_bodies(pool, project, last_id)
+        .await?
+        .iter()
+        .filter_map(|body| serde_json::from_str(body).ok())
+        .collect())
+}
+
+/// The items of [`chain_items`] as their stored JSON text. One recursive
+/// query; the walk reads only the covering index `responses_chain`, not the
+/// response bodies, and `CROSS JOIN` keeps the join order (with that index,
+/// SQLite 3.46 otherwise scans the whole index at every step: a 1,000-turn
+/// chain took 105 ms instead of 3 ms). Rows are read as `&str` and copied:
+/// `query_scalar::<String>` took a millisecond more for 2,000 rows.
+pub async fn chain_item_bodies(
+    pool: &SqlitePool,
+    project: &str,
+    last_id: &str,
+) -> Result<Vec<String>, sqlx::Error> {
+    let rows = sqlx::query(
         "WITH RECURSIVE chain(id, previous, depth) AS (
              SELECT id, previous_response_id, 0 FROM responses WHERE id = ?1 AND project = ?2
              UNION ALL
              SELECT r.id, r.previous_response_id, chain.depth + 1
-             FROM responses r JOIN chain ON r.id = chain.previous
+             FROM chain CROSS JOIN responses r ON r.id = chain.previous
              WHERE r.project = ?2
          )
-         SELECT '[' || group_concat(i.body, ',' ORDER BY chain.depth DESC, i.side ASC, i.position ASC) || ']'
-         FROM chain JOIN response_items i ON i.response_id = chain.id",
+         SELECT i.body FROM chain CROSS JOIN response_items i ON i.response_id = chain.id
+         ORDER BY chain.depth DESC, i.side ASC, i.position ASC",
     )
     .bind(last_id)
     .bind(project)
-    .fetch_one(pool)
+    .fetch_all(pool)
     .await?;
-    match items {
-        Some(items) => {
-            serde_json::from_str(&items).map_err(|error| sqlx::Error::Decode(Box::new(error)))
-        }
-        None => Ok(Vec::new()),
-    }
+    rows.iter()
+        .map(|row| row.try_get::<&str, _>(0).map(str::to_owned))
+        .collect()
 }
 
 /// The most recent stored item with this id in `project` (for `item_reference`).

@@ -118,7 +118,7 @@ impl ResponseStreamBuilder {
     fn obfuscation(&self, delta: &str) -> Option<String> {
         self.obfuscate.then(|| {
             let length = 16 - delta.len() % 16;
-            uuid::Uuid::new_v4().simple().to_string()[..length].to_owned()
+            crate::ids::random_hex(length)
         })
     }
 
