@@ -18,8 +18,8 @@ use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 
 use crate::auth::Project;
-use crate::backends::openai_compat::status_error;
-use crate::backends::BackendError;
+use crate::backends::fallback::{Forwarded, PassthroughPath};
+use crate::backends::{Backend, BackendError};
 use crate::chat::required_model;
 use crate::engine::backend_error;
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
@@ -61,27 +61,36 @@ pub async fn create_embedding(
     let model = required_model(&body)?;
     check_input(body.get("input"))?;
     let format = requested_format(&body)?;
-    let backend = state
+    let candidates = state
         .backends
-        .resolve(&model)
+        .resolve_candidates(&model)
         .ok_or_else(|| ApiError::model_not_found(&model))?;
-    let name = backend.name();
-    // The OpenAI-compatible HTTP backends are the ones that can embed.
-    let Some(upstream) = backend.chat_passthrough() else {
-        return Err(ApiError::invalid(
-            format!("The model `{model}` is served by the backend '{name}', which cannot create embeddings."),
-            Some("model".to_owned()),
-        ));
+    let call = state.metrics.backend_call(&model, candidates.name());
+    let forwarded = candidates.forward(PassthroughPath::Embeddings, &body).await;
+    call.attempted(&candidates);
+    let (answer, name) = match forwarded {
+        Ok(Forwarded::Answer { answer, backend }) => (answer, backend),
+        Err(error) => return Err(backend_error(candidates.name(), call.failed(error))),
+        Ok(Forwarded::NotForwardable {
+            failure: Some(failure),
+            ..
+        }) => return Err(backend_error(candidates.name(), call.failed(failure))),
+        // The OpenAI-compatible HTTP backends are the ones that can embed.
+        Ok(Forwarded::NotForwardable {
+            rest,
+            failure: None,
+        }) => {
+            call.not_sent();
+            return Err(ApiError::invalid(
+                format!(
+                    "The model `{model}` is served by the backend '{}', which cannot create embeddings.",
+                    rest.name()
+                ),
+                Some("model".to_owned()),
+            ));
+        }
     };
-    let bytes = serde_json::to_vec(&body)?;
-    let call = state.metrics.backend_call(&model, name);
-    let answer = upstream
-        .forward_embeddings(bytes.into())
-        .await
-        .map_err(|error| backend_error(name, call.failed(error)))?;
-    if !answer.status().is_success() {
-        return Err(backend_error(name, call.failed(status_error(answer).await)));
-    }
+    let name = name.as_str();
     let failed = |detail: String| backend_error(name, call.failed(BackendError::Stream(detail)));
     let bytes = answer
         .bytes()

@@ -5,16 +5,22 @@
 //! has been read the answer belongs to that backend: nothing is retried after a
 //! byte could have reached the client. Client errors (4xx) are answered as they
 //! are, without fallback, and do not count against the backend's health.
+//! Chat Completions and Embeddings bodies forwarded unchanged to HTTP backends
+//! follow the same rules (`forward`). Each call notes which candidates failed
+//! and which one answered ([`Attempts`]), for metrics by backend.
 
-use std::sync::Arc;
+mod forward;
+
+pub use forward::{Forwarded, PassthroughPath};
+
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 
-use super::health::CircuitBreaker;
-use super::openai_compat::OpenAiCompatBackend;
-use super::{Backend, BackendError, ChatEventStream, ChatRequest};
+use super::health::{CircuitBreaker, CircuitState};
+use super::{Attempts, Backend, BackendError, ChatEventStream, ChatRequest};
 
 /// Timeouts and retries of calls to backends.
 #[derive(Debug, Clone, Copy)]
@@ -49,12 +55,13 @@ pub struct Candidate {
     pub upstream_model: Option<String>,
 }
 
-/// Ordered candidates behind one model name.
-#[derive(Debug, Clone)]
+/// Ordered candidates behind one model name, resolved for one request.
+#[derive(Debug)]
 pub struct FallbackBackend {
     name: String,
     candidates: Vec<Candidate>,
     policy: CallPolicy,
+    attempts: Mutex<Attempts>,
 }
 
 impl FallbackBackend {
@@ -69,22 +76,48 @@ impl FallbackBackend {
             name,
             candidates,
             policy,
+            attempts: Mutex::default(),
         }
     }
 
-    /// The candidates whose circuit lets a call through now, in order; when every
-    /// circuit is open, all of them (better to try than to refuse outright).
+    fn attempts(&self) -> std::sync::MutexGuard<'_, Attempts> {
+        self.attempts.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Notes that `candidate` is being tried; the one tried before it failed.
+    fn trying(&self, candidate: &Candidate, previous_error: Option<&BackendError>) {
+        let mut attempts = self.attempts();
+        if let (Some(previous), Some(error)) = (attempts.last.take(), previous_error) {
+            attempts.fallen_back.push((previous, error.clone()));
+        }
+        attempts.last = Some(candidate.backend.name().to_owned());
+    }
+
+    /// The candidates whose circuit is not open, in order; when every circuit
+    /// is open, all of them (better to try than to refuse outright). Whether a
+    /// half-open candidate gets the trial is decided when it is tried
+    /// ([`may_try`](Self::may_try)).
     pub fn available(&self) -> Vec<&Candidate> {
-        let open: Vec<&Candidate> = self
+        let passable: Vec<&Candidate> = self
             .candidates
             .iter()
-            .filter(|candidate| candidate.breaker.allow())
+            .filter(|candidate| candidate.breaker.state() != CircuitState::Open)
             .collect();
-        if open.is_empty() {
+        if passable.is_empty() {
             self.candidates.iter().collect()
         } else {
-            open
+            passable
         }
+    }
+
+    /// Whether `candidate` may be called now: its breaker lets the call through
+    /// (a half-open one only for its one trial), or every circuit is open.
+    fn may_try(&self, candidate: &Candidate) -> bool {
+        candidate.breaker.allow()
+            || self
+                .candidates
+                .iter()
+                .all(|candidate| candidate.breaker.state() == CircuitState::Open)
     }
 
     async fn try_candidate(
@@ -147,12 +180,17 @@ impl Backend for FallbackBackend {
     ) -> BoxFuture<'_, Result<ChatEventStream, BackendError>> {
         async move {
             let mut last_error = BackendError::Unreachable("no backend candidate".into());
+            let mut failed_before = false;
             for candidate in self.available() {
+                if !self.may_try(candidate) {
+                    continue;
+                }
                 let mut attempt_request = request.clone();
                 if let Some(model) = &candidate.upstream_model {
                     attempt_request.model = model.clone();
                 }
                 for attempt in 0..=self.policy.retries {
+                    self.trying(candidate, failed_before.then_some(&last_error));
                     match self.try_candidate(candidate, attempt_request.clone()).await {
                         Ok(stream) => {
                             candidate.breaker.record_success();
@@ -162,6 +200,7 @@ impl Backend for FallbackBackend {
                             tracing::warn!(backend = candidate.backend.name(), attempt, %error, "backend attempt failed");
                             candidate.breaker.record_failure();
                             last_error = error;
+                            failed_before = true;
                             if attempt < self.policy.retries {
                                 tokio::time::sleep(self.policy.backoff * 2u32.pow(attempt)).await;
                             }
@@ -189,10 +228,8 @@ impl Backend for FallbackBackend {
         .boxed()
     }
 
-    fn chat_passthrough(&self) -> Option<&OpenAiCompatBackend> {
-        self.available()
-            .first()
-            .and_then(|candidate| candidate.backend.chat_passthrough())
+    fn take_attempts(&self) -> Attempts {
+        std::mem::take(&mut *self.attempts())
     }
 
     fn count_tokens(&self, text: &str) -> BoxFuture<'_, Option<u64>> {

@@ -3,7 +3,9 @@
 //!
 //! `closed` (calls go through) → after `failure_threshold` consecutive failures
 //! → `open` (calls skip this backend) → after `cooldown` → `half_open` (one trial
-//! call may go through) → `closed` on success, back to `open` on failure.
+//! call may go through) → `closed` on success, back to `open` on failure. A
+//! trial whose outcome never comes (its client left) frees its slot after
+//! another `cooldown`.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -31,7 +33,8 @@ impl CircuitState {
 struct Inner {
     consecutive_failures: u32,
     opened_at: Option<Instant>,
-    trial_in_flight: bool,
+    /// When the half-open trial went out, if one is out.
+    trial_started: Option<Instant>,
 }
 
 /// One backend's circuit breaker.
@@ -52,7 +55,7 @@ impl CircuitBreaker {
             inner: Mutex::new(Inner {
                 consecutive_failures: 0,
                 opened_at: None,
-                trial_in_flight: false,
+                trial_started: None,
             }),
         }
     }
@@ -74,10 +77,13 @@ impl CircuitBreaker {
         let Ok(mut inner) = self.inner.lock() else {
             return true;
         };
+        let trial_out = inner
+            .trial_started
+            .is_some_and(|started| started.elapsed() < self.cooldown);
         match inner.opened_at {
             None => true,
-            Some(opened) if opened.elapsed() >= self.cooldown && !inner.trial_in_flight => {
-                inner.trial_in_flight = true;
+            Some(opened) if opened.elapsed() >= self.cooldown && !trial_out => {
+                inner.trial_started = Some(Instant::now());
                 true
             }
             Some(_) => false,
@@ -89,7 +95,7 @@ impl CircuitBreaker {
         if let Ok(mut inner) = self.inner.lock() {
             inner.consecutive_failures = 0;
             inner.opened_at = None;
-            inner.trial_in_flight = false;
+            inner.trial_started = None;
         }
     }
 
@@ -97,8 +103,7 @@ impl CircuitBreaker {
     pub fn record_failure(&self) {
         if let Ok(mut inner) = self.inner.lock() {
             inner.consecutive_failures = inner.consecutive_failures.saturating_add(1);
-            let trial_failed = inner.trial_in_flight;
-            inner.trial_in_flight = false;
+            let trial_failed = inner.trial_started.take().is_some();
             if trial_failed || inner.consecutive_failures >= self.failure_threshold {
                 inner.opened_at = Some(Instant::now());
             }
@@ -133,5 +138,16 @@ mod tests {
         assert!(breaker.allow());
         breaker.record_success();
         assert_eq!(breaker.state(), CircuitState::Closed);
+    }
+
+    #[test]
+    fn a_trial_that_never_reports_frees_its_slot_after_the_cooldown() {
+        let breaker = CircuitBreaker::new(1, Duration::from_millis(30));
+        breaker.record_failure();
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(breaker.allow(), "the trial");
+        assert!(!breaker.allow(), "the trial is out");
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(breaker.allow(), "its outcome never came: a new trial");
     }
 }

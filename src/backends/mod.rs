@@ -163,4 +163,19 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     fn count_tokens(&self, _text: &str) -> BoxFuture<'_, Option<u64>> {
         Box::pin(async { None })
     }
+
+    /// Which backends the last call went through (a model's candidates, see
+    /// `fallback`); taken once. A single backend reports nothing.
+    fn take_attempts(&self) -> Attempts {
+        Attempts::default()
+    }
+}
+
+/// How a call went across a model's candidates: the ones that failed before
+/// another was tried, and the one tried last (whose answer or error the
+/// caller got). Metrics count each by its own backend.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Attempts {
+    pub fallen_back: Vec<(String, BackendError)>,
+    pub last: Option<String>,
 }

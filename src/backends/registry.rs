@@ -156,11 +156,18 @@ impl BackendRegistry {
 
     /// The backend that serves `model` (its candidates, with fallback), if any.
     pub fn resolve(&self, model: &str) -> Option<Arc<dyn Backend>> {
+        self.resolve_candidates(model)
+            .map(|backend| Arc::new(backend) as Arc<dyn Backend>)
+    }
+
+    /// Like [`resolve`](Self::resolve), as the concrete candidate list (which
+    /// can also forward pass-through bodies).
+    pub fn resolve_candidates(&self, model: &str) -> Option<FallbackBackend> {
         let candidates = self.candidates(model);
         if candidates.is_empty() {
             return None;
         }
-        Some(Arc::new(FallbackBackend::new(candidates, self.policy)))
+        Some(FallbackBackend::new(candidates, self.policy))
     }
 
     /// Every registered backend.

@@ -125,11 +125,9 @@ async fn run_claimed(state: &AppState, claimed: store::background::ClaimedJob) {
 /// Opens the backend stream (through the generation cache) and reads its first event.
 async fn open(state: &AppState, backend: Arc<dyn Backend>, chat: ChatRequest) -> Opened {
     let call = state.metrics.backend_call(&chat.model, backend.name());
-    let (stream, outcome) = state
-        .cache
-        .stream(backend, chat)
-        .await
-        .map_err(|error| call.failed(error))?;
+    let opened = state.cache.stream(backend.clone(), chat).await;
+    call.attempted(&*backend);
+    let (stream, outcome) = opened.map_err(|error| call.failed(error))?;
     state.metrics.record_cache(outcome);
     let mut stream = crate::metrics::backend_call::observe_unless_cached(call, stream, outcome);
     let first = stream.next().await;

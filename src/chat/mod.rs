@@ -23,6 +23,7 @@ pub mod stored_handlers;
 pub mod synthesize;
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -32,7 +33,8 @@ use futures::StreamExt;
 use serde_json::Value;
 
 use crate::auth::Project;
-use crate::backends::openai_compat::status_error;
+use crate::backends::fallback::{Forwarded, PassthroughPath};
+use crate::backends::Backend;
 use crate::engine::backend_error;
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::extract::JsonBody;
@@ -89,9 +91,9 @@ pub async fn create_chat_completion(
             "missing_required_parameter",
         ));
     }
-    let backend = state
+    let candidates = state
         .backends
-        .resolve(&model)
+        .resolve_candidates(&model)
         .ok_or_else(|| ApiError::model_not_found(&model))?;
     let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let include_usage = stream
@@ -111,34 +113,40 @@ pub async fn create_chat_completion(
     } else {
         body
     };
-    if let Some(upstream) = backend.chat_passthrough() {
-        let bytes = serde_json::to_vec(&sent)?;
-        let call = state.metrics.backend_call(&model, backend.name());
-        let answer = upstream
-            .forward_chat(bytes.into())
-            .await
-            .map_err(|error| backend_error(backend.name(), call.failed(error)))?;
-        if !answer.status().is_success() {
-            let error = call.failed(status_error(answer).await);
-            return Err(backend_error(backend.name(), error));
+    let call = state.metrics.backend_call(&model, candidates.name());
+    let forwarded = candidates
+        .forward(PassthroughPath::ChatCompletions, &sent)
+        .await;
+    call.attempted(&candidates);
+    let backend: Arc<dyn Backend> = match forwarded {
+        Ok(Forwarded::Answer { answer, backend }) => {
+            let asked = ClientAsked {
+                backend: &backend,
+                model: &model,
+                stream,
+                include_usage,
+                obfuscate,
+                legacy_functions: legacy,
+            };
+            return relay::relay(answer, asked, recorder, call).await;
         }
-        let asked = ClientAsked {
-            backend: backend.name(),
-            model: &model,
-            stream,
-            include_usage,
-            obfuscate,
-            legacy_functions: legacy,
-        };
-        return relay::relay(answer, asked, recorder, call).await;
-    }
+        Err(error) => return Err(backend_error(candidates.name(), call.failed(error))),
+        Ok(Forwarded::NotForwardable { rest, failure }) => {
+            if let Some(failure) = failure {
+                // The failed pass-through attempts are counted; what follows is a new call.
+                let _ = call.failed(failure);
+            } else {
+                call.not_sent();
+            }
+            Arc::new(rest)
+        }
+    };
     let request = synthesize::chat_request_from_body(&sent)
         .map_err(|message| ApiError::invalid(message, None))?;
     let call = state.metrics.backend_call(&model, backend.name());
-    let events = backend
-        .stream_chat(request)
-        .await
-        .map_err(|error| backend_error(backend.name(), call.failed(error)))?;
+    let events = backend.stream_chat(request).await;
+    call.attempted(&*backend);
+    let events = events.map_err(|error| backend_error(backend.name(), call.failed(error)))?;
     let events = call.observe(events);
     if stream {
         let encoder = synthesize::ChunkEncoder::new(&model, include_usage);

@@ -167,11 +167,12 @@ pub async fn start(
     let call = state
         .metrics
         .backend_call(&prepared.chat.model, prepared.backend.name());
-    let opened = match state
+    let opened = state
         .cache
         .stream(prepared.backend.clone(), prepared.chat.clone())
-        .await
-    {
+        .await;
+    call.attempted(&*prepared.backend);
+    let opened = match opened {
         Ok((stream, outcome)) => {
             state.metrics.record_cache(outcome);
             let mut stream =

@@ -10,6 +10,11 @@
 //!   arrived, then [`BackendCall::usage_json`] and [`BackendCall::succeeded`];
 //!   a relayed stream's chunks go to [`BackendCall::observe_chunk`].
 //!
+//! When the backend is a model's candidate list, call
+//! [`BackendCall::attempted`] once the call has returned: candidates that failed
+//! before another was tried are counted as errors of their own backend, and
+//! the call is labelled with the backend that answered.
+//!
 //! The outcome is counted once, when first known; a call dropped without one
 //! (the client went away, the response was cancelled) counts as `cancelled`.
 //! Tokens are counted with the outcome, from the latest usage the backend
@@ -26,7 +31,7 @@ use futures::Stream;
 use serde_json::Value;
 
 use super::Metrics;
-use crate::backends::{BackendError, ChatEvent, ChatEventStream};
+use crate::backends::{Backend, BackendError, ChatEvent, ChatEventStream};
 use crate::observe::context::RequestContext;
 
 /// How a backend request ended (`portico_backend_requests_total{outcome}`).
@@ -61,7 +66,8 @@ pub struct BackendCall {
 struct Inner {
     metrics: Metrics,
     model: String,
-    backend: String,
+    /// The backend's label (the one that answered, once known).
+    backend: Mutex<String>,
     started: Instant,
     request: Option<Arc<RequestContext>>,
     progress: Mutex<Progress>,
@@ -87,11 +93,41 @@ impl BackendCall {
             inner: Arc::new(Inner {
                 metrics,
                 model: model.to_owned(),
-                backend: backend.to_owned(),
+                backend: Mutex::new(backend.to_owned()),
                 started,
                 request,
                 progress: Mutex::new(Progress::default()),
             }),
+        }
+    }
+
+    fn backend(&self) -> String {
+        self.inner
+            .backend
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Takes `backend`'s record of the candidates this call went through:
+    /// each failed attempt is counted against its backend (outcome `error`,
+    /// and its kind), and the call is relabelled with the candidate tried last.
+    pub fn attempted(&self, backend: &dyn Backend) {
+        let attempts = backend.take_attempts();
+        let metrics = &self.inner.metrics;
+        for (failed, error) in &attempts.fallen_back {
+            metrics.record_backend_error(failed, error);
+            metrics.record_backend_request(&self.inner.model, failed, BackendOutcome::Error);
+        }
+        if let Some(last) = attempts.last {
+            if let Some(request) = &self.inner.request {
+                request.note_backend(&self.inner.model, &last);
+            }
+            *self
+                .inner
+                .backend
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = last;
         }
     }
 
@@ -124,7 +160,7 @@ impl BackendCall {
         if first {
             self.inner.metrics.record_time_to_first_token(
                 &self.inner.model,
-                &self.inner.backend,
+                &self.backend(),
                 now.saturating_duration_since(self.inner.started),
             );
             if let Some(request) = self.sent() {
@@ -140,7 +176,7 @@ impl BackendCall {
         self.activity(Instant::now());
         self.inner
             .metrics
-            .record_backend_error(&self.inner.backend, &error);
+            .record_backend_error(&self.backend(), &error);
         self.finish(BackendOutcome::Error);
         error
     }
@@ -212,13 +248,14 @@ impl BackendCall {
             progress.usage
         };
         let inner = &self.inner;
+        let backend = self.backend();
         inner
             .metrics
-            .record_backend_request(&inner.model, &inner.backend, outcome);
+            .record_backend_request(&inner.model, &backend, outcome);
         if let Some((input, output)) = usage {
             inner
                 .metrics
-                .record_tokens(&inner.model, &inner.backend, input, output);
+                .record_tokens(&inner.model, &backend, input, output);
         }
     }
 
@@ -272,14 +309,15 @@ impl Drop for Inner {
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner);
         if progress.outcome.is_none() && !progress.not_sent {
-            self.metrics.record_backend_request(
-                &self.model,
-                &self.backend,
-                BackendOutcome::Cancelled,
-            );
+            let backend = self
+                .backend
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner);
+            self.metrics
+                .record_backend_request(&self.model, backend, BackendOutcome::Cancelled);
             if let Some((input, output)) = progress.usage {
                 self.metrics
-                    .record_tokens(&self.model, &self.backend, input, output);
+                    .record_tokens(&self.model, backend, input, output);
             }
         }
     }

@@ -194,6 +194,7 @@ async fn execute(state: AppState, run_id: String) {
                 opened = backend.stream_chat(chat) => Some(opened),
                 _ = signal.wait_for(|requested| *requested) => None,
             };
+            call.attempted(&*backend);
             match opened {
                 None => Outcome {
                     cancelled: true,

@@ -164,6 +164,18 @@ async fn routes_serve_aliases_rename_the_upstream_model_and_are_listed() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["model"], "fast", "the client's name is echoed");
     assert_eq!(app.backend_requests().await[0]["model"], "gemma3:270m");
+    let (status, body) = app
+        .post(
+            "/v1/chat/completions",
+            json!({"model": "fast", "messages": [{"role": "user", "content": "hi"}]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        app.backend_requests().await[1]["model"],
+        "gemma3:270m",
+        "a forwarded Chat Completions body is renamed too"
+    );
     let (_, models) = app.get("/v1/models").await;
     let ids: Vec<&str> = models["data"]
         .as_array()

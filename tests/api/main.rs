@@ -12,6 +12,7 @@ mod control_plane;
 mod conversations;
 mod embeddings;
 mod errors;
+mod failover;
 mod helpers;
 mod input_tokens;
 mod keys_and_limits;

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::helpers::{spawn_app, spawn_app_with, Options, TestApp};
 
-mod prometheus;
+pub mod prometheus;
 
 use prometheus::{check_histograms, value};
 

@@ -1,0 +1,340 @@
+//! Failover under load: a backend that dies while requests stream in is
+//! passed over (no client sees it), its circuit opens, and when it comes back
+//! a half-open trial closes the circuit and traffic returns to it. Also: Chat
+//! Completions pass-through falls back like Responses, and metrics count each
+//! failed attempt against its own backend.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use portico::config::{BackendConfig, BackendKind, Config};
+use serde_json::{json, Value};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::task::JoinSet;
+
+use crate::helpers::{spawn_app_with, Options, TestApp};
+use crate::metrics::prometheus::value;
+
+/// A TCP relay in front of a backend that can be stopped (listener closed and
+/// every open connection reset, as when the process dies) and started again on
+/// the same port.
+struct Switchable {
+    address: SocketAddr,
+    target: SocketAddr,
+    relay: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Switchable {
+    async fn start(target: SocketAddr) -> Self {
+        let mut switchable = Self {
+            address: "127.0.0.1:0".parse().unwrap(),
+            target,
+            relay: None,
+        };
+        switchable.resume();
+        switchable
+    }
+
+    fn listen(address: SocketAddr) -> TcpListener {
+        let socket = TcpSocket::new_v4().unwrap();
+        socket.set_reuseaddr(true).unwrap();
+        socket.bind(address).unwrap();
+        socket.listen(1024).unwrap()
+    }
+
+    fn resume(&mut self) {
+        let listener = Self::listen(self.address);
+        self.address = listener.local_addr().unwrap();
+        let target = self.target;
+        self.relay = Some(tokio::spawn(async move {
+            let mut connections = JoinSet::new();
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    continue;
+                };
+                connections.spawn(async move {
+                    if let Ok(mut outbound) = TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        }));
+    }
+
+    /// Aborting the relay drops its listener and its connections with it.
+    async fn stop(&mut self) {
+        if let Some(relay) = self.relay.take() {
+            relay.abort();
+            let _ = relay.await;
+        }
+    }
+}
+
+async fn mock() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(portico::mock_backend::serve(listener));
+    address
+}
+
+async fn requests_seen(client: &reqwest::Client, mock: SocketAddr) -> usize {
+    let body: Value = client
+        .get(format!("http://{mock}/control/requests"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["requests"].as_array().map_or(0, Vec::len)
+}
+
+fn backend_config(name: &str, base_url: String) -> BackendConfig {
+    BackendConfig {
+        name: name.into(),
+        kind: BackendKind::Openai,
+        base_url,
+        api_key_env: None,
+        models: vec!["*".into()],
+    }
+}
+
+async fn scrape(app: &TestApp) -> String {
+    app.client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Polls until `done` holds (at most ~15 s), with load still running.
+async fn eventually<F, Fut>(what: &str, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..1500 {
+        if done().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("never happened: {what}");
+}
+
+fn circuit_state(metrics: &str, backend: &str) -> Option<f64> {
+    value(metrics, "portico_circuit_state", &[("backend", backend)])
+}
+
+/// Workers sending Chat Completions and Responses turns in a loop until told
+/// to stop; each returns the statuses and bodies of its failures.
+fn start_load(
+    app: &TestApp,
+    workers: usize,
+    stop: Arc<AtomicBool>,
+) -> JoinSet<(usize, Vec<String>)> {
+    let mut load = JoinSet::new();
+    for worker in 0..workers {
+        let client = app.client.clone();
+        let (chat_url, responses_url) = (app.url("/v1/chat/completions"), app.url("/v1/responses"));
+        let stop = stop.clone();
+        load.spawn(async move {
+            let (mut sent, mut failures) = (0, Vec::new());
+            while !stop.load(Ordering::Relaxed) {
+                let (url, body) = if worker % 2 == 0 {
+                    (
+                        &chat_url,
+                        json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}),
+                    )
+                } else {
+                    (
+                        &responses_url,
+                        json!({"model": "m", "input": "hi", "store": false}),
+                    )
+                };
+                let answer = client.post(url.as_str()).json(&body).send().await.unwrap();
+                let status = answer.status();
+                let text = answer.text().await.unwrap_or_default();
+                sent += 1;
+                if status != 200 {
+                    failures.push(format!("{url}: {status} {text}"));
+                }
+            }
+            (sent, failures)
+        });
+    }
+    load
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backend_stopped_mid_load_is_passed_over_and_rejoins_through_a_half_open_trial() {
+    let primary_mock = mock().await;
+    let mut primary = Switchable::start(primary_mock).await;
+    let primary_url = format!("http://{}/v1", primary.address);
+    let app = spawn_app_with(Options {
+        configure: Some(Box::new(move |config: &mut Config| {
+            config
+                .backends
+                .insert(0, backend_config("primary", primary_url));
+            config.calls.retries = 0;
+            config.health.failure_threshold = 2;
+            config.health.cooldown_seconds = 1;
+            // No active probes: recovery must come from the half-open trial.
+            config.health.probe_interval_seconds = 0;
+        })),
+        ..Options::default()
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let stop = Arc::new(AtomicBool::new(false));
+    let workers = 4;
+    let mut load = start_load(&app, workers, stop.clone());
+
+    eventually("the primary serves the load", || async {
+        requests_seen(&client, primary_mock).await >= 20
+    })
+    .await;
+    assert_eq!(
+        app.backend_requests().await.len(),
+        0,
+        "the fallback is idle while the primary is healthy"
+    );
+
+    primary.stop().await;
+    let served_by_primary = requests_seen(&client, primary_mock).await;
+    eventually("the primary's circuit opens", || async {
+        circuit_state(&scrape(&app).await, "primary") == Some(2.0)
+    })
+    .await;
+    eventually("the fallback takes the load", || async {
+        app.backend_requests().await.len() >= 20
+    })
+    .await;
+    assert_eq!(
+        requests_seen(&client, primary_mock).await,
+        served_by_primary,
+        "nothing reached the stopped primary"
+    );
+
+    primary.resume();
+    eventually("a half-open trial closes the circuit again", || async {
+        circuit_state(&scrape(&app).await, "primary") == Some(0.0)
+    })
+    .await;
+    eventually("the load is back on the primary", || async {
+        requests_seen(&client, primary_mock).await >= served_by_primary + 20
+    })
+    .await;
+    stop.store(true, Ordering::Relaxed);
+
+    let (mut sent, mut failures) = (0, Vec::new());
+    while let Some(worker) = load.join_next().await {
+        let (worker_sent, worker_failures) = worker.unwrap();
+        sent += worker_sent;
+        failures.extend(worker_failures);
+    }
+    // Only a request whose answer had started arriving when the primary died
+    // can fail (at most one per worker); every other one must be served.
+    assert!(
+        failures.len() <= workers,
+        "{} of {sent} requests failed: {failures:#?}",
+        failures.len()
+    );
+    let metrics = scrape(&app).await;
+    let primary_errors = value(
+        &metrics,
+        "portico_backend_requests_total",
+        &[("model", "m"), ("backend", "primary"), ("outcome", "error")],
+    )
+    .unwrap_or(0.0);
+    assert!(
+        primary_errors >= 2.0,
+        "the attempts that found the primary dead are counted against it: {primary_errors}"
+    );
+    for backend in ["primary", "mock"] {
+        let served = value(
+            &metrics,
+            "portico_backend_requests_total",
+            &[("model", "m"), ("backend", backend), ("outcome", "success")],
+        )
+        .unwrap_or(0.0);
+        assert!(served >= 20.0, "{backend} served {served}");
+    }
+}
+
+#[tokio::test]
+async fn chat_completions_fall_back_and_count_the_failed_attempt_against_its_backend() {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("http://{}/v1", dead.local_addr().unwrap());
+    drop(dead);
+    let app = spawn_app_with(Options {
+        configure: Some(Box::new(move |config: &mut Config| {
+            config.backends.insert(0, backend_config("dead", dead_url));
+            config.calls.retries = 1;
+            config.calls.backoff_milliseconds = 1;
+            config.health.probe_interval_seconds = 0;
+        })),
+        ..Options::default()
+    })
+    .await;
+    app.script(json!([{"content": "from the fallback"}, {"content": "streamed by the fallback"}]))
+        .await;
+    let (status, body) = app
+        .post(
+            "/v1/chat/completions",
+            json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["choices"][0]["message"]["content"],
+        "from the fallback"
+    );
+    let answer = app
+        .client
+        .post(app.url("/v1/chat/completions"))
+        .json(
+            &json!({"model": "m", "stream": true, "messages": [{"role": "user", "content": "hi"}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let text = answer.text().await.unwrap();
+    assert!(
+        text.contains("streamed") && text.contains("[DONE]"),
+        "{text}"
+    );
+
+    let metrics = scrape(&app).await;
+    let count = |backend: &str, outcome: &str| {
+        value(
+            &metrics,
+            "portico_backend_requests_total",
+            &[("model", "m"), ("backend", backend), ("outcome", outcome)],
+        )
+    };
+    assert_eq!(
+        count("dead", "error"),
+        Some(4.0),
+        "two attempts (one retry) per request:\n{metrics}"
+    );
+    assert_eq!(count("mock", "success"), Some(2.0), "{metrics}");
+    assert_eq!(
+        value(
+            &metrics,
+            "portico_backend_errors_total",
+            &[("backend", "dead"), ("kind", "unreachable")]
+        ),
+        Some(4.0)
+    );
+    assert!(
+        !metrics.contains("backend=\"dead,mock\""),
+        "series are labelled by the backend that was called, not the candidate list"
+    );
+}
