@@ -63,7 +63,7 @@ impl App {
             access,
             background: crate::background::Background::default(),
             runs: crate::runs::RunRegistry::new(config.run_expiry_seconds),
-            cache: crate::cache::GenerationCache::new(config.cache.settings()),
+            cache: crate::config::CacheConfig::build(&config),
             metrics: crate::metrics::Metrics::new(),
         };
         state

@@ -108,6 +108,29 @@ impl Default for CacheConfig {
 }
 
 impl CacheConfig {
+    /// These settings with a route's own over them.
+    pub fn overridden_by(&self, route: &RouteCacheConfig) -> Self {
+        Self {
+            enabled: route.enabled.unwrap_or(self.enabled),
+            dedupe: route.dedupe.unwrap_or(self.dedupe),
+            max_entries: route.max_entries.unwrap_or(self.max_entries),
+            ttl_seconds: route.ttl_seconds.unwrap_or(self.ttl_seconds),
+        }
+    }
+
+    /// The generation cache for `config`: these settings, and each route's own.
+    pub fn build(config: &Config) -> crate::cache::GenerationCache {
+        let mut cache = crate::cache::GenerationCache::new(config.cache.settings());
+        for route in &config.routes {
+            if let Some(own) = &route.cache {
+                let mut names = vec![route.model.clone()];
+                names.extend(route.aliases.iter().cloned());
+                cache = cache.with_route(&names, config.cache.overridden_by(own).settings());
+            }
+        }
+        cache
+    }
+
     /// The settings of the generation cache.
     pub fn settings(&self) -> crate::cache::CacheSettings {
         crate::cache::CacheSettings {
@@ -130,6 +153,19 @@ pub struct RouteConfig {
     /// The model name sent to the backends, when it differs from `model`.
     #[serde(default)]
     pub upstream_model: Option<String>,
+    /// This route's cache settings, over the global `[cache]` ones.
+    #[serde(default)]
+    pub cache: Option<RouteCacheConfig>,
+}
+
+/// A route's cache settings: each one given replaces the global one.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteCacheConfig {
+    pub enabled: Option<bool>,
+    pub dedupe: Option<bool>,
+    pub max_entries: Option<u64>,
+    pub ttl_seconds: Option<u64>,
 }
 
 /// Timeouts and retries of backend calls (seconds unless said otherwise).

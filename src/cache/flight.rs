@@ -1,32 +1,41 @@
 //! One generation in flight, shared by every identical request that joins it:
-//! the leader's task drives the backend stream and publishes each event to a
+//! the leader's task drives the backend stream and publishes each item to a
 //! buffer; followers read the buffer from the start and wait for more. When the
 //! last follower goes away, the task stops and the backend request is closed.
+//! Items are chat events (Responses, Assistants) or the pieces of a relayed
+//! Chat Completions answer.
 
 use std::sync::{Arc, Mutex};
 
+use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
 use tokio::sync::watch;
 
-use crate::backends::{Backend, BackendError, ChatEvent, ChatRequest};
+use crate::backends::BackendError;
 
-#[derive(Debug, Default)]
-struct Published {
-    events: Vec<Result<ChatEvent, BackendError>>,
+#[derive(Debug)]
+struct Published<T> {
+    items: Vec<Result<T, BackendError>>,
     finished: bool,
-    /// Followers that have read at least the first event: late joiners would
-    /// still see everything, but the flight stops being joinable once it ends.
-    started: bool,
+}
+
+impl<T> Default for Published<T> {
+    fn default() -> Self {
+        Self {
+            items: Vec::new(),
+            finished: false,
+        }
+    }
 }
 
 /// A shared generation.
 #[derive(Debug)]
-pub struct Flight {
-    published: Mutex<Published>,
+pub struct Flight<T> {
+    published: Mutex<Published<T>>,
     changed: watch::Sender<u64>,
 }
 
-impl Default for Flight {
+impl<T> Default for Flight<T> {
     fn default() -> Self {
         Self {
             published: Mutex::default(),
@@ -35,7 +44,7 @@ impl Default for Flight {
     }
 }
 
-impl Flight {
+impl<T: Clone + Send + Sync + 'static> Flight<T> {
     /// Whether a new identical request may still join (the answer has not ended).
     pub fn joinable(&self) -> bool {
         self.published
@@ -44,11 +53,10 @@ impl Flight {
             .unwrap_or(false)
     }
 
-    fn publish(&self, event: Result<ChatEvent, BackendError>, finished: bool) {
+    fn publish(&self, item: Result<T, BackendError>, finished: bool) {
         if let Ok(mut published) = self.published.lock() {
-            published.events.push(event);
+            published.items.push(item);
             published.finished |= finished;
-            published.started = true;
         }
         self.changed.send_modify(|version| *version += 1);
     }
@@ -60,15 +68,16 @@ impl Flight {
         self.changed.send_modify(|version| *version += 1);
     }
 
-    /// Runs the backend call to its end (or until no follower is left) and
-    /// returns the events when the answer completed without error.
+    /// Runs the backend call `opened` to its end (or until no follower is
+    /// left) and returns the items when the answer completed without error.
     pub async fn drive(
         self: Arc<Self>,
-        backend: Arc<dyn Backend>,
-        request: ChatRequest,
-    ) -> Option<Vec<ChatEvent>> {
+        opened: impl std::future::Future<
+            Output = Result<BoxStream<'static, Result<T, BackendError>>, BackendError>,
+        >,
+    ) -> Option<Vec<T>> {
         let mut collected = Vec::new();
-        let mut stream = match backend.stream_chat(request).await {
+        let mut stream = match opened.await {
             Ok(stream) => stream,
             Err(error) => {
                 self.publish(Err(error), true);
@@ -82,7 +91,7 @@ impl Flight {
                 return None;
             }
             match &item {
-                Ok(event) => collected.push(event.clone()),
+                Ok(piece) => collected.push(piece.clone()),
                 Err(_) => failed = true,
             }
             self.publish(item, false);
@@ -94,17 +103,15 @@ impl Flight {
         (!failed).then_some(collected)
     }
 
-    /// Every event from the first, then new ones as they come, until the end.
-    pub fn follow(
-        self: Arc<Self>,
-    ) -> impl Stream<Item = Result<ChatEvent, BackendError>> + Send + 'static {
+    /// Every item from the first, then new ones as they come, until the end.
+    pub fn follow(self: Arc<Self>) -> impl Stream<Item = Result<T, BackendError>> + Send + 'static {
         let mut changes = self.changed.subscribe();
         let mut next = 0;
         async_stream::stream! {
             loop {
                 changes.borrow_and_update();
                 let (batch, finished) = match self.published.lock() {
-                    Ok(published) => (published.events.get(next..).map(<[_]>::to_vec).unwrap_or_default(), published.finished),
+                    Ok(published) => (published.items.get(next..).map(<[_]>::to_vec).unwrap_or_default(), published.finished),
                     Err(_) => (Vec::new(), true),
                 };
                 next += batch.len();

@@ -17,6 +17,7 @@ pub mod legacy_functions;
 pub mod normalize;
 pub mod pipeline;
 pub mod relay;
+pub mod shared;
 pub mod sse_lines;
 pub mod stored;
 pub mod stored_handlers;
@@ -35,6 +36,7 @@ use serde_json::Value;
 use crate::auth::Project;
 use crate::backends::fallback::{Forwarded, PassthroughPath};
 use crate::backends::Backend;
+use crate::cache::CacheOutcome;
 use crate::engine::backend_error;
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::extract::JsonBody;
@@ -114,6 +116,25 @@ pub async fn create_chat_completion(
         body
     };
     let call = state.metrics.backend_call(&model, candidates.name());
+    if candidates.all_forwardable() && state.cache.applies_to_chat(&model, &sent) {
+        let candidates = Arc::new(candidates);
+        let (answer, outcome) =
+            shared::forwarded_through_cache(&state, candidates.clone(), &model, sent, &call)
+                .await
+                .map_err(|error| backend_error(candidates.name(), call.failed(error)))?;
+        let asked = ClientAsked {
+            backend: candidates.name(),
+            model: &model,
+            stream,
+            include_usage,
+            obfuscate,
+            legacy_functions: legacy,
+            fresh_id: outcome != CacheOutcome::Miss,
+        };
+        let mut answer = relay::relay(answer, asked, recorder, call).await?;
+        outcome.mark(&mut answer);
+        return Ok(answer);
+    }
     let forwarded = candidates
         .forward(PassthroughPath::ChatCompletions, &sent)
         .await;
@@ -127,7 +148,9 @@ pub async fn create_chat_completion(
                 include_usage,
                 obfuscate,
                 legacy_functions: legacy,
+                fresh_id: false,
             };
+            let answer = relay::UpstreamAnswer::from_response(answer);
             return relay::relay(answer, asked, recorder, call).await;
         }
         Err(error) => return Err(backend_error(candidates.name(), call.failed(error))),

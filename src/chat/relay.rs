@@ -51,24 +51,52 @@ pub struct ClientAsked<'a> {
     pub obfuscate: bool,
     /// The request used legacy `functions` (answer with `function_call`).
     pub legacy_functions: bool,
+    /// The answer is shared with other requests (give it its own id).
+    pub fresh_id: bool,
+}
+
+/// A backend's successful answer to a forwarded body: whether it is an event
+/// stream, and its bytes as they come (from the backend, or shared by the cache).
+pub struct UpstreamAnswer {
+    pub event_stream: bool,
+    pub body: futures::stream::BoxStream<'static, Result<Bytes, String>>,
+}
+
+impl UpstreamAnswer {
+    /// The answer of a forwarded request.
+    pub fn from_response(answer: reqwest::Response) -> Self {
+        let event_stream = answer
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| value.contains("text/event-stream"));
+        let body = answer
+            .bytes_stream()
+            .map(|piece| piece.map_err(|error| error.to_string()));
+        Self {
+            event_stream,
+            body: Box::pin(body),
+        }
+    }
 }
 
 /// The client's answer for a successful upstream answer; `recorder` stores it.
 pub async fn relay(
-    answer: reqwest::Response,
+    answer: UpstreamAnswer,
     asked: ClientAsked<'_>,
     recorder: Option<Recorder>,
     call: crate::metrics::BackendCall,
 ) -> ApiResult<Response> {
-    let is_stream = answer
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.contains("text/event-stream"));
+    let is_stream = answer.event_stream;
     let mut normalizer =
         ChunkNormalizer::new(asked.model, asked.include_usage).with_obfuscation(asked.obfuscate);
-    if let Some(recorder) = &recorder {
-        normalizer = normalizer.with_id(recorder.id());
+    // A shared or replayed answer gets its own id, as a stored one does.
+    let own_id = match &recorder {
+        Some(recorder) => Some(recorder.id().to_owned()),
+        None => asked.fresh_id.then(|| crate::ids::new_id("chatcmpl-")),
+    };
+    if let Some(id) = &own_id {
+        normalizer = normalizer.with_id(id);
     }
     if is_stream {
         let backend = asked.backend.to_owned();
@@ -76,17 +104,18 @@ pub async fn relay(
             ChunkPipeline::new(normalizer, recorder).with_legacy_functions(asked.legacy_functions);
         let pipeline = pipeline.with_backend_call(call.clone());
         return Ok(sse_response(normalized_stream(
-            call.observe_bytes(answer.bytes_stream()),
+            call.observe_bytes(answer.body),
             pipeline,
             backend,
         )));
     }
     let failed =
         |detail: String| backend_error(asked.backend, call.failed(BackendError::Stream(detail)));
-    let bytes = answer
-        .bytes()
-        .await
-        .map_err(|error| failed(error.to_string()))?;
+    let mut bytes = Vec::new();
+    let mut body = answer.body;
+    while let Some(piece) = body.next().await {
+        bytes.extend_from_slice(&piece.map_err(failed)?);
+    }
     call.answered();
     let body: Value =
         serde_json::from_slice(&bytes).map_err(|_| failed("its answer is not JSON".to_owned()))?;
@@ -100,6 +129,9 @@ pub async fn relay(
     call.usage_json(body.get("usage"));
     call.succeeded();
     let mut completion = normalize_completion(body, asked.model);
+    if let (Some(id), Some(object)) = (&own_id, completion.as_object_mut()) {
+        object.insert("id".to_owned(), Value::String(id.clone()));
+    }
     if asked.legacy_functions {
         completion_to_legacy(&mut completion);
     }

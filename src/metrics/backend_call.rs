@@ -142,6 +142,9 @@ impl BackendCall {
     /// call started (done at the call's first sign of life, so that an answer
     /// served by the cache marks nothing).
     fn sent(&self) -> Option<&RequestContext> {
+        if self.progress().not_sent {
+            return None;
+        }
         let request = self.inner.request.as_deref()?;
         request.backend_called(self.inner.started);
         Some(request)
@@ -156,7 +159,10 @@ impl BackendCall {
     /// A streamed event arrived: the first one gives the time to first token.
     fn event(&self) {
         let now = Instant::now();
-        let first = !std::mem::replace(&mut self.progress().first_event_seen, true);
+        let first = {
+            let mut progress = self.progress();
+            !progress.not_sent && !std::mem::replace(&mut progress.first_event_seen, true)
+        };
         if first {
             self.inner.metrics.record_time_to_first_token(
                 &self.inner.model,
@@ -173,6 +179,9 @@ impl BackendCall {
     /// The backend failed: counts the error by kind and the outcome `error`.
     /// Returns the error, for `map_err`.
     pub fn failed(&self, error: BackendError) -> BackendError {
+        if self.progress().not_sent {
+            return error;
+        }
         self.activity(Instant::now());
         self.inner
             .metrics
@@ -192,7 +201,7 @@ impl BackendCall {
 
     /// The answer does not come from this call after all (the cache replayed
     /// it, or another request's identical call is shared): nothing is counted.
-    pub fn not_sent(self) {
+    pub fn not_sent(&self) {
         self.progress().not_sent = true;
     }
 
@@ -241,7 +250,7 @@ impl BackendCall {
     fn finish(&self, outcome: BackendOutcome) {
         let usage = {
             let mut progress = self.progress();
-            if progress.outcome.is_some() {
+            if progress.outcome.is_some() || progress.not_sent {
                 return;
             }
             progress.outcome = Some(outcome);

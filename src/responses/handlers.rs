@@ -60,11 +60,7 @@ pub async fn create_response(
         let response = wait_for_terminal(events).await?;
         json_response(serde_json::to_string(&response)?)
     };
-    if let Some(value) = outcome.header_value() {
-        answer
-            .headers_mut()
-            .insert("x-portico-cache", HeaderValue::from_static(value));
-    }
+    outcome.mark(&mut answer);
     Ok(answer)
 }
 

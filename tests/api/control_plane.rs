@@ -153,6 +153,7 @@ async fn routes_serve_aliases_rename_the_upstream_model_and_are_listed() {
                 aliases: vec!["fast".into()],
                 backends: vec!["mock".into()],
                 upstream_model: Some("gemma3:270m".into()),
+                cache: None,
             });
         })),
         ..Options::default()

@@ -6,6 +6,7 @@ mod assistants;
 mod auth;
 mod background;
 mod chat;
+mod chat_cache;
 mod chat_openai_shape;
 mod chat_store;
 mod control_plane;

@@ -38,6 +38,13 @@ pub enum Forwarded {
 }
 
 impl FallbackBackend {
+    /// Whether every candidate can take a forwarded body.
+    pub fn all_forwardable(&self) -> bool {
+        self.candidates
+            .iter()
+            .all(|candidate| candidate.backend.chat_passthrough().is_some())
+    }
+
     /// Sends `body` to the first candidate that answers (see the module doc).
     /// `Err` is a client error to relay, or the last failure when every
     /// candidate failed.
