@@ -19,12 +19,17 @@
 //! * `GET /control/stats` — requests, completed streams, streams the client left.
 //! * `GET /health` — `{"status":"ok"}`.
 //!
+//!
+//! [`switchable::SwitchableRelay`] puts a relay in front of a mock that can be
+//! stopped and started again, to kill a backend under load.
+//!
 //! [`Script`]: crate::backends::scripted::Script
 
 mod chat;
 mod control;
 mod embeddings;
 mod ollama;
+pub mod switchable;
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -10,67 +10,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use portico::config::{BackendConfig, BackendKind, Config};
+use portico::mock_backend::switchable::SwitchableRelay;
 use serde_json::{json, Value};
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
 use crate::helpers::{spawn_app_with, Options, TestApp};
 use crate::metrics::prometheus::value;
-
-/// A TCP relay in front of a backend that can be stopped (listener closed and
-/// every open connection reset, as when the process dies) and started again on
-/// the same port.
-struct Switchable {
-    address: SocketAddr,
-    target: SocketAddr,
-    relay: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl Switchable {
-    async fn start(target: SocketAddr) -> Self {
-        let mut switchable = Self {
-            address: "127.0.0.1:0".parse().unwrap(),
-            target,
-            relay: None,
-        };
-        switchable.resume();
-        switchable
-    }
-
-    fn listen(address: SocketAddr) -> TcpListener {
-        let socket = TcpSocket::new_v4().unwrap();
-        socket.set_reuseaddr(true).unwrap();
-        socket.bind(address).unwrap();
-        socket.listen(1024).unwrap()
-    }
-
-    fn resume(&mut self) {
-        let listener = Self::listen(self.address);
-        self.address = listener.local_addr().unwrap();
-        let target = self.target;
-        self.relay = Some(tokio::spawn(async move {
-            let mut connections = JoinSet::new();
-            loop {
-                let Ok((mut inbound, _)) = listener.accept().await else {
-                    continue;
-                };
-                connections.spawn(async move {
-                    if let Ok(mut outbound) = TcpStream::connect(target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                });
-            }
-        }));
-    }
-
-    /// Aborting the relay drops its listener and its connections with it.
-    async fn stop(&mut self) {
-        if let Some(relay) = self.relay.take() {
-            relay.abort();
-            let _ = relay.await;
-        }
-    }
-}
 
 async fn mock() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -174,8 +120,8 @@ fn start_load(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backend_stopped_mid_load_is_passed_over_and_rejoins_through_a_half_open_trial() {
     let primary_mock = mock().await;
-    let mut primary = Switchable::start(primary_mock).await;
-    let primary_url = format!("http://{}/v1", primary.address);
+    let mut primary = SwitchableRelay::start(primary_mock).unwrap();
+    let primary_url = format!("http://{}/v1", primary.address());
     let app = spawn_app_with(Options {
         configure: Some(Box::new(move |config: &mut Config| {
             config
@@ -221,7 +167,7 @@ async fn a_backend_stopped_mid_load_is_passed_over_and_rejoins_through_a_half_op
         "nothing reached the stopped primary"
     );
 
-    primary.resume();
+    primary.resume().unwrap();
     eventually("a half-open trial closes the circuit again", || async {
         circuit_state(&scrape(&app).await, "primary") == Some(0.0)
     })

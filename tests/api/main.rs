@@ -16,6 +16,7 @@ mod errors;
 mod failover;
 mod helpers;
 mod input_tokens;
+mod isolation;
 mod keys_and_limits;
 mod metrics;
 mod models_and_health;
