@@ -261,6 +261,12 @@ impl BackendCall {
         inner
             .metrics
             .record_backend_request(&inner.model, &backend, outcome);
+        inner.metrics.record_backend_duration(
+            &inner.model,
+            &backend,
+            outcome,
+            inner.started.elapsed(),
+        );
         if let Some((input, output)) = usage {
             inner
                 .metrics
@@ -324,6 +330,12 @@ impl Drop for Inner {
                 .unwrap_or_else(PoisonError::into_inner);
             self.metrics
                 .record_backend_request(&self.model, backend, BackendOutcome::Cancelled);
+            self.metrics.record_backend_duration(
+                &self.model,
+                backend,
+                BackendOutcome::Cancelled,
+                self.started.elapsed(),
+            );
             if let Some((input, output)) = progress.usage {
                 self.metrics
                     .record_tokens(&self.model, backend, input, output);

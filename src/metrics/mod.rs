@@ -8,6 +8,7 @@
 //! | `portico_request_duration_seconds` | histogram | `route`, `method`, `status` |
 //! | `portico_in_flight_requests` | gauge | |
 //! | `portico_backend_requests_total` | counter | `model`, `backend`, `outcome` |
+//! | `portico_backend_request_duration_seconds` | histogram | `model`, `backend`, `outcome` |
 //! | `portico_time_to_first_token_seconds` | histogram | `model`, `backend` |
 //! | `portico_tokens_total` | counter | `model`, `backend`, `direction` |
 //! | `portico_backend_errors_total` | counter | `backend`, `kind` |
@@ -67,6 +68,7 @@ struct Series {
     request_duration: Family<Histogram>,
     in_flight: Family<Gauge>,
     backend_requests: Family<Counter>,
+    backend_duration: Family<Histogram>,
     time_to_first_token: Family<Histogram>,
     tokens: Family<Counter>,
     backend_errors: Family<Counter>,
@@ -102,6 +104,7 @@ impl Metrics {
             request_duration: Family::new("portico_request_duration_seconds", "Time from a request's arrival to the end of its answer (the last byte of a stream).", &["route", "method", "status"], histogram(DURATION_BUCKETS)),
             in_flight: Family::new("portico_in_flight_requests", "Requests being served (streams until their last byte).", &[], Gauge::default),
             backend_requests: Family::new("portico_backend_requests_total", "Requests sent to backends, by outcome (success, error, cancelled).", &["model", "backend", "outcome"], Counter::default),
+            backend_duration: Family::new("portico_backend_request_duration_seconds", "Time from sending a request to a backend to its answer's end (or its failure, or the gateway's stop), by outcome.", &["model", "backend", "outcome"], histogram(DURATION_BUCKETS)),
             time_to_first_token: Family::new("portico_time_to_first_token_seconds", "Time from sending a streamed request to a backend to its first event.", &["model", "backend"], histogram(TTFT_BUCKETS)),
             tokens: Family::new("portico_tokens_total", "Tokens backends reported, by direction (input, output).", &["model", "backend", "direction"], Counter::default),
             backend_errors: Family::new("portico_backend_errors_total", "Backend failures, by kind (unreachable, timeout, status, stream).", &["backend", "kind"], Counter::default),
@@ -149,6 +152,21 @@ impl Metrics {
             .backend_requests
             .with(&[model, backend, outcome.as_str()], |counter| {
                 counter.add(1)
+            });
+    }
+
+    /// Observes how long one backend request took, by its outcome.
+    pub fn record_backend_duration(
+        &self,
+        model: &str,
+        backend: &str,
+        outcome: BackendOutcome,
+        elapsed: Duration,
+    ) {
+        self.series
+            .backend_duration
+            .with(&[model, backend, outcome.as_str()], |histogram| {
+                histogram.observe(elapsed.as_secs_f64())
             });
     }
 
@@ -204,11 +222,12 @@ impl Metrics {
     /// Every series in the Prometheus text format.
     pub fn render(&self) -> String {
         let series = &self.series;
-        let families: [&dyn Render; 10] = [
+        let families: [&dyn Render; 11] = [
             &series.requests,
             &series.request_duration,
             &series.in_flight,
             &series.backend_requests,
+            &series.backend_duration,
             &series.time_to_first_token,
             &series.tokens,
             &series.backend_errors,

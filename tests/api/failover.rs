@@ -2,7 +2,8 @@
 //! passed over (no client sees it), its circuit opens, and when it comes back
 //! a half-open trial closes the circuit and traffic returns to it. Also: Chat
 //! Completions pass-through falls back like Responses, and metrics count each
-//! failed attempt against its own backend.
+//! failed attempt against its own backend; a stored chain continues on the
+//! fallback with its whole history.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -283,4 +284,52 @@ async fn chat_completions_fall_back_and_count_the_failed_attempt_against_its_bac
         !metrics.contains("backend=\"dead,mock\""),
         "series are labelled by the backend that was called, not the candidate list"
     );
+}
+
+#[tokio::test]
+async fn a_stored_chain_continues_on_the_fallback_with_its_whole_history() {
+    let primary_mock = mock().await;
+    let mut primary = SwitchableRelay::start(primary_mock).unwrap();
+    let primary_url = format!("http://{}/v1", primary.address());
+    let app = spawn_app_with(Options {
+        configure: Some(Box::new(move |config: &mut Config| {
+            config
+                .backends
+                .insert(0, backend_config("primary", primary_url));
+            config.health.probe_interval_seconds = 0;
+        })),
+        ..Options::default()
+    })
+    .await;
+    let (status, first) = app
+        .post(
+            "/v1/responses",
+            json!({"model": "m", "input": "remember 42", "store": true}),
+        )
+        .await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(
+        app.backend_requests().await.len(),
+        0,
+        "the primary served turn one"
+    );
+    primary.stop().await;
+    let (status, second) = app
+        .post(
+            "/v1/responses",
+            json!({"model": "m", "input": "which number?", "previous_response_id": first["id"]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{second}");
+    let seen = app.backend_requests().await;
+    assert_eq!(seen.len(), 1, "the fallback served turn two");
+    let messages = seen[0]["messages"].as_array().unwrap();
+    let contents: Vec<String> = messages
+        .iter()
+        .map(|message| message["content"].to_string())
+        .collect();
+    assert_eq!(messages.len(), 3, "{contents:?}");
+    assert!(contents[0].contains("remember 42"), "{contents:?}");
+    assert_eq!(messages[1]["role"], "assistant");
+    assert!(contents[2].contains("which number?"), "{contents:?}");
 }

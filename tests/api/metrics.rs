@@ -112,6 +112,17 @@ async fn metrics_count_requests_by_route_template_and_backend_calls_by_outcome()
         Some(1.0),
         "{text}"
     );
+    for (outcome, count) in [("success", 2.0), ("error", 1.0)] {
+        assert_eq!(
+            value(
+                &text,
+                "portico_backend_request_duration_seconds_count",
+                &backend(outcome)
+            ),
+            Some(count),
+            "every backend request's duration, by outcome"
+        );
+    }
     assert_eq!(
         value(
             &text,
