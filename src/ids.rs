@@ -1,16 +1,30 @@
 //! Object ids with OpenAI's prefixes (`resp_`, `msg_`, `fc_`, `rs_`, `call_`,
-//! `chatcmpl-`). The random part is hex, long enough to never collide.
+//! `chatcmpl-`): 48 hex digits that begin, like OpenAI's own, with the time —
+//! the Unix second (8 digits) and the microsecond within it (5) — followed by
+//! 35 random ones, far too many to collide. Time first keeps the indexes on
+//! ids growing at their right edge: a stored turn dirties a few pages that
+//! the next turns share instead of a random page of each index, which is what
+//! SQLite's checkpoints then copy (measured at 1,000 stored turns a second: a
+//! p99 of 6 ms with random ids, see benches/RESULTS.md).
 
 use uuid::Uuid;
 
-/// A new id: `prefix` followed by 48 hex digits (OpenAI's ids are of that length).
+/// A new id: `prefix` followed by 48 hex digits (OpenAI's ids are of that
+/// length): the time, then random digits (see the module doc).
 pub fn new_id(prefix: &str) -> String {
-    let first = Uuid::new_v4().simple();
-    let second = Uuid::new_v4().simple();
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let random = Uuid::new_v4().simple().to_string();
     let mut id = String::with_capacity(prefix.len() + 48);
     id.push_str(prefix);
-    id.push_str(&first.to_string());
-    id.push_str(&second.to_string()[..16]);
+    id.push_str(&format!(
+        "{:08x}{:05x}",
+        since_epoch.as_secs() as u32,
+        since_epoch.subsec_micros()
+    ));
+    id.push_str(&random);
+    id.push_str(&random_hex(3));
     id
 }
 
@@ -74,6 +88,21 @@ mod tests {
         let b = new_id("resp_");
         assert!(a.starts_with("resp_"));
         assert_eq!(a.len(), "resp_".len() + 48);
+        assert!(a["resp_".len()..].chars().all(|c| c.is_ascii_hexdigit()));
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn ids_begin_with_the_time_so_later_ones_sort_after() {
+        let seconds = format!("{:08x}", unix_now() as u32);
+        let first = new_id("msg_");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let later = new_id("msg_");
+        assert!(later > first, "{first} then {later}");
+        // The same second (or the next one, at a boundary).
+        assert!(
+            first["msg_".len()..].starts_with(&seconds[..6]),
+            "{first} vs {seconds}"
+        );
     }
 }

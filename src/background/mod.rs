@@ -116,6 +116,7 @@ async fn run_claimed(state: &AppState, claimed: store::background::ClaimedJob) {
         reasoning_as_summary: job.reasoning_as_summary,
         obfuscate: job.obfuscate,
         conversation: job.conversation,
+        stored_once_finished: false,
     };
     let sink = Sink::background(live, state.db.clone(), response_id.clone());
     run_response(state.db.clone(), prepared, opened, sink, Some(cancel)).await;

@@ -12,6 +12,7 @@ use crate::responses::input::{normalize_input, InputEntry};
 use crate::responses::request::CreateResponseRequest;
 use crate::state::AppState;
 use crate::store;
+use crate::store::responses::Continuation;
 
 use super::history;
 
@@ -64,29 +65,24 @@ pub async fn gather(
     }
     let mut history = History::default();
     if let Some(previous_id) = &request.previous_response_id {
-        let previous = store::responses::get_response(&state.db, project, previous_id).await?;
-        match previous {
-            None => {
+        match store::responses::continuation(&state.db, project, previous_id).await? {
+            Continuation::NotFound => {
                 return Err(ApiError::invalid_with_code(
                     format!("Previous response with id '{previous_id}' not found."),
                     Some("previous_response_id".to_owned()),
                     "previous_response_not_found",
                 ))
             }
-            Some(stored) if stored.status == "queued" || stored.status == "in_progress" => {
+            Continuation::Unfinished(status) => {
                 return Err(ApiError::invalid_with_code(
                     format!(
-                        "Previous response with id '{previous_id}' is still {}; wait until it has finished.",
-                        stored.status
+                        "Previous response with id '{previous_id}' is still {status}; wait until it has finished."
                     ),
                     Some("previous_response_id".to_owned()),
                     "previous_response_not_finished",
                 ))
             }
-            Some(_) => {
-                history.chain =
-                    store::responses::chain_item_bodies(&state.db, project, previous_id).await?
-            }
+            Continuation::Chain(items) => history.chain = items,
         }
     }
     let conversation = conversation_id(request.conversation.as_ref())?;

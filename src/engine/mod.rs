@@ -46,6 +46,11 @@ pub struct PreparedResponse {
     pub obfuscate: bool,
     /// The conversation this response continues (locked until it ends).
     pub conversation: Option<String>,
+    /// A stored response whose id nobody can know before it ends (neither
+    /// streamed nor in the background: the client learns it from the final
+    /// JSON) is written once, finished, instead of at its start and again at
+    /// its end.
+    pub stored_once_finished: bool,
 }
 
 /// Validates references, rebuilds the chain's history and builds the chat request.
@@ -106,6 +111,8 @@ pub async fn prepare(
         reasoning_as_summary,
         obfuscate,
         conversation,
+        stored_once_finished: !request.stream.unwrap_or(false)
+            && !request.background.unwrap_or(false),
     })
 }
 
@@ -193,7 +200,7 @@ pub async fn start(
     };
     let mut response = prepared.response.clone();
     response.status = ResponseStatus::InProgress;
-    if response.store {
+    if response.store && !prepared.stored_once_finished {
         store::responses::insert_response(
             &state.db,
             &prepared.project,

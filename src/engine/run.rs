@@ -117,7 +117,18 @@ pub async fn run_response(
     });
     let response = builder.response();
     if response.store || response.background {
-        if let Err(error) = store::responses::finish_response(&db, response).await {
+        let stored = if prepared.stored_once_finished {
+            store::responses::insert_finished_response(
+                &db,
+                &prepared.project,
+                response,
+                &prepared.input_items,
+            )
+            .await
+        } else {
+            store::responses::finish_response(&db, response).await
+        };
+        if let Err(error) = stored {
             tracing::error!(%error, response_id = %response.id, "could not store the finished response");
         }
     }

@@ -3,6 +3,7 @@
 //! the pool or a transaction, with its own row types.
 
 pub mod assistants;
+pub mod atomic_write;
 pub mod background;
 pub mod chat_completions;
 pub mod conversations;
@@ -25,7 +26,10 @@ pub async fn open(path: &Path) -> Result<SqlitePool, sqlx::Error> {
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(Duration::from_secs(10))
-        .foreign_keys(true);
+        .foreign_keys(true)
+        // Checkpoints run in `checkpoint_regularly`'s task, not in whichever
+        // request's commit crossed the threshold (see there).
+        .pragma("wal_autocheckpoint", "0");
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
         .min_connections(1)
@@ -48,6 +52,34 @@ pub async fn open(path: &Path) -> Result<SqlitePool, sqlx::Error> {
 pub async fn write_lock() -> tokio::sync::MutexGuard<'static, ()> {
     static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     LOCK.lock().await
+}
+
+/// How often the write-ahead log is copied into the database file. Measured
+/// at 1,000 stored turns a second (p99 of a turn): every 50 ms 2.2–2.6 ms,
+/// 100 ms 2.2–2.4 ms, 200 ms 2.9–3.5 ms, 500 ms 3.8–5.7 ms, SQLite's own
+/// (every 1,000 pages, in a request's commit) 5.7–6.3 ms.
+pub const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Copies the write-ahead log into the database file every `interval`, from a
+/// task of its own. SQLite would otherwise do it inside the commit that grows
+/// the log past 1,000 pages — a stall of milliseconds for the request that
+/// happens to make that commit. Small, frequent checkpoints keep each one
+/// short; a passive checkpoint waits for no one: writers and readers carry on
+/// meanwhile.
+pub fn checkpoint_regularly(pool: SqlitePool, interval: Duration) {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&pool)
+                .await
+            {
+                tracing::warn!(%error, "WAL checkpoint failed");
+            }
+        }
+    });
 }
 
 /// Whether the database answers.

@@ -2,8 +2,9 @@
 //! the JSON the client sees, so a read is one row and no re-serialization.
 
 use serde_json::Value;
-use sqlx::{Row, SqlitePool};
+use sqlx::{Column, Row, SqlitePool};
 
+use super::atomic_write::AtomicWrite;
 use crate::responses::object::ResponseObject;
 
 /// Inserts a new response (`in_progress`, or `queued` with the `job` a background
@@ -15,27 +16,29 @@ pub async fn insert_response(
     input_items: &[Value],
     job: Option<&Value>,
 ) -> Result<(), sqlx::Error> {
-    let body =
-        serde_json::to_string(response).map_err(|error| sqlx::Error::Encode(Box::new(error)))?;
-    let _writing = super::write_lock().await;
-    let mut transaction = pool.begin().await?;
-    sqlx::query(
-        "INSERT INTO responses (id, project, previous_response_id, status, model, created_at, background, body, job)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&response.id)
-    .bind(project)
-    .bind(&response.previous_response_id)
-    .bind(response.status.as_str())
-    .bind(&response.model)
-    .bind(response.created_at)
-    .bind(response.background)
-    .bind(body)
-    .bind(job.map(Value::to_string))
-    .execute(&mut *transaction)
-    .await?;
-    insert_items(&mut transaction, &response.id, "input", input_items).await?;
-    transaction.commit().await
+    let mut write = AtomicWrite::new();
+    insert_row(&mut write, project, response, job)?;
+    insert_items(&mut write, &response.id, &[("input", input_items)]);
+    write.commit(pool).await
+}
+
+/// Stores a response that has already ended, with its input and output
+/// items, in one transaction (a response nobody could read while it ran).
+pub async fn insert_finished_response(
+    pool: &SqlitePool,
+    project: &str,
+    response: &ResponseObject,
+    input_items: &[Value],
+) -> Result<(), sqlx::Error> {
+    let output = output_items(response)?;
+    let mut write = AtomicWrite::new();
+    insert_row(&mut write, project, response, None)?;
+    insert_items(
+        &mut write,
+        &response.id,
+        &[("input", input_items), ("output", &output)],
+    );
+    write.commit(pool).await
 }
 
 /// Stores a response's final state and its output items, in one transaction.
@@ -43,50 +46,75 @@ pub async fn finish_response(
     pool: &SqlitePool,
     response: &ResponseObject,
 ) -> Result<(), sqlx::Error> {
-    let body =
-        serde_json::to_string(response).map_err(|error| sqlx::Error::Encode(Box::new(error)))?;
-    let output: Vec<Value> = response
+    let output = output_items(response)?;
+    let mut write = AtomicWrite::new();
+    write
+        .statement("UPDATE responses SET status = ?, body = ? WHERE id = ?")
+        .bind(response.status.as_str().to_owned())
+        .bind(to_json(response)?)
+        .bind(response.id.clone());
+    write
+        .statement("DELETE FROM response_items WHERE response_id = ? AND side = 'output'")
+        .bind(response.id.clone());
+    insert_items(&mut write, &response.id, &[("output", &output)]);
+    write.commit(pool).await
+}
+
+fn to_json(response: &ResponseObject) -> Result<String, sqlx::Error> {
+    serde_json::to_string(response).map_err(|error| sqlx::Error::Encode(Box::new(error)))
+}
+
+fn output_items(response: &ResponseObject) -> Result<Vec<Value>, sqlx::Error> {
+    response
         .output
         .iter()
         .map(serde_json::to_value)
         .collect::<Result<_, _>>()
-        .map_err(|error| sqlx::Error::Encode(Box::new(error)))?;
-    let _writing = super::write_lock().await;
-    let mut transaction = pool.begin().await?;
-    sqlx::query("UPDATE responses SET status = ?, body = ? WHERE id = ?")
-        .bind(response.status.as_str())
-        .bind(body)
-        .bind(&response.id)
-        .execute(&mut *transaction)
-        .await?;
-    sqlx::query("DELETE FROM response_items WHERE response_id = ? AND side = 'output'")
-        .bind(&response.id)
-        .execute(&mut *transaction)
-        .await?;
-    insert_items(&mut transaction, &response.id, "output", &output).await?;
-    transaction.commit().await
+        .map_err(|error| sqlx::Error::Encode(Box::new(error)))
 }
 
-async fn insert_items(
-    transaction: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    response_id: &str,
-    side: &str,
-    items: &[Value],
+fn insert_row(
+    write: &mut AtomicWrite,
+    project: &str,
+    response: &ResponseObject,
+    job: Option<&Value>,
 ) -> Result<(), sqlx::Error> {
-    for (position, item) in items.iter().enumerate() {
-        let item_id = item.get("id").and_then(Value::as_str).unwrap_or_default();
-        sqlx::query(
-            "INSERT INTO response_items (response_id, side, position, item_id, body) VALUES (?, ?, ?, ?, ?)",
+    write
+        .statement(
+            "INSERT INTO responses (id, project, previous_response_id, status, model, created_at, background, body, job)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
-        .bind(response_id)
-        .bind(side)
-        .bind(position as i64)
-        .bind(item_id)
-        .bind(item.to_string())
-        .execute(&mut **transaction)
-        .await?;
-    }
+        .bind(response.id.clone())
+        .bind(project.to_owned())
+        .bind(response.previous_response_id.clone())
+        .bind(response.status.as_str().to_owned())
+        .bind(response.model.clone())
+        .bind(response.created_at)
+        .bind(response.background)
+        .bind(to_json(response)?)
+        .bind(job.map(Value::to_string));
     Ok(())
+}
+
+/// The items of each side, numbered from 0 within their side.
+fn insert_items(write: &mut AtomicWrite, response_id: &str, sides: &[(&str, &[Value])]) {
+    let count = sides.iter().map(|(_, items)| items.len()).sum();
+    write.insert_rows(
+        "response_items",
+        &["response_id", "side", "position", "item_id", "body"],
+        count,
+    );
+    for (side, items) in sides {
+        for (position, item) in items.iter().enumerate() {
+            let item_id = item.get("id").and_then(Value::as_str).unwrap_or_default();
+            write
+                .bind(response_id.to_owned())
+                .bind((*side).to_owned())
+                .bind(position as i64)
+                .bind(item_id.to_owned())
+                .bind(item.to_string());
+        }
+    }
 }
 
 /// A stored response's JSON body and status, if it exists in `project`.
@@ -147,6 +175,17 @@ pub async fn chain_items(
         .collect())
 }
 
+/// The items of the chain ending at `?1` in project `?2` (see [`chain_item_bodies`]).
+const CHAIN_ITEMS_SQL: &str = "WITH RECURSIVE chain(id, previous, depth) AS (
+     SELECT id, previous_response_id, 0 FROM responses WHERE id = ?1 AND project = ?2
+     UNION ALL
+     SELECT r.id, r.previous_response_id, chain.depth + 1
+     FROM chain CROSS JOIN responses r ON r.id = chain.previous
+     WHERE r.project = ?2
+ )
+ SELECT i.body FROM chain CROSS JOIN response_items i ON i.response_id = chain.id
+ ORDER BY chain.depth DESC, i.side ASC, i.position ASC";
+
 /// The items of [`chain_items`] as their stored JSON text. One recursive
 /// query; the walk reads only the covering index `responses_chain`, not the
 /// response bodies, and `CROSS JOIN` keeps the join order (with that index,
@@ -158,24 +197,54 @@ pub async fn chain_item_bodies(
     project: &str,
     last_id: &str,
 ) -> Result<Vec<String>, sqlx::Error> {
-    let rows = sqlx::query(
-        "WITH RECURSIVE chain(id, previous, depth) AS (
-             SELECT id, previous_response_id, 0 FROM responses WHERE id = ?1 AND project = ?2
-             UNION ALL
-             SELECT r.id, r.previous_response_id, chain.depth + 1
-             FROM chain CROSS JOIN responses r ON r.id = chain.previous
-             WHERE r.project = ?2
-         )
-         SELECT i.body FROM chain CROSS JOIN response_items i ON i.response_id = chain.id
-         ORDER BY chain.depth DESC, i.side ASC, i.position ASC",
-    )
-    .bind(last_id)
-    .bind(project)
-    .fetch_all(pool)
-    .await?;
+    let rows = sqlx::query(CHAIN_ITEMS_SQL)
+        .bind(last_id)
+        .bind(project)
+        .fetch_all(pool)
+        .await?;
     rows.iter()
         .map(|row| row.try_get::<&str, _>(0).map(str::to_owned))
         .collect()
+}
+
+/// What a new turn finds at `previous_response_id`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Continuation {
+    /// No such response in the project.
+    NotFound,
+    /// It has not ended (its status).
+    Unfinished(String),
+    /// The chain's items, as [`chain_item_bodies`] gives them.
+    Chain(Vec<String>),
+}
+
+/// The response at `previous_id` and its chain, read in one round trip (two
+/// statements in one query: its status, then the chain's items).
+pub async fn continuation(
+    pool: &SqlitePool,
+    project: &str,
+    previous_id: &str,
+) -> Result<Continuation, sqlx::Error> {
+    let sql =
+        format!("SELECT status FROM responses WHERE id = ?1 AND project = ?2;\n{CHAIN_ITEMS_SQL}");
+    let rows = sqlx::query(&sql)
+        .bind(previous_id)
+        .bind(project)
+        .fetch_all(pool)
+        .await?;
+    let mut rows = rows.iter();
+    let status: String = match rows.next() {
+        Some(row) if row.columns().first().map(|column| column.name()) == Some("status") => {
+            row.try_get(0)?
+        }
+        _ => return Ok(Continuation::NotFound),
+    };
+    if status == "queued" || status == "in_progress" {
+        return Ok(Continuation::Unfinished(status));
+    }
+    rows.map(|row| row.try_get::<&str, _>(0).map(str::to_owned))
+        .collect::<Result<_, _>>()
+        .map(Continuation::Chain)
 }
 
 /// The most recent stored item with this id in `project` (for `item_reference`).
