@@ -58,7 +58,7 @@ impl App {
             std::time::Duration::from_secs(config.health.probe_interval_seconds),
         );
         let access = crate::access::Access::build(&config, &db).await?;
-        let state = AppState {
+        let state = AppState::new(crate::state::Shared {
             db,
             backends,
             access,
@@ -66,7 +66,7 @@ impl App {
             runs: crate::runs::RunRegistry::new(config.run_expiry_seconds),
             cache: crate::config::CacheConfig::build(&config),
             metrics: crate::metrics::Metrics::new(),
-        };
+        });
         state
             .background
             .spawn_workers(state.clone(), config.background_workers);

@@ -7,9 +7,29 @@ use sqlx::SqlitePool;
 
 use crate::backends::BackendRegistry;
 
-/// Everything a handler may need.
+/// Everything a handler may need: one shared [`Shared`], so that the clone
+/// axum makes for every request is one reference count, not one per field.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    /// The state of one server.
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The parts of [`AppState`].
+#[derive(Debug)]
+pub struct Shared {
     /// The SQLite pool.
     pub db: SqlitePool,
     /// Backends by model.

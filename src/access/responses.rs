@@ -8,10 +8,13 @@
 //! and its tokens are counted when it ends. `record_usage` counts work that
 //! ends elsewhere (an Assistants run) against its creator's key.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use tokio::sync::mpsc;
 
 use crate::engine::run::{run_response, Opened};
-use crate::engine::sink::Sink;
+use crate::engine::sink::{BeforeTerminal, Sink};
 use crate::engine::PreparedResponse;
 use crate::inflight::{current_key, Kind};
 use crate::responses::object::{ResponseObject, ResponseStatus};
@@ -23,15 +26,6 @@ fn total_tokens(response: &ResponseObject) -> u64 {
         .usage
         .as_ref()
         .map_or(0, |usage| usage.total_tokens)
-}
-
-fn terminal_response(event: &ResponseStreamEvent) -> Option<&ResponseObject> {
-    match event {
-        ResponseStreamEvent::Completed { response, .. }
-        | ResponseStreamEvent::Incomplete { response, .. }
-        | ResponseStreamEvent::Failed { response, .. } => Some(response),
-        _ => None,
-    }
 }
 
 /// Runs a foreground response in its own task; returns its events.
@@ -48,38 +42,30 @@ pub fn spawn_foreground(
         .register(&project, key_id.clone(), Kind::Response);
     let limits = state.access.limits.clone();
     let db = state.db.clone();
-    let (engine_sender, mut engine_events) = mpsc::channel(64);
     let (client_sender, client_events) = mpsc::channel(64);
+    let counted = Arc::new(AtomicBool::new(false));
+    let meter: BeforeTerminal = {
+        let (limits, project, key_id, counted) = (
+            limits.clone(),
+            project.clone(),
+            key_id.clone(),
+            counted.clone(),
+        );
+        Box::new(move |response: &ResponseObject| {
+            let tokens = total_tokens(response);
+            Box::pin(async move {
+                limits.record(&project, key_id.as_deref(), tokens).await;
+                counted.store(true, Ordering::Relaxed);
+            })
+        })
+    };
     // In the request's span: its log lines carry the request id.
     let task = async move {
         let cancel = registration.cancel.clone();
-        let run = run_response(
-            db,
-            prepared,
-            opened,
-            Sink::client(engine_sender),
-            Some(cancel),
-        );
-        let forward = async {
-            let mut counted = false;
-            let mut client = Some(client_sender);
-            while let Some(event) = engine_events.recv().await {
-                if let Some(response) = terminal_response(&event) {
-                    limits
-                        .record(&project, key_id.as_deref(), total_tokens(response))
-                        .await;
-                    counted = true;
-                }
-                if let Some(sender) = &client {
-                    if sender.send(event).await.is_err() {
-                        client = None;
-                    }
-                }
-            }
-            counted
-        };
-        let (response, counted) = tokio::join!(run, forward);
-        if !counted {
+        let sink = Sink::client(client_sender, Some(meter));
+        let response = run_response(db, prepared, opened, sink, Some(cancel)).await;
+        // Cancelled responses end without a terminal event: counted here.
+        if !counted.load(Ordering::Relaxed) {
             limits
                 .record(&project, key_id.as_deref(), total_tokens(&response))
                 .await;

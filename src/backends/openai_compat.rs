@@ -24,7 +24,13 @@ pub struct OpenAiCompatBackend {
     base_url: String,
     api_key: Option<String>,
     client: reqwest::Client,
+    /// The hot paths' URLs, parsed once (parsing one per request was a
+    /// visible part of a forwarded request's cost).
+    parsed_urls: Vec<(&'static str, reqwest::Url)>,
 }
+
+/// The paths whose URLs are parsed once.
+const HOT_PATHS: [&str; 2] = ["/chat/completions", "/embeddings"];
 
 impl OpenAiCompatBackend {
     /// A backend at `base_url` (e.g. `http://127.0.0.1:8080/v1`).
@@ -44,11 +50,21 @@ impl OpenAiCompatBackend {
             .tcp_nodelay(true)
             .build()
             .unwrap_or_default();
+        let base_url = base_url.trim_end_matches('/').to_owned();
+        let parsed_urls = HOT_PATHS
+            .iter()
+            .filter_map(|path| {
+                reqwest::Url::parse(&format!("{base_url}{path}"))
+                    .ok()
+                    .map(|url| (*path, url))
+            })
+            .collect();
         Self {
             name: name.into(),
-            base_url: base_url.trim_end_matches('/').to_owned(),
+            base_url,
             api_key,
             client,
+            parsed_urls,
         }
     }
 
@@ -58,7 +74,10 @@ impl OpenAiCompatBackend {
     }
 
     fn post(&self, path: &str) -> reqwest::RequestBuilder {
-        let builder = self.client.post(format!("{}{path}", self.base_url));
+        let builder = match self.parsed_urls.iter().find(|(hot, _)| *hot == path) {
+            Some((_, url)) => self.client.post(url.clone()),
+            None => self.client.post(format!("{}{path}", self.base_url)),
+        };
         match &self.api_key {
             Some(key) => builder.bearer_auth(key),
             None => builder,

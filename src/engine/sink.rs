@@ -14,16 +14,24 @@ use crate::store;
 use crate::stream::sse::response_event_frame;
 use crate::stream::{ResponseStreamBuilder, ResponseStreamEvent};
 
+/// Work to do with a foreground response's final state before the client
+/// learns it has ended.
+pub type BeforeTerminal = Box<
+    dyn FnOnce(&crate::responses::object::ResponseObject) -> futures::future::BoxFuture<'static, ()>
+        + Send,
+>;
+
 /// Frames buffered before the event log is written (also written at every item end).
 const FLUSH_EVERY: usize = 32;
 
 /// The destination of a response's events.
-#[derive(Debug)]
 pub enum Sink {
     /// A foreground request's handler, while the client is connected.
     Client {
         sender: mpsc::Sender<ResponseStreamEvent>,
         connected: bool,
+        /// Runs once with the final response, before its terminal event is sent.
+        before_terminal: Option<BeforeTerminal>,
     },
     /// A background response's live buffer and event log.
     Background {
@@ -35,11 +43,17 @@ pub enum Sink {
 }
 
 impl Sink {
-    /// A sink for a foreground request.
-    pub fn client(sender: mpsc::Sender<ResponseStreamEvent>) -> Self {
+    /// A sink for a foreground request; `before_terminal` runs with the final
+    /// response before the client gets its terminal event (token metering:
+    /// the client's next request must find this one counted).
+    pub fn client(
+        sender: mpsc::Sender<ResponseStreamEvent>,
+        before_terminal: Option<BeforeTerminal>,
+    ) -> Self {
         Self::Client {
             sender,
             connected: true,
+            before_terminal,
         }
     }
 
@@ -60,8 +74,17 @@ impl Sink {
         builder: &ResponseStreamBuilder,
     ) {
         match self {
-            Self::Client { sender, connected } => {
+            Self::Client {
+                sender,
+                connected,
+                before_terminal,
+            } => {
                 for event in events {
+                    if let Some(response) = event.terminal_response() {
+                        if let Some(hook) = before_terminal.take() {
+                            hook(response).await;
+                        }
+                    }
                     if *connected && sender.send(event).await.is_err() {
                         *connected = false;
                         tracing::debug!("client went away; the response continues");

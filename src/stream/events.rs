@@ -213,6 +213,16 @@ impl ResponseStreamEvent {
         )
     }
 
+    /// The final response a terminal event carries.
+    pub fn terminal_response(&self) -> Option<&crate::responses::object::ResponseObject> {
+        match self {
+            Self::Completed { response, .. }
+            | Self::Incomplete { response, .. }
+            | Self::Failed { response, .. } => Some(response),
+            _ => None,
+        }
+    }
+
     /// The event's `sequence_number`.
     pub fn sequence_number(&self) -> u64 {
         match self {
