@@ -105,6 +105,7 @@ def load_section(work):
         ("chat_direct_3k", "Chat, direct to the mock", 3000),
         ("chat_portico_3k", "Chat through Portico", 3000),
         ("responses_stored_1k", "Responses, stored turn with previous_response_id", 1000),
+        ("responses_stored_500", "Responses, stored turn with previous_response_id", 500),
     ]
     results = {}
     for key, label, rate in table:
@@ -149,7 +150,9 @@ def load_section(work):
     cold = load(work, "coldstart.json") or {}
     fresh = cold.get("fresh_database") or {}
     idle = (cold.get("idle") or {}).get("rss_mb")
-    chain = criterion_estimate("store/chain_rebuild_1000_turns")
+    # The chain is a criterion number of the working tree: only for its own run.
+    own_build = (os.environ.get("RESULTS_SECTION") or "load") == "load"
+    chain = criterion_estimate("store/chain_rebuild_1000_turns") if own_build else None
 
     d3 = results.get("chat_direct_3k")
     p3 = results.get("chat_portico_3k")
@@ -157,6 +160,7 @@ def load_section(work):
     p50_added = added("chat_direct_3k", "chat_portico_3k", "p50")
     p99_added = added("chat_direct_3k", "chat_portico_3k", "p99")
     stored_added = added("chat_direct_1k", "responses_stored_1k", "p99")
+    stored_added_500 = added("chat_direct_1k", "responses_stored_500", "p99")
     ttft_chat = ttft_added("portico_chat", "p99")
     ttft_responses = ttft_added("portico_responses", "p99")
     targets = [
@@ -169,6 +173,8 @@ def load_section(work):
          ratio is not None and ratio >= 0.8),
         ("Stored Responses turn, 1k rps: added p99 ≤ 2 ms (vs direct chat)", fmt(stored_added) + " ms",
          stored_added is not None and stored_added <= 2 and (results.get("responses_stored_1k") or {}).get("errors") == 0),
+        ("(Same at 500 rps, below saturation: added p99 vs direct chat at 1k)", fmt(stored_added_500) + " ms",
+         stored_added_500 is not None and stored_added_500 <= 2),
         ("Streaming TTFT added p99 ≤ 0.5 ms (Chat)", fmt(ttft_chat) + " ms", ttft_chat is not None and ttft_chat <= 0.5),
         ("Streaming TTFT added p99 ≤ 0.5 ms (Responses)", fmt(ttft_responses) + " ms",
          ttft_responses is not None and ttft_responses <= 0.5),
@@ -232,7 +238,8 @@ def criterion_section():
         ("translate/chat_text_stream_1000_tokens", "Chat chunks → Responses events: 1,002 llama-cpp-python chunks", None),
         ("translate/chat_tool_call_stream_200_fragments", "Chat chunks → Responses events: tool call, 204 chunks", None),
         ("store/stored_turn", "Store: insert + finish + get of one turn (temp file, WAL)", None),
-        ("store/chain_items_only_1000_turns", "Store: chain_items of a 1,000-turn chain", None),
+        ("store/chain_query_only_1000_turns", "Store: the chain query alone, 1,000 turns", None),
+        ("store/chain_items_as_values_1000_turns", "Store: chain_items as JSON values, 1,000 turns", None),
         ("store/chain_rebuild_1000_turns", "Store: chain_items + chat_messages, 1,000 turns", None),
     ]
     rows = []
