@@ -181,7 +181,11 @@ async fn start_run(
             .into_iter()
             .map(|message| client_message(&thread_id, message)),
     );
-    store::runs::insert_run(&state.db, project, &run, &job, thread.as_ref(), &messages).await?;
+    if let store::runs::RunInsert::ThreadBusy(active) =
+        store::runs::insert_run(&state.db, project, &run, &job, thread.as_ref(), &messages).await?
+    {
+        return Err(thread_busy(&thread_id, &active));
+    }
     // The stream's first frames, published before the task can add its own.
     let live = state.runs.live.get_or_create(&run.id);
     let builder = RunStreamBuilder::new(run.clone());

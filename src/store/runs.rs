@@ -38,7 +38,15 @@ pub async fn insert_run(
     job: &RunJob,
     thread: Option<&ThreadObject>,
     messages: &[MessageObject],
-) -> Result<(), sqlx::Error> {
+) -> Result<RunInsert, sqlx::Error> {
+    // Queued behind other writers, so that two runs created at once on one
+    // thread cannot both find it idle.
+    let _writing = super::write_lock().await;
+    if thread.is_none() {
+        if let Some(active) = super::threads::active_run(pool, project, &run.thread_id).await? {
+            return Ok(RunInsert::ThreadBusy(active));
+        }
+    }
     let mut transaction = pool.begin().await?;
     if let Some(thread) = thread {
         insert(
@@ -66,7 +74,16 @@ pub async fn insert_run(
         .bind(&run.id)
         .execute(&mut *transaction)
         .await?;
-    transaction.commit().await
+    transaction.commit().await?;
+    Ok(RunInsert::Inserted)
+}
+
+/// What [`insert_run`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunInsert {
+    Inserted,
+    /// The thread already has this active run: nothing was written.
+    ThreadBusy(String),
 }
 
 /// A run claimed by the task that executes it.

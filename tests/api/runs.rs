@@ -371,3 +371,30 @@ async fn create_thread_and_run_creates_both() {
     assert_eq!(messages["data"][0]["content"][0]["text"]["value"], "Go");
     assert_eq!(messages["data"][1]["content"][0]["text"]["value"], "Done.");
 }
+
+#[tokio::test]
+async fn runs_created_at_once_on_one_thread_leave_exactly_one_active() {
+    let app = spawn_app().await;
+    app.script(json!({"content": "slow", "delay_ms": 500}))
+        .await;
+    let (assistant, thread) = assistant_and_thread(&app, json!({"model": "m"})).await;
+    let path = format!("/v1/threads/{thread}/runs");
+    let body = json!({"assistant_id": assistant});
+    let answers = futures::future::join_all((0..6).map(|_| app.post(&path, body.clone()))).await;
+    let created: Vec<&Value> = answers
+        .iter()
+        .filter(|(status, _)| *status == 200)
+        .map(|(_, run)| run)
+        .collect();
+    assert_eq!(created.len(), 1, "{answers:?}");
+    let winner = created[0]["id"].as_str().unwrap();
+    for (status, refused) in answers.iter().filter(|(status, _)| *status != 200) {
+        assert_eq!(*status, 400, "{refused}");
+        assert_eq!(
+            refused["error"]["message"],
+            format!("Thread {thread} already has an active run {winner}.")
+        );
+    }
+    let (_, runs) = app.get(&format!("/v1/threads/{thread}/runs")).await;
+    assert_eq!(runs["data"].as_array().unwrap().len(), 1, "{runs}");
+}
