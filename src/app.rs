@@ -70,6 +70,7 @@ impl App {
         state
             .background
             .spawn_workers(state.clone(), config.background_workers);
+        crate::background::retention::spawn(&state);
         // Assistants runs: interrupted ones fail, queued ones run, expiry is swept.
         crate::runs::lifecycle::start(&state).await?;
         let router = router(state.clone(), config.max_body_bytes);

@@ -3,9 +3,11 @@
 //! queued jobs from SQLite (so nothing is lost on a crash), runs them through
 //! the engine, and publishes their events to a live buffer that readers follow
 //! and an event log that resumed streams replay. On start-up, responses a crash
-//! interrupted are marked failed and queued ones simply run.
+//! interrupted are marked failed and queued ones simply run. Those created
+//! without `store: true` are deleted some minutes after they end (`retention`).
 
 pub mod live;
+pub mod retention;
 
 use std::sync::Arc;
 use std::time::Duration;

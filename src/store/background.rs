@@ -170,3 +170,19 @@ pub async fn recover(pool: &SqlitePool) -> Result<Recovery, sqlx::Error> {
     recovery.queued = queued as usize;
     Ok(recovery)
 }
+
+/// Deletes the background responses created without `store: true` before
+/// `cutoff` (Unix seconds) that have ended, with their items and event log.
+/// Returns how many were deleted.
+pub async fn delete_unstored_before(pool: &SqlitePool, cutoff: i64) -> Result<u64, sqlx::Error> {
+    let deleted = sqlx::query(
+        "DELETE FROM responses
+         WHERE background = 1 AND created_at < ?
+           AND status NOT IN ('queued', 'in_progress')
+           AND json_extract(body, '$.store') = 0",
+    )
+    .bind(cutoff)
+    .execute(pool)
+    .await?;
+    Ok(deleted.rows_affected())
+}

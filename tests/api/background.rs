@@ -360,3 +360,46 @@ async fn chaining_onto_an_unfinished_response_is_refused() {
         .await;
     assert_eq!(status, 200, "finished responses can be chained");
 }
+
+#[tokio::test]
+async fn unstored_background_responses_expire_and_stored_ones_stay() {
+    let app = spawn_app().await;
+    let mut ids = Vec::new();
+    for body in [
+        json!({"model": "m", "input": "keep me", "background": true, "store": true}),
+        json!({"model": "m", "input": "poll me for a while", "background": true}),
+    ] {
+        let (status, queued) = app.post("/v1/responses", body).await;
+        assert_eq!(status, 200, "{queued}");
+        let id = queued["id"].as_str().unwrap().to_owned();
+        poll_until_finished(&app, &id).await;
+        ids.push(id);
+    }
+    let (kept, unstored) = (&ids[0], &ids[1]);
+    let pool = portico::store::open(&app.database_path()).await.unwrap();
+    let now = portico::ids::unix_now();
+    let retention = portico::background::retention::UNSTORED_RETENTION.as_secs() as i64;
+    assert_eq!(
+        portico::store::background::delete_unstored_before(&pool, now - retention)
+            .await
+            .unwrap(),
+        0,
+        "still within the retention"
+    );
+    assert_eq!(
+        portico::store::background::delete_unstored_before(&pool, now + 1)
+            .await
+            .unwrap(),
+        1,
+        "only the unstored one, once it is old enough"
+    );
+    assert_eq!(app.get(&format!("/v1/responses/{unstored}")).await.0, 404);
+    assert_eq!(app.get(&format!("/v1/responses/{kept}")).await.0, 200);
+    let events: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM response_events WHERE response_id = ?")
+            .bind(unstored)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(events, 0, "its event log went with it");
+}

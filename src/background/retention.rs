@@ -1,0 +1,36 @@
+//! Retention of background responses created without `store: true`: OpenAI
+//! keeps them about ten minutes for polling and then deletes them (only an
+//! explicit `store: true` keeps a background response). A sweeper deletes
+//! such responses, with their items and event log, once they have ended and
+//! are older than [`UNSTORED_RETENTION`].
+
+use std::time::Duration;
+
+use crate::state::AppState;
+use crate::store;
+
+/// How long an unstored background response stays readable after its creation.
+pub const UNSTORED_RETENTION: Duration = Duration::from_secs(600);
+
+/// How often the sweeper looks.
+const SWEEP_EVERY: Duration = Duration::from_secs(30);
+
+/// Starts the sweeper.
+pub fn spawn(state: &AppState) {
+    let db = state.db.clone();
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(SWEEP_EVERY);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            let cutoff = crate::ids::unix_now() - UNSTORED_RETENTION.as_secs() as i64;
+            match store::background::delete_unstored_before(&db, cutoff).await {
+                Ok(0) => {}
+                Ok(deleted) => tracing::info!(deleted, "unstored background responses expired"),
+                Err(error) => {
+                    tracing::warn!(%error, "could not expire unstored background responses")
+                }
+            }
+        }
+    });
+}
