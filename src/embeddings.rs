@@ -69,7 +69,9 @@ pub async fn create_embedding(
     let forwarded = candidates.forward(PassthroughPath::Embeddings, &body).await;
     call.attempted(&candidates);
     let (answer, name) = match forwarded {
-        Ok(Forwarded::Answer { answer, backend }) => (answer, backend),
+        Ok(Forwarded::Answer {
+            answer, backend, ..
+        }) => (answer, backend),
         Err(error) => return Err(backend_error(candidates.name(), call.failed(error))),
         Ok(Forwarded::NotForwardable {
             failure: Some(failure),

@@ -11,7 +11,7 @@
 
 mod forward;
 
-pub use forward::{Forwarded, PassthroughPath};
+pub use forward::{BodyLimits, Forwarded, PassthroughPath};
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;

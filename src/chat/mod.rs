@@ -140,7 +140,11 @@ pub async fn create_chat_completion(
         .await;
     call.attempted(&candidates);
     let backend: Arc<dyn Backend> = match forwarded {
-        Ok(Forwarded::Answer { answer, backend }) => {
+        Ok(Forwarded::Answer {
+            answer,
+            backend,
+            limits,
+        }) => {
             let asked = ClientAsked {
                 backend: &backend,
                 model: &model,
@@ -150,7 +154,7 @@ pub async fn create_chat_completion(
                 legacy_functions: legacy,
                 fresh_id: false,
             };
-            let answer = relay::UpstreamAnswer::from_response(answer);
+            let answer = relay::UpstreamAnswer::from_response(answer, limits);
             return relay::relay(answer, asked, recorder, call).await;
         }
         Err(error) => return Err(backend_error(candidates.name(), call.failed(error))),

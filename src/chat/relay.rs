@@ -31,6 +31,7 @@ use super::normalize::{normalize_completion, ChunkNormalizer};
 use super::pipeline::ChunkPipeline;
 use super::sse_lines::{comment_frame, SseDecoder, SseEvent, SseItem};
 use super::stored::Recorder;
+use crate::backends::fallback::BodyLimits;
 use crate::backends::BackendError;
 use crate::engine::backend_error;
 use crate::error::ApiResult;
@@ -63,8 +64,8 @@ pub struct UpstreamAnswer {
 }
 
 impl UpstreamAnswer {
-    /// The answer of a forwarded request.
-    pub fn from_response(answer: reqwest::Response) -> Self {
+    /// The answer of a forwarded request, read within `limits`.
+    pub fn from_response(answer: reqwest::Response, limits: BodyLimits) -> Self {
         let event_stream = answer
             .headers()
             .get(header::CONTENT_TYPE)
@@ -75,7 +76,42 @@ impl UpstreamAnswer {
             .map(|piece| piece.map_err(|error| error.to_string()));
         Self {
             event_stream,
-            body: Box::pin(body),
+            body: Box::pin(within(body, limits)),
+        }
+    }
+}
+
+/// `body`, ended with an error when its first piece or its end does not come
+/// in time (a backend that sent its headers and then hung).
+fn within<S>(body: S, limits: BodyLimits) -> impl Stream<Item = Result<Bytes, String>> + Send
+where
+    S: Stream<Item = Result<Bytes, String>> + Send + 'static,
+{
+    async_stream::stream! {
+        let mut body = Box::pin(body);
+        let first_deadline = (tokio::time::Instant::now() + limits.first_piece).min(limits.deadline);
+        let mut first = true;
+        loop {
+            let until = if first { first_deadline } else { limits.deadline };
+            match tokio::time::timeout_at(until, body.next()).await {
+                Ok(Some(piece)) => {
+                    first = false;
+                    let failed = piece.is_err();
+                    yield piece;
+                    if failed {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(_) if first && until == first_deadline && until < limits.deadline => {
+                    yield Err(format!("no first token within {:?}", limits.first_piece));
+                    break;
+                }
+                Err(_) => {
+                    yield Err("the answer took longer than the total timeout".to_owned());
+                    break;
+                }
+            }
         }
     }
 }

@@ -11,7 +11,7 @@ use futures::StreamExt;
 use serde_json::Value;
 
 use super::relay::UpstreamAnswer;
-use crate::backends::fallback::{FallbackBackend, Forwarded, PassthroughPath};
+use crate::backends::fallback::{BodyLimits, FallbackBackend, Forwarded, PassthroughPath};
 use crate::backends::BackendError;
 use crate::cache::{CacheOutcome, SharedStream, UpstreamPiece};
 use crate::metrics::BackendCall;
@@ -34,7 +34,7 @@ pub async fn forwarded_through_cache(
             .forward(PassthroughPath::ChatCompletions, &sent)
             .await?
         {
-            Forwarded::Answer { answer, .. } => Ok(pieces(answer)),
+            Forwarded::Answer { answer, limits, .. } => Ok(pieces(answer, limits)),
             Forwarded::NotForwardable { failure, .. } => Err(failure.unwrap_or_else(|| {
                 BackendError::Unreachable("no backend can take the request".to_owned())
             })),
@@ -78,8 +78,8 @@ pub async fn forwarded_through_cache(
 }
 
 /// A forwarded answer as pieces: its head, then its body as it comes.
-fn pieces(answer: reqwest::Response) -> SharedStream<UpstreamPiece> {
-    let answer = UpstreamAnswer::from_response(answer);
+fn pieces(answer: reqwest::Response, limits: BodyLimits) -> SharedStream<UpstreamPiece> {
+    let answer = UpstreamAnswer::from_response(answer, limits);
     let head = UpstreamPiece::Head {
         event_stream: answer.event_stream,
     };

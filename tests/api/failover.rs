@@ -3,7 +3,8 @@
 //! a half-open trial closes the circuit and traffic returns to it. Also: Chat
 //! Completions pass-through falls back like Responses, and metrics count each
 //! failed attempt against its own backend; a stored chain continues on the
-//! fallback with its whole history.
+//! fallback with its whole history; a forwarded stream that stalls is ended
+//! at the total timeout.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -332,4 +333,33 @@ async fn a_stored_chain_continues_on_the_fallback_with_its_whole_history() {
     assert!(contents[0].contains("remember 42"), "{contents:?}");
     assert_eq!(messages[1]["role"], "assistant");
     assert!(contents[2].contains("which number?"), "{contents:?}");
+}
+
+#[tokio::test]
+async fn a_forwarded_chat_stream_that_stalls_is_ended_at_the_total_timeout() {
+    let app = spawn_app_with(Options {
+        configure: Some(Box::new(|config: &mut Config| {
+            config.calls.total_timeout_seconds = 1;
+        })),
+        ..Options::default()
+    })
+    .await;
+    app.script(json!({"content": "one two three four five six", "chunk_delay_ms": 400}))
+        .await;
+    let answer = app
+        .client
+        .post(app.url("/v1/chat/completions"))
+        .json(
+            &json!({"model": "m", "stream": true, "messages": [{"role": "user", "content": "hi"}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let text = answer.text().await.unwrap();
+    assert!(
+        text.contains("total timeout") && !text.contains("[DONE]"),
+        "ends with OpenAI's mid-stream error chunk: {text}"
+    );
+    assert!(!text.contains("six"), "cut off before the end: {text}");
 }

@@ -13,6 +13,15 @@ use super::{is_backend_failure, Candidate, FallbackBackend};
 use crate::backends::openai_compat::status_error;
 use crate::backends::BackendError;
 
+/// How long a forwarded answer's body may take: its first piece (the time to
+/// first token, when the headers came first) and the whole of it (from the
+/// call's start, the total timeout).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimits {
+    pub first_piece: std::time::Duration,
+    pub deadline: tokio::time::Instant,
+}
+
 /// Where a forwarded body goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PassthroughPath {
@@ -23,10 +32,12 @@ pub enum PassthroughPath {
 /// What forwarding came to.
 #[derive(Debug)]
 pub enum Forwarded {
-    /// A candidate answered 2xx: its answer, not yet read, and its name.
+    /// A candidate answered 2xx: its answer, not yet read, its name, and
+    /// the time limits on reading its body.
     Answer {
         answer: reqwest::Response,
         backend: String,
+        limits: BodyLimits,
     },
     /// The next candidate is not an HTTP pass-through backend: these
     /// candidates (it and those after it) are left, with the last
@@ -58,6 +69,7 @@ impl FallbackBackend {
             .map(bytes::Bytes::from)
             .map_err(|error| BackendError::Stream(error.to_string()))?;
         let mut last_error: Option<BackendError> = None;
+        let deadline = tokio::time::Instant::now() + self.policy.total_timeout;
         for (position, candidate) in available.iter().enumerate() {
             let Some(upstream) = candidate.backend.chat_passthrough() else {
                 let rest = available[position..]
@@ -106,6 +118,10 @@ impl FallbackBackend {
                         return Ok(Forwarded::Answer {
                             answer,
                             backend: candidate.backend.name().to_owned(),
+                            limits: BodyLimits {
+                                first_piece: self.policy.first_event_timeout,
+                                deadline,
+                            },
                         });
                     }
                     Err(error) if is_backend_failure(&error) => {
