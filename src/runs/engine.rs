@@ -26,7 +26,15 @@ use super::RunJob;
 
 /// Starts the task that executes the run's next segment.
 pub fn spawn(state: AppState, run_id: String) {
-    tokio::spawn(async move { execute(state, run_id).await });
+    tokio::spawn(async move {
+        execute(state.clone(), run_id.clone()).await;
+        // A thread deleted while this segment ran: what it wrote after the
+        // deletion belongs to nothing.
+        if let Err(error) = store::threads::delete_rows_of_deleted_thread(&state.db, &run_id).await
+        {
+            tracing::warn!(%error, %run_id, "could not clean up after a deleted thread");
+        }
+    });
 }
 
 /// Where a segment's events go: the store, then the live buffer.

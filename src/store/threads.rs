@@ -81,6 +81,25 @@ pub async fn delete_thread(
     Ok(true)
 }
 
+/// Deletes what the run `run_id` wrote (the run, its steps and messages)
+/// when its thread no longer exists: a run that was still going when its
+/// thread was deleted. Returns the number of rows deleted.
+pub async fn delete_rows_of_deleted_thread(
+    pool: &SqlitePool,
+    run_id: &str,
+) -> Result<u64, sqlx::Error> {
+    let deleted = sqlx::query(
+        "DELETE FROM assistant_objects
+         WHERE (id = ?1 OR run_id = ?1) AND thread_id IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM assistant_objects t
+                           WHERE t.id = assistant_objects.thread_id AND t.kind = 'thread')",
+    )
+    .bind(run_id)
+    .execute(pool)
+    .await?;
+    Ok(deleted.rows_affected())
+}
+
 /// Every message of a thread, oldest first.
 pub async fn thread_messages(
     pool: &SqlitePool,

@@ -213,3 +213,44 @@ async fn a_restart_fails_the_run_it_interrupted() {
         .unwrap()
         .contains("server stopped"));
 }
+
+#[tokio::test]
+async fn deleting_a_thread_during_a_run_leaves_no_rows_of_it_behind() {
+    let app = spawn_app().await;
+    app.script(
+        json!({"content": "one two three four five six seven eight", "chunk_delay_ms": 150}),
+    )
+    .await;
+    let (assistant, thread) = assistant_and_thread(&app, json!({"model": "m"})).await;
+    let (status, run) = app
+        .post(
+            &format!("/v1/threads/{thread}/runs"),
+            json!({"assistant_id": assistant}),
+        )
+        .await;
+    assert_eq!(status, 200, "{run}");
+    wait_for_status(&app, &thread, run["id"].as_str().unwrap(), &["in_progress"]).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (status, deleted) = app.delete(&format!("/v1/threads/{thread}")).await;
+    assert_eq!(status, 200, "{deleted}");
+
+    let pool = portico::store::open(&app.database_path()).await.unwrap();
+    // The run's task ends once it has seen the cancel and closed its backend
+    // stream; give it time to write whatever it still writes.
+    for _ in 0..200 {
+        if disconnected_streams(&app).await >= 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let left: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM assistant_objects WHERE thread_id = ? OR id = ?")
+            .bind(&thread)
+            .bind(run["id"].as_str().unwrap())
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(left, 0, "the run's rows outlived its thread");
+    assert_eq!(app.get(&format!("/v1/threads/{thread}")).await.0, 404);
+}
