@@ -4,8 +4,8 @@
 //!
 //! | series | type | labels |
 //! | --- | --- | --- |
-//! | `portico_requests_total` | counter | `route`, `method`, `status` |
-//! | `portico_request_duration_seconds` | histogram | `route`, `method`, `status` |
+//! | `portico_requests_total` | counter | `route`, `method`, `status`, `model`, `backend` |
+//! | `portico_request_duration_seconds` | histogram | `route`, `method`, `status`, `model`, `backend` |
 //! | `portico_in_flight_requests` | gauge | |
 //! | `portico_backend_requests_total` | counter | `model`, `backend`, `outcome` |
 //! | `portico_backend_request_duration_seconds` | histogram | `model`, `backend`, `outcome` |
@@ -100,8 +100,8 @@ impl Metrics {
     pub fn new() -> Self {
         let histogram = |bounds: &'static [f64]| move || Histogram::new(bounds);
         let series = Series {
-            requests: Family::new("portico_requests_total", "HTTP requests answered, by matched route template, method and status.", &["route", "method", "status"], Counter::default),
-            request_duration: Family::new("portico_request_duration_seconds", "Time from a request's arrival to the end of its answer (the last byte of a stream).", &["route", "method", "status"], histogram(DURATION_BUCKETS)),
+            requests: Family::new("portico_requests_total", "HTTP requests answered, by matched route template, method, status, and the model and backend called (empty when none).", &["route", "method", "status", "model", "backend"], Counter::default),
+            request_duration: Family::new("portico_request_duration_seconds", "Time from a request's arrival to the end of its answer (the last byte of a stream).", &["route", "method", "status", "model", "backend"], histogram(DURATION_BUCKETS)),
             in_flight: Family::new("portico_in_flight_requests", "Requests being served (streams until their last byte).", &[], Gauge::default),
             backend_requests: Family::new("portico_backend_requests_total", "Requests sent to backends, by outcome (success, error, cancelled).", &["model", "backend", "outcome"], Counter::default),
             backend_duration: Family::new("portico_backend_request_duration_seconds", "Time from sending a request to a backend to its answer's end (or its failure, or the gateway's stop), by outcome.", &["model", "backend", "outcome"], histogram(DURATION_BUCKETS)),
@@ -124,9 +124,23 @@ impl Metrics {
         }
     }
 
-    /// Counts one answered request and its duration.
-    pub fn record_request(&self, route: &str, method: &str, status: &str, duration: Duration) {
-        let labels = [route, method, status];
+    /// Counts one answered request and observes its duration; `model` and
+    /// `backend` are the ones it called (empty when it called none).
+    pub fn record_request(
+        &self,
+        route: &str,
+        method: &str,
+        status: &str,
+        model_and_backend: (&str, &str),
+        duration: Duration,
+    ) {
+        let labels = [
+            route,
+            method,
+            status,
+            model_and_backend.0,
+            model_and_backend.1,
+        ];
         self.series.requests.with(&labels, |counter| counter.add(1));
         self.series.request_duration.with(&labels, |histogram| {
             histogram.observe(duration.as_secs_f64())

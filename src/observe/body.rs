@@ -93,10 +93,13 @@ impl Finish {
             .status
             .as_ref()
             .map_or(CLIENT_CLOSED, StatusCode::as_str);
-        self.metrics
-            .record_request(&self.route, self.method, status_label, duration);
-        self.in_flight = None;
         let backend = self.context.backend();
+        let labels = backend.as_ref().map_or(("", ""), |(model, backend)| {
+            (model.as_str(), backend.as_str())
+        });
+        self.metrics
+            .record_request(&self.route, self.method, status_label, labels, duration);
+        self.in_flight = None;
         let (model, backend) = match &backend {
             Some((model, backend)) => (Some(model.as_str()), Some(backend.as_str())),
             None => (None, None),

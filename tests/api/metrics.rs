@@ -90,6 +90,33 @@ async fn metrics_count_requests_by_route_template_and_backend_calls_by_outcome()
         "{text}"
     );
     assert!(!text.contains(&response_id), "no raw id in a label");
+    assert_eq!(
+        value(
+            &text,
+            "portico_requests_total",
+            &[
+                ("route", "/v1/chat/completions"),
+                ("status", "200"),
+                ("model", "mock"),
+                ("backend", "mock")
+            ]
+        ),
+        Some(1.0),
+        "requests by the model and backend they called: {text}"
+    );
+    assert_eq!(
+        value(
+            &text,
+            "portico_requests_total",
+            &[
+                ("route", "/v1/responses/{response_id}"),
+                ("model", ""),
+                ("backend", "")
+            ]
+        ),
+        Some(1.0),
+        "a request that called no backend has empty ones"
+    );
     for labels in [
         route("/v1/responses", "POST", "200"),
         route("/v1/responses", "POST", "502"),

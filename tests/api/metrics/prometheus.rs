@@ -49,16 +49,20 @@ fn labels(mut text: &str) -> BTreeMap<String, String> {
     labels
 }
 
-/// The value of the sample `name` whose labels are exactly `wanted`.
+/// The sum of the samples `name` whose labels include `wanted` (as PromQL's
+/// `sum(name{wanted})`); `None` when there is none.
 pub fn value(text: &str, name: &str, wanted: &[(&str, &str)]) -> Option<f64> {
-    let wanted: BTreeMap<String, String> = wanted
-        .iter()
-        .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
-        .collect();
-    samples(text)
+    let matching: Vec<f64> = samples(text)
         .into_iter()
-        .find(|(sample, labels, _)| sample == name && *labels == wanted)
+        .filter(|(sample, labels, _)| {
+            sample == name
+                && wanted
+                    .iter()
+                    .all(|(key, value)| labels.get(*key).map(String::as_str) == Some(*value))
+        })
         .map(|(_, _, value)| value)
+        .collect();
+    (!matching.is_empty()).then(|| matching.iter().sum())
 }
 
 /// Every histogram series: buckets non-decreasing, `+Inf` equal to `_count`.
