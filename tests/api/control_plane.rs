@@ -5,40 +5,15 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use portico::config::{BackendConfig, BackendKind, CacheConfig, Config, RouteConfig};
+use portico::config::{BackendKind, CacheConfig, Config, RouteConfig};
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app_with, Options, TestApp};
-
-/// A second mock backend on its own loopback port.
-async fn second_mock() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(portico::mock_backend::serve(listener));
-    address
-}
-
-fn backend(name: &str, kind: BackendKind, base_url: String) -> BackendConfig {
-    BackendConfig {
-        name: name.into(),
-        kind,
-        base_url,
-        api_key_env: None,
-        models: vec!["*".into()],
-    }
-}
+use crate::helpers::{
+    backend_config, requests_received, spawn_app_with, spawn_mock, Options, TestApp,
+};
 
 async fn requests_seen(app: &TestApp, mock: SocketAddr) -> usize {
-    let body: Value = app
-        .client
-        .get(format!("http://{mock}/control/requests"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["requests"].as_array().map_or(0, Vec::len)
+    requests_received(&app.client, mock).await.len()
 }
 
 fn closed_port() -> u16 {
@@ -54,7 +29,7 @@ async fn an_unreachable_first_backend_falls_back_to_the_next() {
             // The mock is the only backend so far: put a dead one before it.
             config.backends.insert(
                 0,
-                backend(
+                backend_config(
                     "dead",
                     BackendKind::Openai,
                     format!("http://127.0.0.1:{port}/v1"),
@@ -78,12 +53,12 @@ async fn an_unreachable_first_backend_falls_back_to_the_next() {
 
 #[tokio::test]
 async fn a_5xx_before_the_first_token_is_retried_elsewhere_and_opens_the_circuit() {
-    let failing = second_mock().await;
+    let failing = spawn_mock().await;
     let app = spawn_app_with(Options {
         configure: Some(Box::new(move |config: &mut Config| {
             config.backends.insert(
                 0,
-                backend("flaky", BackendKind::Openai, format!("http://{failing}/v1")),
+                backend_config("flaky", BackendKind::Openai, format!("http://{failing}/v1")),
             );
             config.calls.retries = 0;
             config.health.failure_threshold = 2;
@@ -123,10 +98,10 @@ async fn a_5xx_before_the_first_token_is_retried_elsewhere_and_opens_the_circuit
 
 #[tokio::test]
 async fn a_client_error_is_answered_without_fallback() {
-    let other = second_mock().await;
+    let other = spawn_mock().await;
     let app = spawn_app_with(Options {
         configure: Some(Box::new(move |config: &mut Config| {
-            config.backends.push(backend(
+            config.backends.push(backend_config(
                 "other",
                 BackendKind::Openai,
                 format!("http://{other}/v1"),
@@ -282,10 +257,10 @@ async fn identical_deterministic_requests_in_flight_share_one_backend_call() {
 
 #[tokio::test]
 async fn the_ollama_native_backend_serves_responses_and_tool_calls() {
-    let ollama = second_mock().await;
+    let ollama = spawn_mock().await;
     let app = spawn_app_with(Options {
         configure: Some(Box::new(move |config: &mut Config| {
-            config.backends = vec![backend(
+            config.backends = vec![backend_config(
                 "ollama",
                 BackendKind::Ollama,
                 format!("http://{ollama}"),
@@ -337,7 +312,7 @@ async fn the_ollama_native_backend_serves_responses_and_tool_calls() {
 
 #[tokio::test]
 async fn detection_finds_servers_that_answer_and_skips_the_others() {
-    let listening = second_mock().await;
+    let listening = spawn_mock().await;
     let closed = closed_port();
     let base_url: &'static str = Box::leak(format!("http://{listening}/v1").into_boxed_str());
     let dead: &'static str = Box::leak(format!("http://127.0.0.1:{closed}/v1").into_boxed_str());

@@ -13,40 +13,20 @@ use std::time::Duration;
 
 use portico::config::{BackendConfig, BackendKind, Config};
 use portico::mock_backend::switchable::SwitchableRelay;
-use serde_json::{json, Value};
-use tokio::net::TcpListener;
+use serde_json::json;
 use tokio::task::JoinSet;
 
-use crate::helpers::{spawn_app_with, Options, TestApp};
+use crate::helpers::{
+    backend_config, requests_received, spawn_app_with, spawn_mock, Options, TestApp,
+};
 use crate::metrics::prometheus::value;
 
-async fn mock() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(portico::mock_backend::serve(listener));
-    address
-}
-
 async fn requests_seen(client: &reqwest::Client, mock: SocketAddr) -> usize {
-    let body: Value = client
-        .get(format!("http://{mock}/control/requests"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["requests"].as_array().map_or(0, Vec::len)
+    requests_received(client, mock).await.len()
 }
 
-fn backend_config(name: &str, base_url: String) -> BackendConfig {
-    BackendConfig {
-        name: name.into(),
-        kind: BackendKind::Openai,
-        base_url,
-        api_key_env: None,
-        models: vec!["*".into()],
-    }
+fn backend(name: &str, base_url: String) -> BackendConfig {
+    backend_config(name, BackendKind::Openai, base_url)
 }
 
 async fn scrape(app: &TestApp) -> String {
@@ -121,14 +101,12 @@ fn start_load(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backend_stopped_mid_load_is_passed_over_and_rejoins_through_a_half_open_trial() {
-    let primary_mock = mock().await;
+    let primary_mock = spawn_mock().await;
     let mut primary = SwitchableRelay::start(primary_mock).unwrap();
     let primary_url = format!("http://{}/v1", primary.address());
     let app = spawn_app_with(Options {
         configure: Some(Box::new(move |config: &mut Config| {
-            config
-                .backends
-                .insert(0, backend_config("primary", primary_url));
+            config.backends.insert(0, backend("primary", primary_url));
             config.calls.retries = 0;
             config.health.failure_threshold = 2;
             config.health.cooldown_seconds = 1;
@@ -222,7 +200,7 @@ async fn chat_completions_fall_back_and_count_the_failed_attempt_against_its_bac
     drop(dead);
     let app = spawn_app_with(Options {
         configure: Some(Box::new(move |config: &mut Config| {
-            config.backends.insert(0, backend_config("dead", dead_url));
+            config.backends.insert(0, backend("dead", dead_url));
             config.calls.retries = 1;
             config.calls.backoff_milliseconds = 1;
             config.health.probe_interval_seconds = 0;
@@ -289,14 +267,12 @@ async fn chat_completions_fall_back_and_count_the_failed_attempt_against_its_bac
 
 #[tokio::test]
 async fn a_stored_chain_continues_on_the_fallback_with_its_whole_history() {
-    let primary_mock = mock().await;
+    let primary_mock = spawn_mock().await;
     let mut primary = SwitchableRelay::start(primary_mock).unwrap();
     let primary_url = format!("http://{}/v1", primary.address());
     let app = spawn_app_with(Options {
         configure: Some(Box::new(move |config: &mut Config| {
-            config
-                .backends
-                .insert(0, backend_config("primary", primary_url));
+            config.backends.insert(0, backend("primary", primary_url));
             config.health.probe_interval_seconds = 0;
         })),
         ..Options::default()

@@ -7,6 +7,38 @@ use portico::config::{ApiKeyConfig, BackendConfig, BackendKind, Config};
 use portico::App;
 use serde_json::{json, Value};
 
+/// Another mock backend on its own loopback port.
+pub async fn spawn_mock() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(portico::mock_backend::serve(listener));
+    address
+}
+
+/// A backend entry serving every model.
+pub fn backend_config(name: &str, kind: BackendKind, base_url: String) -> BackendConfig {
+    BackendConfig {
+        name: name.into(),
+        kind,
+        base_url,
+        api_key_env: None,
+        models: vec!["*".into()],
+    }
+}
+
+/// The chat completion bodies the mock at `mock` has received.
+pub async fn requests_received(client: &reqwest::Client, mock: SocketAddr) -> Vec<Value> {
+    let body: Value = client
+        .get(format!("http://{mock}/control/requests"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["requests"].as_array().cloned().unwrap_or_default()
+}
+
 /// A running Portico with its mock backend.
 pub struct TestApp {
     pub address: SocketAddr,
@@ -128,16 +160,7 @@ impl TestApp {
 
     /// The chat completion bodies the backend has received.
     pub async fn backend_requests(&self) -> Vec<Value> {
-        let body: Value = self
-            .client
-            .get(format!("http://{}/control/requests", self.mock_address))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        body["requests"].as_array().cloned().unwrap_or_default()
+        requests_received(&self.client, self.mock_address).await
     }
 
     /// POSTs JSON and returns (status, body).
