@@ -120,10 +120,10 @@ mod tests {
             .unwrap()
             .starts_with("req_"));
         let text = metrics.render();
-        assert!(text.contains("portico_requests_total{route=\"/items/{item_id}\",method=\"GET\",status=\"200\"} 1\n"), "{text}");
+        assert!(text.contains("portico_requests_total{route=\"/items/{item_id}\",method=\"GET\",status=\"200\",model=\"\",backend=\"\"} 1\n"), "{text}");
         assert!(
             text.contains(
-                "portico_requests_total{route=\"unmatched\",method=\"GET\",status=\"404\"} 1\n"
+                "portico_requests_total{route=\"unmatched\",method=\"GET\",status=\"404\",model=\"\",backend=\"\"} 1\n"
             ),
             "{text}"
         );
