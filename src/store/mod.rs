@@ -28,8 +28,9 @@ pub async fn open(path: &Path) -> Result<SqlitePool, sqlx::Error> {
         .busy_timeout(Duration::from_secs(10))
         .foreign_keys(true)
         // Checkpoints run in `checkpoint_regularly`'s task, not in whichever
-        // request's commit crossed the threshold (see there).
-        .pragma("wal_autocheckpoint", "0");
+        // request's commit crossed SQLite's default 1,000 pages (see there);
+        // SQLite's own stays as a backstop for a pool without that task.
+        .pragma("wal_autocheckpoint", "10000");
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
         .min_connections(1)
