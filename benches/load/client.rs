@@ -1,13 +1,16 @@
 //! The measurement client of `bash benches/load/run.sh`, for what oha cannot
 //! measure. Each subcommand prints one JSON object on stdout:
 //!
-//! * `ttft URL BODY_FILE MARKER RATE SECONDS` — sends the streaming request in
-//!   BODY_FILE at a fixed RATE (requests/s) for SECONDS and times, from the
-//!   moment each is sent (each in its own task, started on schedule), the
-//!   arrival of the first body bytes containing MARKER (the first token: the
-//!   first echoed word for Chat Completions, `response.output_text.delta` for
-//!   Responses). Latencies in ms:
-//!   `{"p50","p90","p99","max","mean","count","errors","rps"}`.
+//! * `ttft RATE SECONDS URL BODY_FILE MARKER [URL BODY_FILE MARKER…]` — sends
+//!   each target's streaming request (BODY_FILE to URL) at a fixed RATE
+//!   (requests/s) for SECONDS and times, from the moment each is sent (each in
+//!   its own task, started on schedule), the arrival of the first body bytes
+//!   containing MARKER (the first token: the first echoed word for Chat
+//!   Completions, `response.output_text.delta` for Responses). With several
+//!   targets their requests are interleaved (one to each in turn), so that all
+//!   of them meet the same moments of the machine's noise and their
+//!   difference is the gateway's, not the minute's. Latencies in ms, per
+//!   target in order: `[{"p50","p90","p99","max","mean","count","errors","rps"}…]`.
 //! * `streams URL BODY_FILE COUNT PID [PID…]` — opens COUNT streaming requests at
 //!   once (connections opened 256 at a time), waits until every one has
 //!   received its first token, then reads the resident memory of the PIDs from
@@ -124,40 +127,65 @@ async fn first_token(
 }
 
 async fn ttft(args: &[String]) -> Result<Value, Failure> {
-    let url = arg(args, 0, "URL")?.to_owned();
-    let body = bytes::Bytes::from(std::fs::read(arg(args, 1, "BODY_FILE")?)?);
-    let marker = arg(args, 2, "MARKER")?.as_bytes().to_vec();
-    let rate: f64 = arg(args, 3, "RATE")?.parse()?;
-    let seconds: f64 = arg(args, 4, "SECONDS")?.parse()?;
-    let client = client()?;
-    // Warm the connection pool.
-    for _ in 0..20 {
-        first_token(&client, &url, body.clone(), &marker, Instant::now()).await;
+    let rate: f64 = arg(args, 0, "RATE")?.parse()?;
+    let seconds: f64 = arg(args, 1, "SECONDS")?.parse()?;
+    let mut targets = Vec::new();
+    for target in args.get(2..).unwrap_or_default().chunks(3) {
+        let [url, body, marker] = target else {
+            return Err("each target is URL BODY_FILE MARKER".into());
+        };
+        targets.push((
+            url.clone(),
+            bytes::Bytes::from(std::fs::read(body)?),
+            marker.as_bytes().to_vec(),
+        ));
     }
-    let total = (rate * seconds) as usize;
-    let period = Duration::from_secs_f64(1.0 / rate);
+    if targets.is_empty() {
+        return Err("missing URL BODY_FILE MARKER".into());
+    }
+    let client = client()?;
+    // Warm the connection pools.
+    for (url, body, marker) in &targets {
+        for _ in 0..20 {
+            first_token(&client, url, body.clone(), marker, Instant::now()).await;
+        }
+    }
+    let per_target = (rate * seconds) as usize;
+    let total = per_target * targets.len();
+    let period = Duration::from_secs_f64(1.0 / (rate * targets.len() as f64));
     let start = Instant::now();
     let mut tasks = Vec::with_capacity(total);
     for index in 0..total {
         let scheduled = start + period * index as u32;
         tokio::time::sleep_until(scheduled.into()).await;
-        let (client, url, body, marker) =
-            (client.clone(), url.clone(), body.clone(), marker.clone());
+        let target = index % targets.len();
+        let (url, body, marker) = targets[target].clone();
+        let client = client.clone();
         // Timed from the send, not from `scheduled`: the timer wakes this loop
-        // up to a millisecond late, which would be counted for both paths.
-        tasks.push(tokio::spawn(async move {
-            first_token(&client, &url, body, &marker, Instant::now()).await
-        }));
+        // up to a millisecond late, which would be counted for every target.
+        tasks.push((
+            target,
+            tokio::spawn(
+                async move { first_token(&client, &url, body, &marker, Instant::now()).await },
+            ),
+        ));
     }
-    let mut micros = Vec::with_capacity(total);
-    let mut errors = 0;
-    for task in tasks {
+    let mut micros = vec![Vec::with_capacity(per_target); targets.len()];
+    let mut errors = vec![0; targets.len()];
+    for (target, task) in tasks {
         match task.await {
-            Ok(Some(latency)) => micros.push(latency),
-            _ => errors += 1,
+            Ok(Some(latency)) => micros[target].push(latency),
+            _ => errors[target] += 1,
         }
     }
-    Ok(summary(micros, errors, start.elapsed().as_secs_f64()))
+    let elapsed = start.elapsed().as_secs_f64();
+    Ok(Value::Array(
+        micros
+            .into_iter()
+            .zip(errors)
+            .map(|(micros, errors)| summary(micros, errors, elapsed))
+            .collect(),
+    ))
 }
 
 /// `VmRSS` and `VmHWM` of `pid`, in MB.

@@ -197,7 +197,7 @@ def load_section(work):
         f"- Load average (1, 5, 15 min) before: {os.environ.get('LOAD_BEFORE', '?')}; after: {os.environ.get('LOAD_AFTER', '?')}",
         f"- Tool: {os.environ.get('TOOL', '?')} at fixed rates, {os.environ.get('SECONDS_PER_RUN', '?')} s per run after a 2 s warm-up, 64 connections, "
         "latency measured from each request's scheduled start (coordinated omission corrected); "
-        "TTFT by benches/load/client.rs. Client, mock and Portico share the 2 cores.",
+        "TTFT by benches/load/client.rs, the direct and the two Portico targets interleaved in one run. Client, mock and Portico share the 2 cores.",
         "",
         "| scenario | rate (rps) | p50 (ms) | p99 (ms) | throughput (rps) | errors | unfinished at the deadline |",
         "|---|---|---|---|---|---|---|",
