@@ -16,7 +16,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
 
 use portico::backends::openai_compat::ChunkTranslator;
-use portico::backends::{ChatEvent, TokenUsage};
+use portico::backends::TokenUsage;
 use portico::responses::defaults::blank_response;
 use portico::stream::sse::response_event_frame;
 use portico::stream::{GrammarError, ResponseStreamBuilder, ResponseStreamEvent};
@@ -164,27 +164,6 @@ fn recorded_tool_chunks(fragments: usize) -> Vec<String> {
     chunks
 }
 
-/// What `engine::run` does with each normalized event.
-fn apply(
-    builder: &mut ResponseStreamBuilder,
-    event: &ChatEvent,
-) -> Result<Vec<ResponseStreamEvent>, GrammarError> {
-    match event {
-        ChatEvent::TextDelta(text) => builder.text_delta(text),
-        ChatEvent::ReasoningDelta(text) => builder.reasoning_delta(text),
-        ChatEvent::RefusalDelta(text) => builder.refusal_delta(text),
-        ChatEvent::ToolCallStart {
-            index,
-            call_id,
-            name,
-        } => builder.tool_call_start(*index, call_id, name),
-        ChatEvent::ToolCallArguments { index, fragment } => {
-            builder.tool_call_arguments(*index, fragment)
-        }
-        ChatEvent::Finish(_) | ChatEvent::Usage(_) => Ok(Vec::new()),
-    }
-}
-
 /// Upstream payloads → chat events → grammar → framed bytes.
 fn translate_stream(chunks: &[String]) -> usize {
     let mut translator = ChunkTranslator::default();
@@ -195,7 +174,7 @@ fn translate_stream(chunks: &[String]) -> usize {
             return 0;
         };
         for event in &events {
-            bytes += apply(&mut builder, event).map_or(0, frame_all);
+            bytes += builder.apply(event).map_or(0, frame_all);
         }
     }
     bytes + builder.finish(usage(), None, 1).map_or(0, frame_all)

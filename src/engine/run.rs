@@ -14,7 +14,7 @@ use crate::responses::object::{
     ContentPart, OutputItem, ResponseError, ResponseObject, ResponseStatus,
 };
 use crate::store;
-use crate::stream::{GrammarError, ResponseStreamBuilder, ResponseStreamEvent};
+use crate::stream::ResponseStreamBuilder;
 
 use super::sink::Sink;
 use super::PreparedResponse;
@@ -62,7 +62,7 @@ pub async fn run_response(
                 match item {
                     Ok(ChatEvent::Finish(reason)) => finish = Some(reason),
                     Ok(ChatEvent::Usage(reported)) => usage = Some(reported),
-                    Ok(event) => match apply(&mut builder, &event) {
+                    Ok(event) => match builder.apply(&event) {
                         Ok(events) => sink.emit(events, &builder).await,
                         Err(error) => {
                             tracing::warn!(backend = prepared.backend.name(), %error, "the backend's answer broke the event grammar");
@@ -167,26 +167,6 @@ async fn append_to_conversation(
         }
     }
     super::release_conversation(db, prepared).await;
-}
-
-fn apply(
-    builder: &mut ResponseStreamBuilder,
-    event: &ChatEvent,
-) -> Result<Vec<ResponseStreamEvent>, GrammarError> {
-    match event {
-        ChatEvent::TextDelta(text) => builder.text_delta(text),
-        ChatEvent::ReasoningDelta(text) => builder.reasoning_delta(text),
-        ChatEvent::RefusalDelta(text) => builder.refusal_delta(text),
-        ChatEvent::ToolCallStart {
-            index,
-            call_id,
-            name,
-        } => builder.tool_call_start(*index, call_id, name),
-        ChatEvent::ToolCallArguments { index, fragment } => {
-            builder.tool_call_arguments(*index, fragment)
-        }
-        ChatEvent::Finish(_) | ChatEvent::Usage(_) => Ok(Vec::new()),
-    }
 }
 
 /// Usage for backends that report none: about four characters a token.

@@ -173,13 +173,13 @@ pub async fn recover(pool: &SqlitePool) -> Result<Recovery, sqlx::Error> {
 
 /// Deletes the background responses created without `store: true` before
 /// `cutoff` (Unix seconds) that have ended, with their items and event log.
-/// Returns how many were deleted.
+/// Returns how many were deleted. The first two conditions are those of the
+/// partial index `responses_unstored_background`, so only such rows are read.
 pub async fn delete_unstored_before(pool: &SqlitePool, cutoff: i64) -> Result<u64, sqlx::Error> {
     let deleted = sqlx::query(
         "DELETE FROM responses
-         WHERE background = 1 AND created_at < ?
-           AND status NOT IN ('queued', 'in_progress')
-           AND json_extract(body, '$.store') = 0",
+         WHERE background = 1 AND json_extract(body, '$.store') = 0
+           AND created_at < ? AND status NOT IN ('queued', 'in_progress')",
     )
     .bind(cutoff)
     .execute(pool)

@@ -1,6 +1,7 @@
 //! The Responses grammar's deltas: text, refusal, reasoning and tool calls each
 //! open their kind of item (closing the open one) and stream into it.
 
+use crate::backends::ChatEvent;
 use crate::ids::new_id;
 use crate::responses::object::{ContentPart, ItemStatus, OutputItem, SummaryPart};
 
@@ -8,6 +9,25 @@ use super::super::events::ResponseStreamEvent as Event;
 use super::{output_text, GrammarError, OpenItem, ResponseStreamBuilder, FINAL_ANSWER};
 
 impl ResponseStreamBuilder {
+    /// A backend's normalized chat event, as the grammar's events (`Finish`
+    /// and `Usage` produce none: they are used when the response ends).
+    pub fn apply(&mut self, event: &ChatEvent) -> Result<Vec<Event>, GrammarError> {
+        match event {
+            ChatEvent::TextDelta(text) => self.text_delta(text),
+            ChatEvent::ReasoningDelta(text) => self.reasoning_delta(text),
+            ChatEvent::RefusalDelta(text) => self.refusal_delta(text),
+            ChatEvent::ToolCallStart {
+                index,
+                call_id,
+                name,
+            } => self.tool_call_start(*index, call_id, name),
+            ChatEvent::ToolCallArguments { index, fragment } => {
+                self.tool_call_arguments(*index, fragment)
+            }
+            ChatEvent::Finish(_) | ChatEvent::Usage(_) => Ok(Vec::new()),
+        }
+    }
+
     /// Closes the open item and adds a message item with an empty `part`;
     /// returns the new item's id.
     fn open_message(&mut self, part: ContentPart, events: &mut Vec<Event>) -> String {
