@@ -101,8 +101,10 @@ def load_section(work):
     rows = []
     table = [
         ("chat_direct_1k", "Chat, direct to the mock", 1000),
+        ("chat_floor_1k", "Chat through the floor proxy", 1000),
         ("chat_portico_1k", "Chat through Portico", 1000),
         ("chat_direct_3k", "Chat, direct to the mock", 3000),
+        ("chat_floor_3k", "Chat through the floor proxy", 3000),
         ("chat_portico_3k", "Chat through Portico", 3000),
         ("responses_stored_1k", "Responses, stored turn with previous_response_id", 1000),
         ("responses_stored_500", "Responses, stored turn with previous_response_id", 500),
@@ -113,9 +115,10 @@ def load_section(work):
         results[key] = row
         if row:
             rows.append(f"| {label} | {rate} | {fmt(row['p50'])} | {fmt(row['p99'])} | {fmt(row['rps'], 0)} | {row['errors']} | {row['unfinished']} |")
-    ttft = {key: load(work, f"ttft_{key}.json") for key in ("direct", "portico_chat", "portico_responses")}
+    ttft = {key: load(work, f"ttft_{key}.json") for key in ("direct", "floor", "portico_chat", "portico_responses")}
     ttft_labels = {
         "direct": "Chat stream, direct to the mock",
+        "floor": "Chat stream through the floor proxy",
         "portico_chat": "Chat stream through Portico",
         "portico_responses": "Responses stream through Portico",
     }
@@ -147,6 +150,19 @@ def load_section(work):
     if opened and stream_rss is not None and before[0].get("rss_mb") is not None:
         per_stream_kb = (stream_rss - before[0]["rss_mb"]) * 1024 / opened
         at_requested = before[0]["rss_mb"] + per_stream_kb * requested / 1024
+    def per_stream(name):
+        """(KB per open stream, open, MB at the requested count) of one streams run."""
+        data = load(work, name) or {}
+        now = (data.get("during") or [{}])[0].get("peak_rss_mb")
+        then = (data.get("before") or [{}])[0].get("rss_mb")
+        count = data.get("open") or 0
+        if not count or now is None or then is None:
+            return None, count, None
+        kb = (now - then) * 1024 / count
+        return kb, count, then + kb * requested / 1024
+
+    floor_kb, floor_open, floor_at_requested = per_stream("streams_floor.json")
+    chat_kb, chat_open, chat_at_requested = per_stream("streams_chat.json")
     cold = load(work, "coldstart.json") or {}
     fresh = cold.get("fresh_database") or {}
     idle = (cold.get("idle") or {}).get("rss_mb")
@@ -163,6 +179,21 @@ def load_section(work):
     stored_added_500 = added("chat_direct_1k", "responses_stored_500", "p99")
     ttft_chat = ttft_added("portico_chat", "p99")
     ttft_responses = ttft_added("portico_responses", "p99")
+    ttft_floor = ttft_added("floor", "p99")
+    floor_p50 = added("chat_direct_3k", "chat_floor_3k", "p50")
+    floor_p99 = added("chat_direct_3k", "chat_floor_3k", "p99")
+    f3 = results.get("chat_floor_3k")
+    floor_ratio = (f3["rps"] / d3["rps"]) if d3 and f3 and d3["rps"] else None
+    # What the floor proxy (same stack, no gateway work) measured for the same
+    # target: a target below it cannot be met by any code on this stack.
+    floors = {
+        "Chat pass-through, 3k rps: added p50 ≤ 0.15 ms": fmt(floor_p50) + " ms",
+        "Chat pass-through, 3k rps: added p99 ≤ 0.5 ms": fmt(floor_p99) + " ms",
+        "Chat pass-through, 3k rps: no errors": str(f3["errors"]) if f3 else "–",
+        "Chat pass-through, 3k rps: throughput ≥ 0.8× direct": fmt(floor_ratio, 2) + "×",
+        "Streaming TTFT added p99 ≤ 0.5 ms (Chat)": fmt(ttft_floor) + " ms",
+        "Streaming TTFT added p99 ≤ 0.5 ms (Responses)": fmt(ttft_floor) + " ms (a Chat stream)",
+    }
     targets = [
         ("Chat pass-through, 3k rps: added p50 ≤ 0.15 ms", fmt(p50_added) + " ms",
          p50_added is not None and p50_added <= 0.15),
@@ -188,6 +219,8 @@ def load_section(work):
          fresh.get("p99") is not None and fresh.get("p99") <= 100),
     ]
 
+    floors[f"{requested:,} open streams ≤ 300 MB RSS (peak)"] = (
+        f"{fmt(floor_at_requested, 0)} MB ({fmt(floor_kb, 1)} KB a Chat stream)")
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         "## Load run (`bash benches/load/run.sh`)",
@@ -197,7 +230,7 @@ def load_section(work):
         f"- Load average (1, 5, 15 min) before: {os.environ.get('LOAD_BEFORE', '?')}; after: {os.environ.get('LOAD_AFTER', '?')}",
         f"- Tool: {os.environ.get('TOOL', '?')} at fixed rates, {os.environ.get('SECONDS_PER_RUN', '?')} s per run after a 2 s warm-up, 64 connections, "
         "latency measured from each request's scheduled start (coordinated omission corrected); "
-        "TTFT by benches/load/client.rs, the direct and the two Portico targets interleaved in one run. Client, mock and Portico share the 2 cores.",
+        "TTFT by benches/load/client.rs, the direct, floor and two Portico targets interleaved in one run. Client, mock and Portico share the 2 cores.",
         "",
         "| scenario | rate (rps) | p50 (ms) | p99 (ms) | throughput (rps) | errors | unfinished at the deadline |",
         "|---|---|---|---|---|---|---|",
@@ -209,14 +242,20 @@ def load_section(work):
         f"| Portico RSS before them / per open stream | {fmt(before[0].get('rss_mb'), 1)} MB / {fmt(per_stream_kb, 1)} KB |",
         f"| Portico RSS with them open: now / peak | {fmt(stream_rss_now, 1)} MB / {fmt(stream_rss, 1)} MB |",
         f"| mock-backend RSS with them open | {fmt(mock_rss, 1)} MB |",
+        f"| Open Chat streams through the floor proxy: per stream / at {requested:,} | {fmt(floor_kb, 1)} KB / {fmt(floor_at_requested, 0)} MB ({floor_open:,} open) |",
+        f"| Open Chat streams through a fresh Portico: per stream / at {requested:,} | {fmt(chat_kb, 1)} KB / {fmt(chat_at_requested, 0)} MB ({chat_open:,} open) |",
         f"| Cold start → first /healthz 200, fresh database ({fresh.get('count', '–')} starts): p50 / max | {fmt(fresh.get('p50'), 1)} ms / {fmt(fresh.get('max'), 1)} ms |",
         f"| Same, existing database | {fmt(cold.get('existing_database_ms'), 1)} ms |",
         f"| Idle RSS, 3 s after start | {fmt(idle, 1)} MB |",
         f"| Stored responses after the run | {os.environ.get('STORED_ROWS', '?')} |",
         "",
-        "| target | measured | |",
-        "|---|---|---|",
-        *[f"| {name} | {value} | {verdict(ok)} |" for name, value, ok in targets],
+        "The floor column is what the floor proxy (benches/load/floor.rs: axum and reqwest, Portico's own HTTP stack, "
+        "forwarding bytes with no gateway work) measured for the same target in the same run: the cost of one more HTTP hop "
+        "on this machine with this stack, which no gateway code on it can go below.",
+        "",
+        "| target | measured | | floor proxy |",
+        "|---|---|---|---|",
+        *[f"| {name} | {value} | {verdict(ok)} | {floors.get(name, '–')} |" for name, value, ok in targets],
     ]
     return "\n".join(lines)
 

@@ -4,21 +4,25 @@
 #   bash benches/load/run.sh
 #
 # What it does (everything on 127.0.0.1, every process it starts is stopped at
-# the end, about 4 minutes once built):
-#   1. builds `portico` (release) and the measurement client (the `loadclient`
-#      bench target); installs oha with `cargo install oha --locked` into
+# the end, about 5 minutes once built):
+#   1. builds `portico` (release), the measurement client (the `loadclient`
+#      bench target) and the floor proxy (`floorproxy`: Portico's HTTP stack,
+#      axum serving and reqwest calling, with no gateway work); installs oha with `cargo install oha --locked` into
 #      target/load-tools/ (once; falls back to Debian's wrk, which cannot hold
 #      a fixed rate, only when oha cannot be installed);
-#   2. starts `portico mock-backend` (no scripted delay: it answers at once) and
-#      `portico serve --backend <mock>` with a fresh SQLite file;
+#   2. starts `portico mock-backend` (no scripted delay: it answers at once),
+#      `portico serve --backend <mock>` with a fresh SQLite file, and the
+#      floor proxy in front of the mock;
 #   3. measures at fixed rates with oha (latency corrected for coordinated
 #      omission: measured from each request's scheduled start):
-#        chat pass-through, direct to the mock vs through Portico, 1k and 3k rps;
+#        chat pass-through, direct to the mock vs through the floor vs through
+#        Portico, 1k and 3k rps;
 #        a stored Responses turn (store=true, previous_response_id → a stored
 #        response) at 1k rps, and at 500 rps;
-#      and with the client: streaming time to first token, direct vs through
-#      Portico (Chat and Responses); peak RSS with 10,000 concurrent open
-#      Responses streams (the mock holds them open); cold start (process start
+#      and with the client: streaming time to first token, direct vs the
+#      floor vs Portico (Chat and Responses); peak RSS with 10,000 concurrent
+#      open Responses streams (the mock holds them open), and with as many
+#      Chat streams through the floor and through a fresh Portico; cold start (process start
 #      → first 200 from /healthz) and idle RSS;
 #   4. prints the table and writes it into benches/RESULTS.md between the
 #      `load:begin` / `load:end` markers, with date, machine, load and commit.
@@ -48,13 +52,21 @@ if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
     log "building portico (release) and the load client"
     cargo build --release --locked --bin portico
 fi
-CLIENT="$(cargo bench --locked --bench loadclient --no-run --message-format=json 2>/dev/null \
-    | python3 -c 'import json,sys
+# The measurement client and the floor proxy (benches/load/floor.rs: the same
+# HTTP stack as Portico with no gateway work, to split what Portico adds into
+# the cost of one more hop and Portico's own).
+bench_executable() {
+    cargo bench --locked --bench "$1" --no-run --message-format=json 2>/dev/null \
+        | python3 -c 'import json,sys
 for line in sys.stdin:
     m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "loadclient" and m.get("executable"):
-        print(m["executable"])')"
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == sys.argv[1] and m.get("executable"):
+        print(m["executable"])' "$1"
+}
+CLIENT="$(bench_executable loadclient)"
 [[ -x "$CLIENT" ]] || { log "could not build the load client"; exit 1; }
+FLOOR="$(bench_executable floorproxy)"
+[[ -x "$FLOOR" ]] || { log "could not build the floor proxy"; exit 1; }
 PORTICO="${PORTICO_BIN:-$ROOT/target/release/portico}"
 
 TOOL=oha
@@ -110,7 +122,9 @@ start_server mock "$PORTICO" mock-backend --listen 127.0.0.1:0
 MOCK="$STARTED_URL"; MOCK_PID=$STARTED_PID
 start_server portico "$PORTICO" serve --backend "$MOCK/v1" --listen 127.0.0.1:0 --db "$WORK/portico.db"
 GATEWAY="$STARTED_URL"; GATEWAY_PID=$STARTED_PID
-log "mock $MOCK (pid $MOCK_PID), portico $GATEWAY (pid $GATEWAY_PID), tool $TOOL"
+start_server floor "$FLOOR" "$MOCK/v1" 127.0.0.1:0
+FLOOR_URL="$STARTED_URL"; FLOOR_PID=$STARTED_PID
+log "mock $MOCK (pid $MOCK_PID), portico $GATEWAY (pid $GATEWAY_PID), floor $FLOOR_URL (pid $FLOOR_PID), tool $TOOL"
 
 LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -142,8 +156,10 @@ fixed_rate() {
 }
 
 fixed_rate chat_direct_1k "$MOCK/v1/chat/completions" "$CHAT_BODY" 1000
+fixed_rate chat_floor_1k "$FLOOR_URL/v1/chat/completions" "$CHAT_BODY" 1000
 fixed_rate chat_portico_1k "$GATEWAY/v1/chat/completions" "$CHAT_BODY" 1000
 fixed_rate chat_direct_3k "$MOCK/v1/chat/completions" "$CHAT_BODY" 3000
+fixed_rate chat_floor_3k "$FLOOR_URL/v1/chat/completions" "$CHAT_BODY" 3000
 fixed_rate chat_portico_3k "$GATEWAY/v1/chat/completions" "$CHAT_BODY" 3000
 
 # The stored turn: every request continues one stored response.
@@ -157,31 +173,48 @@ fixed_rate responses_stored_1k "$GATEWAY/v1/responses" "$STORED_BODY" 1000
 fixed_rate responses_stored_500 "$GATEWAY/v1/responses" "$STORED_BODY" 500
 STORED_ROWS="$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from responses").fetchone()[0])' "$WORK/portico.db" 2>/dev/null || echo '?')"
 
-log "time to first token at $TTFT_RATE rps: direct, through Portico (chat, responses)"
-# The three targets interleaved in one run (each at TTFT_RATE): they meet the
+log "time to first token at $TTFT_RATE rps: direct, floor, through Portico (chat, responses)"
+# The four targets interleaved in one run (each at TTFT_RATE): they meet the
 # same moments of the machine's noise.
 "$CLIENT" ttft "$TTFT_RATE" "$SECONDS_PER_RUN" \
     "$MOCK/v1/chat/completions" "$CHAT_STREAM_BODY" 'Hello' \
+    "$FLOOR_URL/v1/chat/completions" "$CHAT_STREAM_BODY" 'Hello' \
     "$GATEWAY/v1/chat/completions" "$CHAT_STREAM_BODY" 'Hello' \
     "$GATEWAY/v1/responses" "$RESPONSES_STREAM_BODY" 'output_text.delta' >"$WORK/ttft.json"
 python3 - "$WORK" <<'PYEOF'
 import json, sys
 work = sys.argv[1]
 results = json.load(open(f"{work}/ttft.json"))
-for name, result in zip(["ttft_direct", "ttft_portico_chat", "ttft_portico_responses"], results):
+for name, result in zip(["ttft_direct", "ttft_floor", "ttft_portico_chat", "ttft_portico_responses"], results):
     json.dump(result, open(f"{work}/{name}.json", "w"))
 PYEOF
 
-log "$STREAMS concurrent open Responses streams"
 # Every stream gets a script that sends its first word at once, then waits 20 s
 # per word: the streams stay open while the client counts and measures.
-python3 - "$STREAMS" >"$WORK/scripts.json" <<'PYEOF'
+hold_streams() {
+    python3 - "$STREAMS" >"$WORK/scripts.json" <<'PYEOF'
 import json, sys
 print(json.dumps([{"content": "first second third", "chunk_delay_ms": 20000}] * int(sys.argv[1])))
 PYEOF
-curl -sf "$MOCK/control/scripts" -H 'content-type: application/json' --data-binary "@$WORK/scripts.json" >/dev/null
+    curl -sf "$MOCK/control/scripts" -H 'content-type: application/json' --data-binary "@$WORK/scripts.json" >/dev/null
+}
+log "$STREAMS concurrent open Responses streams through Portico"
+hold_streams
 "$CLIENT" streams "$GATEWAY/v1/responses" "$RESPONSES_STREAM_BODY" "$STREAMS" "$GATEWAY_PID" "$MOCK_PID" >"$WORK/streams.json"
 curl -sf -X DELETE "$MOCK/control/scripts" >/dev/null
+# The same count of Chat streams through the floor, and through a second,
+# fresh Portico (the first one's freed memory would be reused and hide the cost).
+log "$STREAMS concurrent open Chat streams through the floor, then through a fresh Portico"
+hold_streams
+"$CLIENT" streams "$FLOOR_URL/v1/chat/completions" "$CHAT_STREAM_BODY" "$STREAMS" "$FLOOR_PID" >"$WORK/streams_floor.json"
+curl -sf -X DELETE "$MOCK/control/scripts" >/dev/null
+kill "$FLOOR_PID" 2>/dev/null || true
+start_server portico_chat "$PORTICO" serve --backend "$MOCK/v1" --listen 127.0.0.1:0 --db "$WORK/portico-chat.db"
+CHAT_GATEWAY="$STARTED_URL"; CHAT_GATEWAY_PID=$STARTED_PID
+hold_streams
+"$CLIENT" streams "$CHAT_GATEWAY/v1/chat/completions" "$CHAT_STREAM_BODY" "$STREAMS" "$CHAT_GATEWAY_PID" >"$WORK/streams_chat.json"
+curl -sf -X DELETE "$MOCK/control/scripts" >/dev/null
+kill "$CHAT_GATEWAY_PID" 2>/dev/null || true
 
 log "cold start and idle RSS"
 "$CLIENT" coldstart "$PORTICO" "$MOCK/v1" "$WORK/cold.db" 10 >"$WORK/coldstart.json"
