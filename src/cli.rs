@@ -122,6 +122,8 @@ pub async fn run() -> ExitCode {
             Ok(())
         }
     };
+    // Buffered log lines go out before the process's last words.
+    crate::observe::logging::flush();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {

@@ -1,7 +1,9 @@
 //! The log subscriber: everything goes to stderr (stdout is kept for the
 //! servers' `… listening on http://ADDR` line and for command output), as
 //! JSON objects one per line, or as text for a person at a terminal. The
-//! level comes from `RUST_LOG` (default `info`).
+//! level comes from `RUST_LOG` (default `info`). Lines are written by a
+//! background thread in batches, off the request path (`log_buffer`): a
+//! line reaches stderr within 20 ms.
 //!
 //! A JSON line has the event's fields at the top level (`timestamp`,
 //! `level`, `message`, its own fields, `target`) and the request's span under
@@ -19,6 +21,8 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
 
+use super::log_buffer::LogBuffer;
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -34,16 +38,21 @@ pub fn init(format: LogFormat) {
     // Already set (a test harness, a second call): keep that one.
     match format {
         LogFormat::Json => {
-            let _ = json_subscriber(filter, std::io::stderr).try_init();
+            let _ = json_subscriber(filter, LogBuffer::stderr()).try_init();
         }
         LogFormat::Text => {
             let _ = tracing_subscriber::fmt()
                 .with_env_filter(filter)
-                .with_writer(std::io::stderr)
+                .with_writer(LogBuffer::stderr())
                 .with_ansi(std::io::stderr().is_terminal())
                 .try_init();
         }
     }
+}
+
+/// Writes the log lines still waiting in the buffer (before the process ends).
+pub fn flush() {
+    LogBuffer::stderr().flush();
 }
 
 /// The JSON subscriber (described in the module doc), writing to `writer`.

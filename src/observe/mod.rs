@@ -3,10 +3,11 @@
 //! client or generated, echoed on every answer), a tracing span carrying it
 //! around every log line of the request, the HTTP metrics, and one structured
 //! log line when the answer ends. `logging` sets up the subscriber (JSON or
-//! text on stderr).
+//! text on stderr, written in batches by `log_buffer`).
 
 pub mod body;
 pub mod context;
+pub mod log_buffer;
 pub mod logging;
 pub mod middleware;
 pub mod request_id;
