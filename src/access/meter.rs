@@ -154,23 +154,78 @@ struct Scan {
     usage_seen: bool,
     answer_chars: u64,
     run_seen: bool,
-    /// The last `data:` of a Responses stream (for the error event's number).
-    last_data: String,
+    /// The last event of a Responses stream (for the error event's number).
+    last_event: LastEvent,
+}
+
+/// What a killed Responses stream's error event needs of the last event sent
+/// (kept instead of the event: one of them holds the whole response object,
+/// and every open stream would keep it).
+#[derive(Debug, Default, PartialEq)]
+struct LastEvent {
+    terminal: bool,
+    sequence_number: Option<u64>,
+}
+
+impl LastEvent {
+    /// Reads an event's `type` (its first field) and its top-level
+    /// `sequence_number` (the last one in the text: a string's quotes are
+    /// escaped, and no nested object has one) without parsing the event.
+    fn of(data: &str) -> Self {
+        let kind = data
+            .split_once("\"type\":\"")
+            .and_then(|(_, rest)| rest.split_once('"'))
+            .map(|(kind, _)| kind);
+        let sequence_number = data
+            .rsplit_once("\"sequence_number\":")
+            .map(|(_, rest)| rest.trim_start())
+            .map(|rest| {
+                let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+                &rest[..digits]
+            })
+            .and_then(|digits| digits.parse().ok());
+        Self {
+            terminal: matches!(
+                kind,
+                Some("response.completed" | "response.failed" | "response.incomplete")
+            ),
+            sequence_number,
+        }
+    }
 }
 
 impl Scan {
     /// Feeds a chunk; returns the data payloads of the lines it completed.
+    /// Only an unfinished line is kept between chunks (and its buffer freed
+    /// once the line is complete: an open stream holds no chunk).
     fn lines(&mut self, chunk: &[u8]) -> Vec<String> {
-        self.partial.extend_from_slice(chunk);
         let mut payloads = Vec::new();
-        while let Some(end) = self.partial.iter().position(|byte| *byte == b'\n') {
-            let line: Vec<u8> = self.partial.drain(..=end).collect();
-            let line = String::from_utf8_lossy(&line);
-            if let Some(data) = line.trim_end().strip_prefix("data:") {
-                payloads.push(data.trim_start().to_owned());
-            }
+        let mut rest = chunk;
+        if !self.partial.is_empty() {
+            let Some(end) = rest.iter().position(|byte| *byte == b'\n') else {
+                self.partial.extend_from_slice(rest);
+                return payloads;
+            };
+            self.partial.extend_from_slice(&rest[..=end]);
+            push_data(&std::mem::take(&mut self.partial), &mut payloads);
+            rest = &rest[end + 1..];
+        }
+        while let Some(end) = rest.iter().position(|byte| *byte == b'\n') {
+            push_data(&rest[..=end], &mut payloads);
+            rest = &rest[end + 1..];
+        }
+        if !rest.is_empty() {
+            self.partial = rest.to_vec();
         }
         payloads
+    }
+}
+
+/// Adds the payload of `line` to `payloads` if it is a `data:` line.
+fn push_data(line: &[u8], payloads: &mut Vec<String>) {
+    let line = String::from_utf8_lossy(line);
+    if let Some(data) = line.trim_end().strip_prefix("data:") {
+        payloads.push(data.trim_start().to_owned());
     }
 }
 
@@ -245,7 +300,7 @@ async fn observe(watched: &Watched, scan: &mut Scan, data: String) {
                 }
             }
         }
-        Route::Responses => scan.last_data = data,
+        Route::Responses => scan.last_event = LastEvent::of(&data),
         _ => {}
     }
 }
@@ -259,18 +314,10 @@ fn kill_frame(watched: &Watched, scan: &Scan) -> Option<Bytes> {
             json!({ "error": error })
         ))),
         Route::Responses => {
-            let last = serde_json::from_str::<Value>(&scan.last_data).ok();
-            let kind = last
-                .as_ref()
-                .and_then(|event| event.get("type"))
-                .and_then(Value::as_str);
-            if matches!(
-                kind,
-                Some("response.completed" | "response.failed" | "response.incomplete")
-            ) {
+            if scan.last_event.terminal {
                 return None;
             }
-            let last = last.and_then(|event| event.get("sequence_number").and_then(Value::as_u64));
+            let last = scan.last_event.sequence_number;
             let event = json!({
                 "type": "error",
                 "code": error.get("code"),
@@ -308,10 +355,42 @@ mod tests {
     fn lines_are_reassembled_across_chunks() {
         let mut scan = Scan::default();
         assert!(scan.lines(b"data: {\"a\"").is_empty());
+        assert!(scan.lines(b":1").is_empty());
         assert_eq!(
-            scan.lines(b":1}\n\ndata: [DONE]\n\n"),
+            scan.lines(b"}\n\ndata: [DONE]\n\ndata: {\"b\""),
             ["{\"a\":1}", "[DONE]"]
         );
+        assert_eq!(scan.lines(b":2}\n"), ["{\"b\":2}"]);
+        assert!(scan.partial.is_empty());
+        assert_eq!(
+            scan.partial.capacity(),
+            0,
+            "a completed line's buffer is freed"
+        );
+    }
+
+    #[test]
+    fn the_last_responses_event_is_read_without_parsing_it() {
+        let delta = json!({"type": "response.output_text.delta", "content_index": 0,
+            "delta": "\"sequence_number\":99", "item_id": "msg_1", "output_index": 0,
+            "sequence_number": 4});
+        assert_eq!(
+            LastEvent::of(&delta.to_string()),
+            LastEvent {
+                terminal: false,
+                sequence_number: Some(4)
+            }
+        );
+        let completed = json!({"type": "response.completed",
+            "response": {"id": "resp_1", "output": []}, "sequence_number": 12});
+        assert_eq!(
+            LastEvent::of(&completed.to_string()),
+            LastEvent {
+                terminal: true,
+                sequence_number: Some(12)
+            }
+        );
+        assert_eq!(LastEvent::of("not json"), LastEvent::default());
     }
 
     #[test]

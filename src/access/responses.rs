@@ -33,7 +33,7 @@ pub fn spawn_foreground(
     state: &AppState,
     prepared: PreparedResponse,
     opened: Opened,
-) -> mpsc::Receiver<ResponseStreamEvent> {
+) -> mpsc::Receiver<Box<ResponseStreamEvent>> {
     let key_id = current_key();
     let project = prepared.project.clone();
     let registration = state
@@ -42,6 +42,7 @@ pub fn spawn_foreground(
         .register(&project, key_id.clone(), Kind::Response);
     let limits = state.access.limits.clone();
     let db = state.db.clone();
+    let prepared = Box::new(prepared);
     let (client_sender, client_events) = mpsc::channel(64);
     let counted = Arc::new(AtomicBool::new(false));
     let meter: BeforeTerminal = {

@@ -121,7 +121,14 @@ async fn run_claimed(state: &AppState, claimed: store::background::ClaimedJob) {
         stored_once_finished: false,
     };
     let sink = Sink::background(live, state.db.clone(), response_id.clone());
-    run_response(state.db.clone(), prepared, opened, sink, Some(cancel)).await;
+    run_response(
+        state.db.clone(),
+        Box::new(prepared),
+        opened,
+        sink,
+        Some(cancel),
+    )
+    .await;
     state.background.live.remove(&response_id);
 }
 

@@ -167,7 +167,7 @@ pub async fn start(
     state: &AppState,
     prepared: PreparedResponse,
 ) -> ApiResult<(
-    mpsc::Receiver<ResponseStreamEvent>,
+    mpsc::Receiver<Box<ResponseStreamEvent>>,
     crate::cache::CacheOutcome,
 )> {
     // Read the first event before answering 200, so early failures are HTTP errors.

@@ -26,9 +26,11 @@ const FLUSH_EVERY: usize = 32;
 
 /// The destination of a response's events.
 pub enum Sink {
-    /// A foreground request's handler, while the client is connected.
+    /// A foreground request's handler, while the client is connected. Events
+    /// go boxed: a channel's slots are reserved 32 at a time, 8 bytes each
+    /// instead of an event's 128, in every open stream.
     Client {
-        sender: mpsc::Sender<ResponseStreamEvent>,
+        sender: mpsc::Sender<Box<ResponseStreamEvent>>,
         connected: bool,
         /// Runs once with the final response, before its terminal event is sent.
         before_terminal: Option<BeforeTerminal>,
@@ -47,7 +49,7 @@ impl Sink {
     /// response before the client gets its terminal event (token metering:
     /// the client's next request must find this one counted).
     pub fn client(
-        sender: mpsc::Sender<ResponseStreamEvent>,
+        sender: mpsc::Sender<Box<ResponseStreamEvent>>,
         before_terminal: Option<BeforeTerminal>,
     ) -> Self {
         Self::Client {
@@ -85,7 +87,7 @@ impl Sink {
                             hook(response).await;
                         }
                     }
-                    if *connected && sender.send(event).await.is_err() {
+                    if *connected && sender.send(Box::new(event)).await.is_err() {
                         *connected = false;
                         tracing::debug!("client went away; the response continues");
                     }
@@ -123,7 +125,10 @@ impl Sink {
             ..
         } = self
         {
-            if let Err(error) = store::background::append_events(db, response_id, pending).await {
+            // Boxed: inline, the store's future would be reserved in every
+            // response's task (foreground ones included) for its whole life.
+            let written = Box::pin(store::background::append_events(db, response_id, pending));
+            if let Err(error) = written.await {
                 tracing::error!(%error, %response_id, "could not write the event log");
             }
             pending.clear();

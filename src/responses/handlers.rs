@@ -66,10 +66,10 @@ pub async fn create_response(
 
 /// Drains events until the terminal one and returns its response.
 async fn wait_for_terminal(
-    mut events: mpsc::Receiver<ResponseStreamEvent>,
+    mut events: mpsc::Receiver<Box<ResponseStreamEvent>>,
 ) -> ApiResult<ResponseObject> {
     while let Some(event) = events.recv().await {
-        match event {
+        match *event {
             ResponseStreamEvent::Completed { response, .. }
             | ResponseStreamEvent::Incomplete { response, .. }
             | ResponseStreamEvent::Failed { response, .. } => return Ok(*response),
@@ -82,7 +82,7 @@ async fn wait_for_terminal(
 }
 
 /// An SSE answer that frames every event as it arrives.
-fn sse_response(mut events: mpsc::Receiver<ResponseStreamEvent>) -> Response {
+fn sse_response(mut events: mpsc::Receiver<Box<ResponseStreamEvent>>) -> Response {
     sse_frames(async_stream::stream! {
         while let Some(event) = events.recv().await {
             yield response_event_frame(&event);
