@@ -42,6 +42,7 @@ pub fn spawn_foreground(
         .register(&project, key_id.clone(), Kind::Response);
     let limits = state.access.limits.clone();
     let db = state.db.clone();
+    let streamed = prepared.streamed;
     let prepared = Box::new(prepared);
     let (client_sender, client_events) = mpsc::channel(64);
     let counted = Arc::new(AtomicBool::new(false));
@@ -63,7 +64,7 @@ pub fn spawn_foreground(
     // In the request's span: its log lines carry the request id.
     let task = async move {
         let cancel = registration.cancel.clone();
-        let sink = Sink::client(client_sender, Some(meter));
+        let sink = Sink::client(client_sender, Some(meter)).terminal_only(!streamed);
         let response = run_response(db, prepared, opened, sink, Some(cancel)).await;
         // Cancelled responses end without a terminal event: counted here.
         if !counted.load(Ordering::Relaxed) {

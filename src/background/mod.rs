@@ -119,6 +119,7 @@ async fn run_claimed(state: &AppState, claimed: store::background::ClaimedJob) {
         obfuscate: job.obfuscate,
         conversation: job.conversation,
         stored_once_finished: false,
+        streamed: true,
     };
     let sink = Sink::background(live, state.db.clone(), response_id.clone());
     run_response(

@@ -51,6 +51,9 @@ pub struct PreparedResponse {
     /// JSON) is written once, finished, instead of at its start and again at
     /// its end.
     pub stored_once_finished: bool,
+    /// The client reads the events as a stream (`stream: true`); otherwise
+    /// only the terminal event, with the final object, is sent to its handler.
+    pub streamed: bool,
 }
 
 /// Validates references, rebuilds the chain's history and builds the chat request.
@@ -113,6 +116,7 @@ pub async fn prepare(
         conversation,
         stored_once_finished: !request.stream.unwrap_or(false)
             && !request.background.unwrap_or(false),
+        streamed: request.stream.unwrap_or(false),
     })
 }
 

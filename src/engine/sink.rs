@@ -32,6 +32,9 @@ pub enum Sink {
     Client {
         sender: mpsc::Sender<Box<ResponseStreamEvent>>,
         connected: bool,
+        /// Only the terminal event is sent (the client waits for the final
+        /// object): no channel send and no wake-up of the handler per event.
+        terminal_only: bool,
         /// Runs once with the final response, before its terminal event is sent.
         before_terminal: Option<BeforeTerminal>,
     },
@@ -55,8 +58,17 @@ impl Sink {
         Self::Client {
             sender,
             connected: true,
+            terminal_only: false,
             before_terminal,
         }
+    }
+
+    /// A client sink that sends only the terminal event when `terminal_only`.
+    pub fn terminal_only(mut self, only: bool) -> Self {
+        if let Self::Client { terminal_only, .. } = &mut self {
+            *terminal_only = only;
+        }
+        self
     }
 
     /// A sink for a background response.
@@ -79,6 +91,7 @@ impl Sink {
             Self::Client {
                 sender,
                 connected,
+                terminal_only,
                 before_terminal,
             } => {
                 for event in events {
@@ -86,6 +99,8 @@ impl Sink {
                         if let Some(hook) = before_terminal.take() {
                             hook(response).await;
                         }
+                    } else if *terminal_only {
+                        continue;
                     }
                     if *connected && sender.send(Box::new(event)).await.is_err() {
                         *connected = false;
@@ -141,5 +156,67 @@ impl Sink {
         if let Self::Background { live, .. } = self {
             live.finish();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backends::{ChatEvent, TokenUsage};
+    use crate::responses::defaults::blank_response;
+
+    /// Runs a short text answer through a client sink; returns what the handler received.
+    async fn received(terminal_only: bool) -> Vec<ResponseStreamEvent> {
+        let (sender, mut receiver) = mpsc::channel(64);
+        let mut sink = Sink::client(sender, None).terminal_only(terminal_only);
+        let response = blank_response("resp_1".into(), "m".into(), 1);
+        let mut builder = ResponseStreamBuilder::new(response, false, false);
+        let started = builder.start().unwrap_or_default();
+        sink.emit(started, &builder).await;
+        let delta = builder
+            .apply(&ChatEvent::TextDelta("hi".into()))
+            .unwrap_or_default();
+        sink.emit(delta, &builder).await;
+        let finished = builder
+            .finish(TokenUsage::default().into(), None, 2)
+            .unwrap_or_default();
+        sink.emit(finished, &builder).await;
+        drop(sink);
+        let mut events = Vec::new();
+        while let Some(event) = receiver.recv().await {
+            events.push(*event);
+        }
+        events
+    }
+
+    #[tokio::test]
+    async fn a_streaming_client_gets_every_event_and_a_waiting_one_only_the_terminal_event() {
+        let streamed = received(false).await;
+        assert!(
+            streamed.len() > 3,
+            "created, in_progress, item, part, delta…"
+        );
+        assert!(streamed
+            .last()
+            .is_some_and(ResponseStreamEvent::is_terminal));
+        let waited = received(true).await;
+        assert_eq!(waited.len(), 1);
+        let terminal = &waited[0];
+        assert!(terminal.is_terminal());
+        assert_eq!(
+            terminal.sequence_number(),
+            streamed
+                .last()
+                .map(ResponseStreamEvent::sequence_number)
+                .unwrap_or_default()
+        );
+        let text = terminal
+            .terminal_response()
+            .and_then(|response| serde_json::to_value(&response.output).ok());
+        assert_eq!(
+            text.as_ref()
+                .and_then(|output| output.pointer("/0/content/0/text")),
+            Some(&serde_json::json!("hi"))
+        );
     }
 }

@@ -19,7 +19,20 @@ pub struct ClaimedJob {
 /// returns it. The stored body keeps saying `queued` until the backend has
 /// answered and the response's own events take over (pollers see the live
 /// snapshot then), as OpenAI shows a response queued until work starts.
+///
+/// Idle workers call this every second: a read (which never waits for the
+/// writer in WAL mode) looks for a queued job first, and only when there is
+/// one is the write lock taken, so idle polls do not queue behind or hold up
+/// the requests' writes.
 pub async fn claim_next(pool: &SqlitePool) -> Result<Option<ClaimedJob>, sqlx::Error> {
+    let queued: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM responses WHERE status = 'queued' AND background = 1 AND job IS NOT NULL LIMIT 1",
+    )
+    .fetch_optional(pool)
+    .await?;
+    if queued.is_none() {
+        return Ok(None);
+    }
     let row = sqlx::query(
         "UPDATE responses SET status = 'in_progress'
          WHERE id = (SELECT id FROM responses WHERE status = 'queued' AND background = 1 AND job IS NOT NULL
