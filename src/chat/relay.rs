@@ -35,7 +35,7 @@ use crate::backends::fallback::BodyLimits;
 use crate::backends::BackendError;
 use crate::engine::backend_error;
 use crate::error::ApiResult;
-use crate::stream::sse::{data_frame, DONE_FRAME};
+use crate::stream::sse::{data_frame, joined, DONE_FRAME};
 
 /// What the client asked for, as far as the answer's shape is concerned.
 #[derive(Debug, Clone, Copy)]
@@ -233,12 +233,13 @@ where
                 None => (decoder.finish(), true),
             };
             let (frames, done) = relay_items(items, &mut pipeline);
-            for frame in frames {
-                yield Ok(frame);
+            // The frames of one upstream read leave in one write.
+            if let Some(chunk) = joined(frames) {
+                yield Ok(chunk);
             }
             if done.is_some() || ended {
-                for frame in pipeline.flush() {
-                    yield Ok(frame);
+                if let Some(chunk) = joined(pipeline.flush()) {
+                    yield Ok(chunk);
                 }
                 pipeline.finish().await;
                 // A stream that carried an error chunk ends without `[DONE]`

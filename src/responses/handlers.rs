@@ -16,7 +16,7 @@ use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::extract::{JsonBody, QueryParams};
 use crate::state::AppState;
 use crate::store;
-use crate::stream::sse::response_event_frame;
+use crate::stream::sse::{joined, response_event_frame};
 use crate::stream::ResponseStreamEvent;
 
 use super::object::{DeletedResponse, ResponseObject};
@@ -81,11 +81,20 @@ async fn wait_for_terminal(
     ))
 }
 
-/// An SSE answer that frames every event as it arrives.
+/// An SSE answer that frames every event as it arrives. Events already
+/// waiting when one arrives leave with it, in one body chunk: a response
+/// opens with four events (created, in progress, item and part added) that
+/// would otherwise be four writes to the socket before the first token.
 fn sse_response(mut events: mpsc::Receiver<Box<ResponseStreamEvent>>) -> Response {
     sse_frames(async_stream::stream! {
         while let Some(event) = events.recv().await {
-            yield response_event_frame(&event);
+            let mut frames = vec![response_event_frame(&event)];
+            while let Ok(next) = events.try_recv() {
+                frames.push(response_event_frame(&next));
+            }
+            if let Some(chunk) = joined(frames) {
+                yield chunk;
+            }
         }
     })
 }

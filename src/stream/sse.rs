@@ -29,7 +29,37 @@ pub fn data_frame(data: &impl Serialize) -> Bytes {
 /// The Chat Completions terminator.
 pub const DONE_FRAME: &str = "data: [DONE]\n\n";
 
+/// Frames ready together, as one body chunk (one write to the socket
+/// instead of one each); `None` when there are none.
+pub fn joined(frames: Vec<Bytes>) -> Option<Bytes> {
+    match frames.len() {
+        0 => None,
+        1 => frames.into_iter().next(),
+        _ => Some(Bytes::from(frames.concat())),
+    }
+}
+
 /// A Responses stream event, framed.
 pub fn response_event_frame(event: &ResponseStreamEvent) -> Bytes {
     named_frame(event.event_type(), event)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_ready_together_become_one_chunk_in_order() {
+        assert_eq!(joined(Vec::new()), None);
+        let one = Bytes::from_static(b"data: 1\n\n");
+        assert_eq!(joined(vec![one.clone()]), Some(one));
+        let frames = vec![
+            Bytes::from_static(b"data: 1\n\n"),
+            Bytes::from_static(b"data: 2\n\n"),
+        ];
+        assert_eq!(
+            joined(frames),
+            Some(Bytes::from_static(b"data: 1\n\ndata: 2\n\n"))
+        );
+    }
 }
