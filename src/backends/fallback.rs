@@ -125,7 +125,13 @@ impl FallbackBackend {
         candidate: &Candidate,
         request: ChatRequest,
     ) -> Result<ChatEventStream, BackendError> {
-        let opened = tokio::time::timeout(self.policy.first_event_timeout, async {
+        // A whole answer's first event is its end: it has the total time.
+        let first_event_timeout = if request.whole_answer {
+            self.policy.total_timeout
+        } else {
+            self.policy.first_event_timeout
+        };
+        let opened = tokio::time::timeout(first_event_timeout, async {
             let mut stream = candidate.backend.stream_chat(request).await?;
             match stream.next().await {
                 Some(Err(error)) => Err(error),
@@ -134,10 +140,7 @@ impl FallbackBackend {
         })
         .await
         .map_err(|_| {
-            BackendError::Timeout(format!(
-                "no first token within {:?}",
-                self.policy.first_event_timeout
-            ))
+            BackendError::Timeout(format!("no first token within {first_event_timeout:?}"))
         })?;
         let (first, rest) = opened?;
         let deadline = tokio::time::Instant::now() + self.policy.total_timeout;

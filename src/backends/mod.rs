@@ -42,6 +42,12 @@ pub struct ChatRequest {
     pub max_tokens: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// The caller needs only the whole answer (a foreground response the
+    /// client does not stream): an HTTP backend is asked for it in one piece
+    /// instead of token by token, which spares a hand-off between tasks per
+    /// token. Not sent to the backend; part of the generation cache's key.
+    #[serde(skip)]
+    pub whole_answer: bool,
 }
 
 /// Why the backend stopped generating.

@@ -84,6 +84,31 @@ impl OpenAiCompatBackend {
         }
     }
 
+    /// A non-streamed request's answer, asked in one piece: the completion is
+    /// read as one chunk (its `message` as the `delta`) by the stream's
+    /// translator, so both ways give the same events.
+    async fn whole_answer(&self, request: &ChatRequest) -> Result<ChatEventStream, BackendError> {
+        let response = self
+            .post("/chat/completions")
+            .json(request)
+            .send()
+            .await
+            .map_err(classify_send_error)?;
+        if !response.status().is_success() {
+            return Err(status_error(response).await);
+        }
+        let body = response
+            .text()
+            .await
+            .map_err(|error| BackendError::Stream(error.to_string()))?;
+        let mut translator = ChunkTranslator::default();
+        let mut events = translator.translate(&body)?;
+        if !translator.saw_finish {
+            events.push(ChatEvent::Finish(FinishReason::Stop));
+        }
+        Ok(Box::pin(futures::stream::iter(events.into_iter().map(Ok))) as ChatEventStream)
+    }
+
     /// Forwards a Chat Completions body unchanged and returns the upstream answer.
     /// Connection failures become [`BackendError`]s; HTTP error statuses are
     /// returned as they are, for the caller to wrap.
@@ -159,6 +184,9 @@ impl Backend for OpenAiCompatBackend {
         request: ChatRequest,
     ) -> BoxFuture<'_, Result<ChatEventStream, BackendError>> {
         async move {
+            if request.whole_answer {
+                return self.whole_answer(&request).await;
+            }
             let mut body = serde_json::to_value(&request)
                 .map_err(|error| BackendError::Stream(error.to_string()))?;
             if let Some(object) = body.as_object_mut() {

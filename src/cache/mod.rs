@@ -166,8 +166,14 @@ impl GenerationCache {
         if request.temperature != Some(0.0) || !shelf.applies() {
             return Ok((backend.stream_chat(request).await?, CacheOutcome::Bypass));
         }
+        // A whole answer comes as one delta, a stream token by token: kept apart.
+        let answer_kind = if request.whole_answer {
+            "whole"
+        } else {
+            "stream"
+        };
         let key = cache_key(
-            backend.name(),
+            &format!("{}\n{answer_kind}", backend.name()),
             &serde_json::to_vec(&request).unwrap_or_default(),
         );
         let open: BoxFuture<'static, Result<SharedStream<ChatEvent>, BackendError>> =

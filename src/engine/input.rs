@@ -133,6 +133,8 @@ pub fn chat_request(
         top_p: request.top_p,
         max_tokens: request.max_output_tokens,
         user: request.user.clone(),
+        // Only the final object is wanted: the backend may answer in one piece.
+        whole_answer: !request.stream.unwrap_or(false) && !request.background.unwrap_or(false),
     }
 }
 

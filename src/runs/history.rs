@@ -190,5 +190,6 @@ pub fn chat_request(
         top_p: run.top_p,
         max_tokens,
         user: None,
+        whole_answer: false,
     }))
 }

@@ -384,3 +384,51 @@ async fn reasoning_from_the_backend_becomes_a_reasoning_item_before_the_message(
     );
     assert_eq!(summarized["reasoning"]["summary"], "auto");
 }
+
+#[tokio::test]
+async fn a_non_streamed_response_asks_the_backend_for_the_whole_answer_and_a_streamed_one_for_a_stream(
+) {
+    let app = spawn_app().await;
+    app.script(json!([{"content": "one two three"}, {"content": "one two three"}]))
+        .await;
+    let (status, whole) = app
+        .post("/v1/responses", json!({"model": "m", "input": "Count."}))
+        .await;
+    assert_eq!(status, 200, "{whole}");
+    let streamed = app
+        .client
+        .post(format!("http://{}/v1/responses", app.address))
+        .json(&json!({"model": "m", "input": "Count.", "stream": true}))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let requests = app.backend_requests().await;
+    assert_eq!(requests.len(), 2);
+    assert!(
+        requests[0]
+            .get("stream")
+            .is_none_or(|stream| stream == false),
+        "{}",
+        requests[0]
+    );
+    assert_eq!(requests[1]["stream"], true);
+    // The same answer either way: text, status and usage.
+    let completed = streamed
+        .lines()
+        .filter_map(|line| line.strip_prefix("data: "))
+        .filter_map(|data| serde_json::from_str::<Value>(data).ok())
+        .find(|event| event["type"] == "response.completed")
+        .expect("a response.completed event");
+    let streamed = &completed["response"];
+    assert_eq!(whole["output"][0]["content"][0]["text"], "one two three");
+    assert_eq!(
+        whole["output"][0]["content"][0]["text"],
+        streamed["output"][0]["content"][0]["text"]
+    );
+    assert_eq!(whole["status"], "completed");
+    assert_eq!(whole["usage"], streamed["usage"]);
+    assert!(whole["usage"]["output_tokens"].as_u64().unwrap() > 0);
+}
