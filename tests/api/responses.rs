@@ -395,16 +395,13 @@ async fn a_non_streamed_response_asks_the_backend_for_the_whole_answer_and_a_str
         .post("/v1/responses", json!({"model": "m", "input": "Count."}))
         .await;
     assert_eq!(status, 200, "{whole}");
-    let streamed = app
-        .client
-        .post(format!("http://{}/v1/responses", app.address))
-        .json(&json!({"model": "m", "input": "Count.", "stream": true}))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (status, _, events) = app
+        .post_stream(
+            "/v1/responses",
+            json!({"model": "m", "input": "Count.", "stream": true}),
+        )
+        .await;
+    assert_eq!(status, 200);
     let requests = app.backend_requests().await;
     assert_eq!(requests.len(), 2);
     assert!(
@@ -416,11 +413,9 @@ async fn a_non_streamed_response_asks_the_backend_for_the_whole_answer_and_a_str
     );
     assert_eq!(requests[1]["stream"], true);
     // The same answer either way: text, status and usage.
-    let completed = streamed
-        .lines()
-        .filter_map(|line| line.strip_prefix("data: "))
-        .filter_map(|data| serde_json::from_str::<Value>(data).ok())
-        .find(|event| event["type"] == "response.completed")
+    let (_, completed) = events
+        .iter()
+        .find(|(name, _)| name.as_deref() == Some("response.completed"))
         .expect("a response.completed event");
     let streamed = &completed["response"];
     assert_eq!(whole["output"][0]["content"][0]["text"], "one two three");
