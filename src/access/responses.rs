@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use crate::engine::run::{run_response, Opened};
 use crate::engine::sink::{BeforeTerminal, Sink};
 use crate::engine::PreparedResponse;
-use crate::inflight::{current_key, Kind};
+use crate::inflight::{current_key, Registration};
 use crate::responses::object::{ResponseObject, ResponseStatus};
 use crate::state::AppState;
 use crate::stream::ResponseStreamEvent;
@@ -28,18 +28,16 @@ fn total_tokens(response: &ResponseObject) -> u64 {
         .map_or(0, |usage| usage.total_tokens)
 }
 
-/// Runs a foreground response in its own task; returns its events.
+/// Runs a foreground response in its own task, in flight as `registration`
+/// (made when its backend call started); returns its events.
 pub fn spawn_foreground(
     state: &AppState,
     prepared: PreparedResponse,
+    registration: Registration,
     opened: Opened,
 ) -> mpsc::Receiver<Box<ResponseStreamEvent>> {
     let key_id = current_key();
     let project = prepared.project.clone();
-    let registration = state
-        .access
-        .inflight
-        .register(&project, key_id.clone(), Kind::Response);
     let limits = state.access.limits.clone();
     let db = state.db.clone();
     let streamed = prepared.streamed;

@@ -174,26 +174,43 @@ pub async fn start(
     mpsc::Receiver<Box<ResponseStreamEvent>>,
     crate::cache::CacheOutcome,
 )> {
+    // In flight from here (the kill switch stops it): a whole answer is read
+    // in this phase, which can last the whole generation.
+    let registration = state.access.inflight.register(
+        &prepared.project,
+        crate::inflight::current_key(),
+        crate::inflight::Kind::Response,
+    );
+    let mut killed = registration.cancel.clone();
     // Read the first event before answering 200, so early failures are HTTP errors.
-    let call = state
-        .metrics
-        .backend_call(&prepared.chat.model, prepared.backend.name());
-    let opened = state
-        .cache
-        .stream(prepared.backend.clone(), prepared.chat.clone())
-        .await;
-    call.attempted(&*prepared.backend);
-    let opened = match opened {
-        Ok((stream, outcome)) => {
-            state.metrics.record_cache(outcome);
-            let mut stream =
-                crate::metrics::backend_call::observe_unless_cached(call, stream, outcome);
-            match stream.next().await {
-                Some(Err(error)) => Err(error),
-                first => Ok((first, stream, outcome)),
+    let opening = async {
+        let call = state
+            .metrics
+            .backend_call(&prepared.chat.model, prepared.backend.name());
+        let opened = state
+            .cache
+            .stream(prepared.backend.clone(), prepared.chat.clone())
+            .await;
+        call.attempted(&*prepared.backend);
+        match opened {
+            Ok((stream, outcome)) => {
+                state.metrics.record_cache(outcome);
+                let mut stream =
+                    crate::metrics::backend_call::observe_unless_cached(call, stream, outcome);
+                match stream.next().await {
+                    Some(Err(error)) => Err(error),
+                    first => Ok((first, stream, outcome)),
+                }
             }
+            Err(error) => Err(call.failed(error)),
         }
-        Err(error) => Err(call.failed(error)),
+    };
+    // Stopped by the kill switch: the gate answers with the suspension error.
+    let opened = tokio::select! {
+        opened = opening => opened,
+        Ok(_) = killed.wait_for(|killed| *killed) => {
+            Err(BackendError::Stream("stopped by the kill switch".into()))
+        }
     };
     let (first, stream, outcome) = match opened {
         Ok(opened) => opened,
@@ -214,8 +231,13 @@ pub async fn start(
         )
         .await?;
     }
-    // Registered in flight (kill switch) and metered (token limits).
-    let receiver = crate::access::responses::spawn_foreground(state, prepared, Ok((first, stream)));
+    // Metered (token limits), still in flight until it ends.
+    let receiver = crate::access::responses::spawn_foreground(
+        state,
+        prepared,
+        registration,
+        Ok((first, stream)),
+    );
     Ok((receiver, outcome))
 }
 

@@ -224,3 +224,50 @@ async fn suspending_a_key_stops_its_chat_streams_and_runs_and_only_that_key() {
         200
     );
 }
+
+#[tokio::test]
+async fn suspending_a_project_stops_a_response_waiting_for_its_whole_answer() {
+    let app = spawn(vec![key("sk-a", "alpha", None, None)], vec![]).await;
+    // Two seconds of answer, asked in one piece (the client does not stream).
+    let slow = json!({"content": "a b c d e f g h i j k l m n o p q r s t", "chunk_delay_ms": 100});
+    app.script(json!([slow])).await;
+    let started = Instant::now();
+    let waiting = {
+        let (client, url) = (
+            app.client.clone(),
+            format!("http://{}/v1/responses", app.address),
+        );
+        tokio::spawn(async move {
+            let answer = client
+                .post(url)
+                .bearer_auth("sk-a")
+                .json(&json!({"model": "m", "input": "x"}))
+                .send()
+                .await
+                .unwrap();
+            (
+                answer.status().as_u16(),
+                answer.json::<Value>().await.unwrap(),
+            )
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, project) = json_call(
+        &app,
+        "POST",
+        "/admin/projects/alpha/suspend",
+        ADMIN,
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 200, "{project}");
+    assert_eq!(project["cancelled"]["responses"], 1, "{project}");
+    let (status, body) = waiting.await.unwrap();
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["code"], "project_suspended");
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "stopped at once, not when the answer was done ({:?})",
+        started.elapsed()
+    );
+}
