@@ -136,6 +136,49 @@ pub async fn release_conversation(db: &sqlx::SqlitePool, prepared: &PreparedResp
     }
 }
 
+/// Releases a response's conversation if dropped armed: the request was
+/// dropped (its client left) before the response's task took it over.
+struct ConversationHold {
+    held: Option<(sqlx::SqlitePool, String, String, String)>,
+}
+
+impl ConversationHold {
+    fn of(db: &sqlx::SqlitePool, prepared: &PreparedResponse) -> Self {
+        let held = prepared.conversation.as_ref().map(|conversation_id| {
+            (
+                db.clone(),
+                prepared.project.clone(),
+                conversation_id.clone(),
+                prepared.response.id.clone(),
+            )
+        });
+        Self { held }
+    }
+
+    /// Someone else releases the conversation now.
+    fn disarm(&mut self) {
+        self.held = None;
+    }
+}
+
+impl Drop for ConversationHold {
+    fn drop(&mut self) {
+        let Some((db, project, conversation_id, response_id)) = self.held.take() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.spawn(async move {
+            if let Err(error) =
+                store::conversations::unlock(&db, &project, &conversation_id, &response_id).await
+            {
+                tracing::error!(%error, %conversation_id, "could not unlock the conversation");
+            }
+        });
+    }
+}
+
 /// Stores a background response as `queued` together with the job a worker
 /// will run, in one transaction, before the client hears of it; then wakes a
 /// worker. Returns the queued response.
@@ -174,6 +217,9 @@ pub async fn start(
     mpsc::Receiver<Box<ResponseStreamEvent>>,
     crate::cache::CacheOutcome,
 )> {
+    // A client that leaves while this phase waits (for a whole answer, the
+    // whole generation) drops it: its conversation must not stay locked.
+    let mut hold = ConversationHold::of(&state.db, &prepared);
     // In flight from here (the kill switch stops it): a whole answer is read
     // in this phase, which can last the whole generation.
     let registration = state.access.inflight.register(
@@ -215,6 +261,7 @@ pub async fn start(
     let (first, stream, outcome) = match opened {
         Ok(opened) => opened,
         Err(error) => {
+            hold.disarm();
             release_conversation(&state.db, &prepared).await;
             return Err(backend_error(prepared.backend.name(), error));
         }
@@ -231,6 +278,8 @@ pub async fn start(
         )
         .await?;
     }
+    // The response's task releases the conversation when it ends.
+    hold.disarm();
     // Metered (token limits), still in flight until it ends.
     let receiver = crate::access::responses::spawn_foreground(
         state,

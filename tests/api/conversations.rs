@@ -429,3 +429,31 @@ async fn the_engines_store_functions_read_append_and_lock() {
         "items are kept"
     );
 }
+
+#[tokio::test]
+async fn a_client_that_leaves_a_turn_before_its_answer_does_not_leave_the_conversation_locked() {
+    use std::time::{Duration, Instant};
+    let app = spawn_app().await;
+    let conversation = create(&app, json!({})).await;
+    // A slow answer, asked in one piece (the client does not stream).
+    app.script(json!([{"content": "a b c d e f g h i j", "chunk_delay_ms": 100}]))
+        .await;
+    let turn = json!({"model": "m", "input": "x", "conversation": conversation});
+    let left = tokio::time::timeout(
+        Duration::from_millis(300),
+        app.client.post(app.url("/v1/responses")).json(&turn).send(),
+    )
+    .await;
+    assert!(left.is_err(), "the client left before the answer");
+    // The next turn continues the conversation as soon as the lock is released.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (status, answer) = app.post("/v1/responses", turn.clone()).await;
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 400, "{answer}");
+        assert!(Instant::now() < deadline, "still locked: {answer}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
