@@ -207,18 +207,43 @@ pub async fn enqueue(state: &AppState, prepared: PreparedResponse) -> ApiResult<
     Ok(response)
 }
 
-/// Opens the backend stream (through the generation cache), stores the new
-/// response, and starts the task that runs it. Returns the events as they are
-/// produced (terminal event last) and how the generation was obtained.
-pub async fn start(
-    state: &AppState,
-    prepared: PreparedResponse,
-) -> ApiResult<(
+/// The events of a started response (terminal event last) and how its
+/// generation was obtained.
+pub type Started = (
     mpsc::Receiver<Box<ResponseStreamEvent>>,
     crate::cache::CacheOutcome,
-)> {
-    // A client that leaves while this phase waits (for a whole answer, the
-    // whole generation) drops it: its conversation must not stay locked.
+);
+
+/// Opens the backend stream (through the generation cache), stores the new
+/// response, and starts the task that runs it.
+///
+/// A whole answer (the client does not stream) is waited for in a task of its
+/// own, carrying the request's caller, context and span: a client that leaves
+/// meanwhile does not stop the response, which completes and is stored, as a
+/// stream's does once it has started.
+pub async fn start(state: &AppState, prepared: PreparedResponse) -> ApiResult<Started> {
+    if !prepared.chat.whole_answer {
+        return open_and_run(state.clone(), prepared).await;
+    }
+    let caller = crate::inflight::CallerScope {
+        project: prepared.project.clone(),
+        key_id: crate::inflight::current_key(),
+    };
+    let work = crate::inflight::scope(caller, open_and_run(state.clone(), prepared));
+    let work: futures::future::BoxFuture<'static, ApiResult<Started>> =
+        match crate::observe::context::RequestContext::current() {
+            Some(context) => Box::pin(context.scope(work)),
+            None => Box::pin(work),
+        };
+    tokio::spawn(tracing::Instrument::in_current_span(work))
+        .await
+        .map_err(|error| ApiError::Internal(format!("the response's start failed: {error}")))?
+}
+
+async fn open_and_run(state: AppState, prepared: PreparedResponse) -> ApiResult<Started> {
+    let state = &state;
+    // A client that leaves while a stream's first event is awaited drops
+    // this phase: its conversation must not stay locked.
     let mut hold = ConversationHold::of(&state.db, &prepared);
     // In flight from here (the kill switch stops it): a whole answer is read
     // in this phase, which can last the whole generation.

@@ -431,29 +431,76 @@ async fn the_engines_store_functions_read_append_and_lock() {
 }
 
 #[tokio::test]
-async fn a_client_that_leaves_a_turn_before_its_answer_does_not_leave_the_conversation_locked() {
+async fn a_client_that_leaves_a_stream_before_its_first_event_does_not_leave_the_conversation_locked(
+) {
     use std::time::{Duration, Instant};
     let app = spawn_app().await;
     let conversation = create(&app, json!({})).await;
-    // A slow answer, asked in one piece (the client does not stream).
-    app.script(json!([{"content": "a b c d e f g h i j", "chunk_delay_ms": 100}]))
+    // The backend waits 3 s before its first token; the client leaves first.
+    app.script(json!([{"content": "late", "delay_ms": 3000}]))
         .await;
     let turn = json!({"model": "m", "input": "x", "conversation": conversation});
+    let mut streamed = turn.clone();
+    streamed["stream"] = json!(true);
+    let started = Instant::now();
     let left = tokio::time::timeout(
         Duration::from_millis(300),
-        app.client.post(app.url("/v1/responses")).json(&turn).send(),
+        app.client
+            .post(app.url("/v1/responses"))
+            .json(&streamed)
+            .send(),
     )
     .await;
-    assert!(left.is_err(), "the client left before the answer");
-    // The next turn continues the conversation as soon as the lock is released.
-    let deadline = Instant::now() + Duration::from_secs(5);
+    assert!(left.is_err(), "the client left before the first event");
+    // The next turn continues the conversation once the lock is released,
+    // well before the abandoned one could have ended.
     loop {
         let (status, answer) = app.post("/v1/responses", turn.clone()).await;
         if status == 200 {
             break;
         }
         assert_eq!(status, 400, "{answer}");
-        assert!(Instant::now() < deadline, "still locked: {answer}");
+        assert!(
+            started.elapsed() < Duration::from_millis(2500),
+            "still locked: {answer}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_non_streamed_turn_whose_client_left_still_completes_into_its_conversation() {
+    use std::time::{Duration, Instant};
+    let app = spawn_app().await;
+    let conversation = create(&app, json!({})).await;
+    // A slow answer, asked in one piece (the client does not stream).
+    app.script(json!([{"content": "finished anyway", "chunk_delay_ms": 200}]))
+        .await;
+    let turn = json!({"model": "m", "input": "x", "conversation": conversation});
+    let left = tokio::time::timeout(
+        Duration::from_millis(100),
+        app.client.post(app.url("/v1/responses")).json(&turn).send(),
+    )
+    .await;
+    assert!(left.is_err(), "the client left before the answer");
+    let items = format!("/v1/conversations/{conversation}/items?order=asc");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (status, page) = app.get(&items).await;
+        assert_eq!(status, 200, "{page}");
+        let texts: Vec<&str> = page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|item| item["content"][0]["text"].as_str())
+            .collect();
+        if texts.contains(&"finished anyway") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the turn never completed: {page}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
