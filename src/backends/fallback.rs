@@ -35,6 +35,19 @@ pub struct CallPolicy {
     pub backoff: Duration,
 }
 
+impl CallPolicy {
+    /// How long a call's first event (or answer headers) may take: a whole
+    /// answer (a request not streamed) has nothing to show before it is done,
+    /// so it gets the total time; a stream, the time to first token.
+    pub fn first_event_limit(&self, whole_answer: bool) -> Duration {
+        if whole_answer {
+            self.total_timeout
+        } else {
+            self.first_event_timeout
+        }
+    }
+}
+
 impl Default for CallPolicy {
     fn default() -> Self {
         Self {
@@ -125,12 +138,7 @@ impl FallbackBackend {
         candidate: &Candidate,
         request: ChatRequest,
     ) -> Result<ChatEventStream, BackendError> {
-        // A whole answer's first event is its end: it has the total time.
-        let first_event_timeout = if request.whole_answer {
-            self.policy.total_timeout
-        } else {
-            self.policy.first_event_timeout
-        };
+        let first_event_timeout = self.policy.first_event_limit(request.whole_answer);
         let opened = tokio::time::timeout(first_event_timeout, async {
             let mut stream = candidate.backend.stream_chat(request).await?;
             match stream.next().await {

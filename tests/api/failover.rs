@@ -29,6 +29,20 @@ fn backend(name: &str, base_url: String) -> BackendConfig {
     backend_config(name, BackendKind::Openai, base_url)
 }
 
+/// A streamed chat request for model `m`: its status and its body as text.
+async fn chat_stream(app: &TestApp) -> (u16, String) {
+    let answer = app
+        .client
+        .post(app.url("/v1/chat/completions"))
+        .json(
+            &json!({"model": "m", "stream": true, "messages": [{"role": "user", "content": "hi"}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    (answer.status().as_u16(), answer.text().await.unwrap())
+}
+
 async fn scrape(app: &TestApp) -> String {
     app.client
         .get(app.url("/metrics"))
@@ -221,17 +235,8 @@ async fn chat_completions_fall_back_and_count_the_failed_attempt_against_its_bac
         body["choices"][0]["message"]["content"],
         "from the fallback"
     );
-    let answer = app
-        .client
-        .post(app.url("/v1/chat/completions"))
-        .json(
-            &json!({"model": "m", "stream": true, "messages": [{"role": "user", "content": "hi"}]}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 200);
-    let text = answer.text().await.unwrap();
+    let (status, text) = chat_stream(&app).await;
+    assert_eq!(status, 200, "{text}");
     assert!(
         text.contains("streamed") && text.contains("[DONE]"),
         "{text}"
@@ -322,20 +327,41 @@ async fn a_forwarded_chat_stream_that_stalls_is_ended_at_the_total_timeout() {
     .await;
     app.script(json!({"content": "one two three four five six", "chunk_delay_ms": 400}))
         .await;
-    let answer = app
-        .client
-        .post(app.url("/v1/chat/completions"))
-        .json(
-            &json!({"model": "m", "stream": true, "messages": [{"role": "user", "content": "hi"}]}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 200);
-    let text = answer.text().await.unwrap();
+    let (status, text) = chat_stream(&app).await;
+    assert_eq!(status, 200, "{text}");
     assert!(
         text.contains("total timeout") && !text.contains("[DONE]"),
         "ends with OpenAI's mid-stream error chunk: {text}"
     );
     assert!(!text.contains("six"), "cut off before the end: {text}");
+}
+
+#[tokio::test]
+async fn a_whole_answer_has_the_total_time_and_a_stream_its_first_token_time() {
+    let app = spawn_app_with(Options {
+        configure: Some(Box::new(|config: &mut Config| {
+            config.calls.first_token_timeout_seconds = 1;
+            config.calls.total_timeout_seconds = 30;
+        })),
+        ..Options::default()
+    })
+    .await;
+    // Each answer starts 1.5 s late: after the time to first token.
+    let late = json!({"content": "late but whole", "delay_ms": 1500});
+    app.script(json!([late.clone(), late.clone(), late])).await;
+    let (status, body) = app
+        .post(
+            "/v1/chat/completions",
+            json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["choices"][0]["message"]["content"], "late but whole");
+    let (status, body) = app
+        .post("/v1/responses", json!({"model": "m", "input": "hi"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["output"][0]["content"][0]["text"], "late but whole");
+    let (status, text) = chat_stream(&app).await;
+    assert_eq!(status, 504, "a stream's first token is late: {text}");
 }

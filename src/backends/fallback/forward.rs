@@ -1,6 +1,7 @@
 //! Forwarding a Chat Completions or Embeddings body unchanged to a model's
 //! HTTP candidates, with the fallback rules of the parent module: a candidate
-//! that cannot be reached, times out before its answer's headers, or answers
+//! that cannot be reached, times out before its answer's headers (the time to
+//! first token for a stream, the total time for a whole answer), or answers
 //! 5xx/429/408 is retried and then passed over; a client error (4xx) is the
 //! answer. A route's upstream rename is written into the body's `model`. When
 //! the next candidate cannot take a forwarded body (it is not an HTTP Chat
@@ -70,6 +71,10 @@ impl FallbackBackend {
             .map_err(|error| BackendError::Stream(error.to_string()))?;
         let mut last_error: Option<BackendError> = None;
         let deadline = tokio::time::Instant::now() + self.policy.total_timeout;
+        // A body not streamed answers its headers with the whole answer.
+        let streamed = path == PassthroughPath::ChatCompletions
+            && body.get("stream").and_then(Value::as_bool) == Some(true);
+        let first_event_timeout = self.policy.first_event_limit(!streamed);
         for (position, candidate) in available.iter().enumerate() {
             let Some(upstream) = candidate.backend.chat_passthrough() else {
                 let rest = available[position..]
@@ -90,7 +95,7 @@ impl FallbackBackend {
             };
             for attempt in 0..=self.policy.retries {
                 self.trying(candidate, last_error.as_ref());
-                let answer = tokio::time::timeout(self.policy.first_event_timeout, async {
+                let answer = tokio::time::timeout(first_event_timeout, async {
                     let answer = match path {
                         PassthroughPath::ChatCompletions => {
                             upstream.forward_chat(sent.clone()).await?
@@ -108,8 +113,7 @@ impl FallbackBackend {
                 .await
                 .unwrap_or_else(|_| {
                     Err(BackendError::Timeout(format!(
-                        "no answer within {:?}",
-                        self.policy.first_event_timeout
+                        "no answer within {first_event_timeout:?}"
                     )))
                 });
                 match answer {
@@ -119,7 +123,7 @@ impl FallbackBackend {
                             answer,
                             backend: candidate.backend.name().to_owned(),
                             limits: BodyLimits {
-                                first_piece: self.policy.first_event_timeout,
+                                first_piece: first_event_timeout,
                                 deadline,
                             },
                         });
