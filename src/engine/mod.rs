@@ -123,16 +123,26 @@ pub async fn prepare(
 /// Releases the conversation a response held (after an early failure or at its end).
 pub async fn release_conversation(db: &sqlx::SqlitePool, prepared: &PreparedResponse) {
     if let Some(conversation_id) = &prepared.conversation {
-        if let Err(error) = store::conversations::unlock(
+        unlock_conversation(
             db,
             &prepared.project,
             conversation_id,
             &prepared.response.id,
         )
-        .await
-        {
-            tracing::error!(%error, "could not unlock the conversation");
-        }
+        .await;
+    }
+}
+
+async fn unlock_conversation(
+    db: &sqlx::SqlitePool,
+    project: &str,
+    conversation_id: &str,
+    response_id: &str,
+) {
+    if let Err(error) =
+        store::conversations::unlock(db, project, conversation_id, response_id).await
+    {
+        tracing::error!(%error, %conversation_id, "could not unlock the conversation");
     }
 }
 
@@ -170,11 +180,7 @@ impl Drop for ConversationHold {
             return;
         };
         runtime.spawn(async move {
-            if let Err(error) =
-                store::conversations::unlock(&db, &project, &conversation_id, &response_id).await
-            {
-                tracing::error!(%error, %conversation_id, "could not unlock the conversation");
-            }
+            unlock_conversation(&db, &project, &conversation_id, &response_id).await;
         });
     }
 }

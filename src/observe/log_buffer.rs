@@ -8,6 +8,7 @@
 //! writes what is pending (at exit).
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
@@ -27,6 +28,8 @@ pub struct LogBuffer {
 
 struct Shared {
     pending: Mutex<Vec<u8>>,
+    /// No flushing thread could be started: lines are written as they come.
+    unbuffered: AtomicBool,
     /// Held while writing, so that batches reach the output in order.
     output: Mutex<Box<dyn Write + Send>>,
 }
@@ -50,6 +53,7 @@ impl LogBuffer {
         Self {
             shared: Arc::new(Shared {
                 pending: Mutex::new(Vec::with_capacity(16 * 1024)),
+                unbuffered: AtomicBool::new(false),
                 output: Mutex::new(output),
             }),
         }
@@ -78,6 +82,7 @@ impl LogBuffer {
                 buffer.flush();
             });
         if started.is_err() {
+            self.shared.unbuffered.store(true, Ordering::Relaxed);
             self.flush();
         }
     }
@@ -88,7 +93,7 @@ impl LogBuffer {
             pending.extend_from_slice(bytes);
             pending.len() >= HIGH_WATER
         };
-        if full {
+        if full || self.shared.unbuffered.load(Ordering::Relaxed) {
             self.flush();
         }
     }

@@ -295,19 +295,9 @@ async fn the_ollama_native_backend_serves_responses_and_tool_calls() {
         .as_str()
         .unwrap()
         .starts_with("call_"));
-    let seen: Value = client
-        .get(format!("http://{ollama}/control/requests"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(seen["requests"][0]["stream"], true);
-    assert_eq!(
-        seen["requests"][1]["tools"][0]["function"]["name"],
-        "lookup"
-    );
+    let seen = requests_received(&client, ollama).await;
+    assert_eq!(seen[0]["stream"], true);
+    assert_eq!(seen[1]["tools"][0]["function"]["name"], "lookup");
 }
 
 #[tokio::test]
