@@ -7,8 +7,11 @@
 //! * `store/chain_rebuild_1000_turns`: the history a request with
 //!   `previous_response_id` needs at the end of a 1,000-turn chain, as the
 //!   engine builds it: `chain_item_bodies` (one recursive query) and
-//!   `history::chat_messages_after_chain`; then the query alone, and the chain
-//!   as `Value`s (`chain_items`, for input item lists).
+//!   `history::chat_messages_after_chain` (what a turn pays when the chain is
+//!   not in memory, e.g. after a restart); the same through `continuation`
+//!   when every link is among the recently finished responses
+//!   (`..._recent`); then the query alone, and the chain as `Value`s
+//!   (`chain_items`, for input item lists).
 //!
 //! `cargo bench --bench store`. Numbers and conditions: benches/RESULTS.md.
 
@@ -16,13 +19,12 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde_json::{json, Value};
-use sqlx::SqlitePool;
 
 use portico::engine::history::chat_messages_after_chain;
 use portico::ids::new_id;
 use portico::responses::defaults::blank_response;
 use portico::responses::object::{ContentPart, ItemStatus, OutputItem, ResponseStatus};
-use portico::store;
+use portico::store::{self, Database};
 
 const PROJECT: &str = "default";
 const CHAIN_TURNS: usize = 1_000;
@@ -68,19 +70,23 @@ fn answer(text: &str) -> OutputItem {
 }
 
 /// Inserts and finishes one turn; returns its id.
-async fn stored_turn(pool: &SqlitePool, previous: Option<String>) -> Result<String, sqlx::Error> {
+async fn stored_turn(db: &Database, previous: Option<String>) -> Result<String, sqlx::Error> {
     let mut response = blank_response(new_id("resp_"), "mock".into(), 1_795_246_795);
     response.previous_response_id = previous;
     let input = [user_item("What is the weather like in Paris today?")];
-    store::responses::insert_response(pool, PROJECT, &response, &input, None).await?;
+    store::responses::insert_response(db, PROJECT, &response, &input, None).await?;
     response.status = ResponseStatus::Completed;
     response.completed_at = Some(1_795_246_796);
     response.output = vec![answer("It is sunny in Paris, 21 degrees.")];
-    store::responses::finish_response(pool, &response).await?;
+    let turn = store::responses::Turn {
+        project: PROJECT,
+        input_items: &input,
+    };
+    store::responses::finish_response(db, &response, Some(turn)).await?;
     Ok(response.id)
 }
 
-async fn open(dir: &tempfile::TempDir) -> SqlitePool {
+async fn open(dir: &tempfile::TempDir) -> Database {
     match store::open(&dir.path().join("bench.db")).await {
         Ok(pool) => pool,
         Err(error) => fail("open the database", error),
@@ -151,6 +157,19 @@ fn chain_bench(c: &mut Criterion) {
                         .await
                         .map(|bodies| bodies.len()),
                 )
+            })
+        })
+    });
+    // A turn continuing a chain this process has just written: every link
+    // is among the recently finished responses (`store::recent`), no query.
+    group.bench_function("chain_rebuild_1000_turns_recent", |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                let chain = match store::responses::continuation(&pool, PROJECT, &last).await {
+                    Ok(store::responses::Continuation::Chain(chain)) => chain,
+                    _ => Vec::new(),
+                };
+                black_box(chat_messages_after_chain(Some("Be brief."), &chain, &[]).len())
             })
         })
     });

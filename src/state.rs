@@ -3,8 +3,6 @@
 
 use std::sync::Arc;
 
-use sqlx::SqlitePool;
-
 use crate::backends::BackendRegistry;
 
 /// Everything a handler may need: one shared [`Shared`], so that the clone
@@ -30,8 +28,8 @@ impl std::ops::Deref for AppState {
 /// The parts of [`AppState`].
 #[derive(Debug)]
 pub struct Shared {
-    /// The SQLite pool.
-    pub db: SqlitePool,
+    /// The SQLite pool and its writer.
+    pub db: crate::store::Database,
     /// Backends by model.
     pub backends: Arc<BackendRegistry>,
     /// API keys → projects, rate limits and budgets, what is in flight (kill switch).

@@ -104,7 +104,7 @@ pub async fn create_assistant(
     };
     apply(&mut assistant, request);
     objects::insert(
-        &state.db,
+        state.db.pool(),
         &project.0,
         Kind::Assistant,
         &assistant.id,
@@ -181,7 +181,7 @@ pub async fn modify_assistant(
     let mut assistant = existing_assistant(&state, &project.0, &assistant_id).await?;
     apply(&mut assistant, request);
     objects::update(
-        &state.db,
+        state.db.pool(),
         &project.0,
         Kind::Assistant,
         &assistant_id,

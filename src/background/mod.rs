@@ -121,7 +121,7 @@ async fn run_claimed(state: &AppState, claimed: store::background::ClaimedJob) {
         stored_once_finished: false,
         streamed: true,
     };
-    let sink = Sink::background(live, state.db.clone(), response_id.clone());
+    let sink = Sink::background(live, state.db.pool().clone(), response_id.clone());
     run_response(
         state.db.clone(),
         Box::new(prepared),

@@ -163,7 +163,9 @@ pub async fn create_items(
     let items = request::parse_create_items(body)?;
     existing(&state, &project, &conversation_id).await?;
     let items = request::resolve_items(&state.db, &project.0, &items).await?;
-    if !store::conversations::append_items(&state.db, &project.0, &conversation_id, &items).await? {
+    if !store::conversations::append_items(state.db.pool(), &project.0, &conversation_id, &items)
+        .await?
+    {
         return Err(conversation_not_found(&conversation_id));
     }
     Ok(Json(ConversationItemList::new(items, false)))

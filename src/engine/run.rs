@@ -13,7 +13,7 @@ use crate::ids::unix_now;
 use crate::responses::object::{
     ContentPart, OutputItem, ResponseError, ResponseObject, ResponseStatus,
 };
-use crate::store;
+use crate::store::{self, Database};
 use crate::stream::ResponseStreamBuilder;
 
 use super::sink::Sink;
@@ -31,7 +31,7 @@ pub type Opened = Result<(Option<Result<ChatEvent, BackendError>>, ChatEventStre
 /// boxed: a future keeps its arguments twice (as given and as locals), which
 /// for 1.5 KB of prepared response is memory every open stream pays.
 pub async fn run_response(
-    db: SqlitePool,
+    db: Database,
     prepared: Box<PreparedResponse>,
     opened: Opened,
     mut sink: Sink,
@@ -131,7 +131,15 @@ pub async fn run_response(
             ))
             .await
         } else {
-            Box::pin(store::responses::finish_response(&db, response)).await
+            Box::pin(store::responses::finish_response(
+                &db,
+                response,
+                Some(store::responses::Turn {
+                    project: &prepared.project,
+                    input_items: &prepared.input_items,
+                }),
+            ))
+            .await
         };
         if let Err(error) = stored {
             tracing::error!(%error, response_id = %response.id, "could not store the finished response");

@@ -101,7 +101,7 @@ pub async fn cancel_response(
                 }
                 None => {
                     response.status = ResponseStatus::Cancelled;
-                    store::responses::finish_response(&state.db, &response).await?;
+                    store::responses::finish_response(&state.db, &response, None).await?;
                 }
             },
         }

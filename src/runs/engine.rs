@@ -127,7 +127,7 @@ async fn execute(state: AppState, run_id: String) {
     let cancel = live.cancel_signal();
     let mut builder = RunStreamBuilder::new(claimed.run.clone());
     let mut segment = Segment {
-        db: state.db.clone(),
+        db: state.db.pool().clone(),
         project: claimed.project.clone(),
         job: claimed.job,
         live: live.clone(),

@@ -4,13 +4,16 @@
 //! five such hand-offs (measured: a third of the server's CPU at 1,000 stored
 //! turns a second went to waking threads). [`AtomicWrite`] gathers the
 //! statements, bound in order, into one multi-statement query between
-//! `BEGIN IMMEDIATE` and `COMMIT`, sent once; if any statement fails, the
-//! transaction is rolled back on the same connection before it goes back to
-//! the pool. Writers are queued by the process's write lock (see
-//! [`super::write_lock`]).
+//! `BEGIN IMMEDIATE` and `COMMIT`, sent once by the database's writer (see
+//! [`super::writer`]), which may send several writes in one transaction; if
+//! a statement fails, its write fails and no other write with it.
 
-use sqlx::sqlite::SqliteArguments;
-use sqlx::{Arguments, Encode, Sqlite, SqlitePool, Type};
+use sqlx::encode::IsNull;
+use sqlx::error::BoxDynError;
+use sqlx::sqlite::{SqliteArgumentValue, SqliteTypeInfo};
+use sqlx::{Encode, Sqlite, Type};
+
+use super::Database;
 
 /// Rows a multi-row `INSERT` carries at most (SQLite allows 32,766 bound
 /// values in a statement).
@@ -19,18 +22,18 @@ pub const ROWS_PER_INSERT: usize = 500;
 /// The statements of one transaction and their values.
 #[derive(Default)]
 pub struct AtomicWrite {
-    sql: String,
-    arguments: SqliteArguments<'static>,
-    failure: Option<sqlx::error::BoxDynError>,
+    /// The statements, each ending in `;`, without `BEGIN` and `COMMIT`.
+    pub(super) sql: String,
+    /// The values of their `?`s, in order.
+    pub(super) values: Vec<SqliteArgumentValue<'static>>,
+    /// The first value that could not be encoded.
+    pub(super) failure: Option<BoxDynError>,
 }
 
 impl AtomicWrite {
     /// An empty transaction.
     pub fn new() -> Self {
-        Self {
-            sql: String::from("BEGIN IMMEDIATE;\n"),
-            ..Self::default()
-        }
+        Self::default()
     }
 
     /// Appends a statement (its `?`s are bound by the next `bind` calls, in order).
@@ -63,63 +66,62 @@ impl AtomicWrite {
     where
         T: Encode<'static, Sqlite> + Type<Sqlite> + Send + 'static,
     {
-        if let Err(error) = self.arguments.add(value) {
-            self.failure.get_or_insert(error);
+        let before = self.values.len();
+        match value.encode(&mut self.values) {
+            Ok(IsNull::Yes) => self.values.push(SqliteArgumentValue::Null),
+            Ok(IsNull::No) => {}
+            Err(error) => {
+                self.values.truncate(before);
+                self.failure.get_or_insert(error);
+            }
         }
         self
     }
 
-    /// Runs the transaction.
-    pub async fn commit(mut self, pool: &SqlitePool) -> Result<(), sqlx::Error> {
-        if let Some(error) = self.failure {
-            return Err(sqlx::Error::Encode(error));
-        }
-        self.sql.push_str("COMMIT;");
-        let _writing = super::write_lock().await;
-        let mut connection = pool.acquire().await?;
-        let written = sqlx::query_with(&self.sql, self.arguments)
-            .execute(&mut *connection)
-            .await;
-        if written.is_err() {
-            // Fails harmlessly when SQLite has already rolled back.
-            let _ = sqlx::query("ROLLBACK").execute(&mut *connection).await;
-        }
-        written.map(|_| ())
+    /// Runs the transaction (see [`super::writer::Writer::write`]).
+    pub async fn commit(self, db: &Database) -> Result<(), sqlx::Error> {
+        db.writer.write(self).await
+    }
+}
+
+/// A value already encoded for SQLite, bound as it is (the writer moves the
+/// values of several writes into one query's arguments).
+pub(super) struct Bound(pub SqliteArgumentValue<'static>);
+
+impl Encode<'static, Sqlite> for Bound {
+    fn encode(self, buffer: &mut Vec<SqliteArgumentValue<'static>>) -> Result<IsNull, BoxDynError> {
+        buffer.push(self.0);
+        Ok(IsNull::No)
+    }
+
+    fn encode_by_ref(
+        &self,
+        buffer: &mut Vec<SqliteArgumentValue<'static>>,
+    ) -> Result<IsNull, BoxDynError> {
+        buffer.push(self.0.clone());
+        Ok(IsNull::No)
+    }
+}
+
+impl Type<Sqlite> for Bound {
+    fn type_info() -> SqliteTypeInfo {
+        <str as Type<Sqlite>>::type_info()
+    }
+
+    /// SQLite takes any value in any column (type affinity).
+    fn compatible(_: &SqliteTypeInfo) -> bool {
+        true
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// One connection, so that a transaction left open would be seen.
-    async fn pool() -> (tempfile::TempDir, SqlitePool) {
-        let directory = tempfile::tempdir().unwrap();
-        let options = sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(directory.path().join("t.db"))
-            .create_if_missing(true);
-        let pool = sqlx::sqlite::SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
-            .await
-            .unwrap();
-        sqlx::query("CREATE TABLE t (a TEXT PRIMARY KEY, b INTEGER)")
-            .execute(&pool)
-            .await
-            .unwrap();
-        (directory, pool)
-    }
-
-    async fn rows(pool: &SqlitePool) -> i64 {
-        sqlx::query_scalar("SELECT count(*) FROM t")
-            .fetch_one(pool)
-            .await
-            .unwrap()
-    }
+    use crate::store::writer::tests::{database, rows};
 
     #[tokio::test]
     async fn every_statement_lands_in_one_transaction_with_values_in_order() {
-        let (_directory, pool) = pool().await;
+        let (_directory, db) = database().await;
         let mut write = AtomicWrite::new();
         write
             .statement("INSERT INTO t (a, b) VALUES (?, ?)")
@@ -129,18 +131,39 @@ mod tests {
         for row in 0..ROWS_PER_INSERT + 2 {
             write.bind(format!("row {row}")).bind(row as i64);
         }
-        write.commit(&pool).await.unwrap();
-        assert_eq!(rows(&pool).await, ROWS_PER_INSERT as i64 + 3);
+        write.commit(&db).await.unwrap();
+        assert_eq!(rows(&db).await, ROWS_PER_INSERT as i64 + 3);
         let b: i64 = sqlx::query_scalar("SELECT b FROM t WHERE a = 'row 501'")
-            .fetch_one(&pool)
+            .fetch_one(db.pool())
             .await
             .unwrap();
         assert_eq!(b, 501);
+        let first: Option<i64> = sqlx::query_scalar("SELECT b FROM t WHERE a = 'first'")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(first, Some(1));
+    }
+
+    #[tokio::test]
+    async fn a_none_is_bound_as_null() {
+        let (_directory, db) = database().await;
+        let mut write = AtomicWrite::new();
+        write
+            .statement("INSERT INTO t (a, b) VALUES (?, ?)")
+            .bind("nothing")
+            .bind(None::<i64>);
+        write.commit(&db).await.unwrap();
+        let null: Option<i64> = sqlx::query_scalar("SELECT b FROM t WHERE a = 'nothing'")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(null, None);
     }
 
     #[tokio::test]
     async fn a_failing_statement_rolls_back_the_others_and_frees_the_connection() {
-        let (_directory, pool) = pool().await;
+        let (_directory, db) = database().await;
         let mut write = AtomicWrite::new();
         write
             .statement("INSERT INTO t (a, b) VALUES (?, ?)")
@@ -150,8 +173,8 @@ mod tests {
             .statement("INSERT INTO t (a, b) VALUES (?, ?)")
             .bind("kept?")
             .bind(2_i64);
-        assert!(write.commit(&pool).await.is_err(), "a duplicate key fails");
-        assert_eq!(rows(&pool).await, 0, "the first insert was rolled back");
+        assert!(write.commit(&db).await.is_err(), "a duplicate key fails");
+        assert_eq!(rows(&db).await, 0, "the first insert was rolled back");
         // The connection is usable: no transaction was left open on it.
         for round in 0..10_i64 {
             let mut write = AtomicWrite::new();
@@ -159,8 +182,8 @@ mod tests {
                 .statement("INSERT INTO t (a, b) VALUES (?, ?)")
                 .bind(format!("r{round}"))
                 .bind(round);
-            write.commit(&pool).await.unwrap();
+            write.commit(&db).await.unwrap();
         }
-        assert_eq!(rows(&pool).await, 10);
+        assert_eq!(rows(&db).await, 10);
     }
 }

@@ -1,6 +1,7 @@
-//! Persistence in SQLite. The pool is opened here (WAL, busy timeout, foreign
-//! keys, migrations applied); each resource has a file of plain functions over
-//! the pool or a transaction, with its own row types.
+//! Persistence in SQLite. The [`Database`] is opened here (WAL, busy timeout,
+//! foreign keys, migrations applied): a pool, and the writer of the hot path's
+//! transactions. Each resource has a file of plain functions over the pool or
+//! a transaction, with its own row types.
 
 pub mod assistants;
 pub mod atomic_write;
@@ -8,9 +9,11 @@ pub mod background;
 pub mod chat_completions;
 pub mod conversations;
 pub mod keys;
+pub mod recent;
 pub mod responses;
 pub mod runs;
 pub mod threads;
+pub mod writer;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -19,8 +22,45 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
+/// The pool; the writer task that runs [`atomic_write::AtomicWrite`]s on a
+/// connection of its own; the recently finished stored responses that new
+/// turns continue. Dereferences to the pool, for every read and the other
+/// writes. Cloning is cheap; the writer stops with the last clone.
+#[derive(Debug, Clone)]
+pub struct Database {
+    pool: SqlitePool,
+    writer: writer::Writer,
+    recent: recent::RecentResponses,
+}
+
+impl Database {
+    /// A database over `pool`, starting its writer (which takes one of the
+    /// pool's connections at its first write and keeps it).
+    pub fn new(pool: SqlitePool) -> Self {
+        let writer = writer::Writer::start(pool.clone());
+        Self {
+            pool,
+            writer,
+            recent: recent::RecentResponses::default(),
+        }
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+impl std::ops::Deref for Database {
+    type Target = SqlitePool;
+
+    fn deref(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
 /// Opens (creating if needed) the database file and applies migrations.
-pub async fn open(path: &Path) -> Result<SqlitePool, sqlx::Error> {
+pub async fn open(path: &Path) -> Result<Database, sqlx::Error> {
     let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
@@ -41,11 +81,11 @@ pub async fn open(path: &Path) -> Result<SqlitePool, sqlx::Error> {
         .connect_with(options)
         .await?;
     sqlx::migrate!("./migrations").run(&pool).await?;
-    Ok(pool)
+    Ok(Database::new(pool))
 }
 
-/// Serializes the write transactions of the hot path (a response's insert
-/// and finish) inside the process. Without it, concurrent writers meet on
+/// Serializes the write transactions of the hot path (the writer's, and a
+/// run's insert) inside the process. Without it, concurrent writers meet on
 /// SQLite's write lock and wait in its busy handler, which sleeps 1, 2, 5,
 /// 10… ms between tries (measured at 1,000 stored turns a second: p50 1.3 s,
 /// 735 turns a second); in this queue a writer waits only as long as the

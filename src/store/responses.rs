@@ -5,12 +5,13 @@ use serde_json::Value;
 use sqlx::{Column, Row, SqlitePool};
 
 use super::atomic_write::AtomicWrite;
-use crate::responses::object::ResponseObject;
+use super::Database;
+use crate::responses::object::{ResponseObject, ResponseStatus};
 
 /// Inserts a new response (`in_progress`, or `queued` with the `job` a background
 /// worker will run) with its input items, in one transaction.
 pub async fn insert_response(
-    pool: &SqlitePool,
+    db: &Database,
     project: &str,
     response: &ResponseObject,
     input_items: &[Value],
@@ -18,35 +19,50 @@ pub async fn insert_response(
 ) -> Result<(), sqlx::Error> {
     let mut write = AtomicWrite::new();
     insert_row(&mut write, project, response, job)?;
-    insert_items(&mut write, &response.id, &[("input", input_items)]);
-    write.commit(pool).await
+    insert_items(&mut write, &response.id, &[("input", &texts(input_items))]);
+    write.commit(db).await
 }
 
 /// Stores a response that has already ended, with its input and output
 /// items, in one transaction (a response nobody could read while it ran).
 pub async fn insert_finished_response(
-    pool: &SqlitePool,
+    db: &Database,
     project: &str,
     response: &ResponseObject,
     input_items: &[Value],
 ) -> Result<(), sqlx::Error> {
-    let output = output_items(response)?;
+    let input = texts(input_items);
+    let output = output_texts(response)?;
     let mut write = AtomicWrite::new();
     insert_row(&mut write, project, response, None)?;
     insert_items(
         &mut write,
         &response.id,
-        &[("input", input_items), ("output", &output)],
+        &[("input", &input), ("output", &output)],
     );
-    write.commit(pool).await
+    write.commit(db).await?;
+    remember(db, project, response, &input, &output).await;
+    Ok(())
+}
+
+/// The turn a finished response belongs to (see [`finish_response`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Turn<'a> {
+    /// The project that owns the response.
+    pub project: &'a str,
+    /// Its input items, as stored when it was inserted.
+    pub input_items: &'a [Value],
 }
 
 /// Stores a response's final state and its output items, in one transaction.
+/// Given its `turn`, a stored response is remembered for the turns that
+/// continue it (see [`super::recent`]).
 pub async fn finish_response(
-    pool: &SqlitePool,
+    db: &Database,
     response: &ResponseObject,
+    turn: Option<Turn<'_>>,
 ) -> Result<(), sqlx::Error> {
-    let output = output_items(response)?;
+    let output = output_texts(response)?;
     let mut write = AtomicWrite::new();
     write
         .statement("UPDATE responses SET status = ?, body = ? WHERE id = ?")
@@ -57,18 +73,71 @@ pub async fn finish_response(
         .statement("DELETE FROM response_items WHERE response_id = ? AND side = 'output'")
         .bind(response.id.clone());
     insert_items(&mut write, &response.id, &[("output", &output)]);
-    write.commit(pool).await
+    write.commit(db).await?;
+    if let Some(turn) = turn {
+        let input = texts(turn.input_items);
+        remember(db, turn.project, response, &input, &output).await;
+    }
+    Ok(())
+}
+
+/// Remembers a committed response that a later turn may continue: one
+/// created with `store: true` that has ended.
+async fn remember(
+    db: &Database,
+    project: &str,
+    response: &ResponseObject,
+    input: &[ItemText],
+    output: &[ItemText],
+) {
+    let ended = !matches!(
+        response.status,
+        ResponseStatus::Queued | ResponseStatus::InProgress
+    );
+    if response.store && ended {
+        db.recent
+            .remember(
+                &response.id,
+                project,
+                response.previous_response_id.as_deref(),
+                input.iter().chain(output).map(|item| item.body.as_str()),
+            )
+            .await;
+    }
 }
 
 fn to_json(response: &ResponseObject) -> Result<String, sqlx::Error> {
     serde_json::to_string(response).map_err(|error| sqlx::Error::Encode(Box::new(error)))
 }
 
-fn output_items(response: &ResponseObject) -> Result<Vec<Value>, sqlx::Error> {
+/// An item as stored: its id and its JSON text.
+struct ItemText {
+    id: String,
+    body: String,
+}
+
+impl ItemText {
+    fn of(item: &Value) -> Self {
+        Self {
+            id: item
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            body: item.to_string(),
+        }
+    }
+}
+
+fn texts(items: &[Value]) -> Vec<ItemText> {
+    items.iter().map(ItemText::of).collect()
+}
+
+fn output_texts(response: &ResponseObject) -> Result<Vec<ItemText>, sqlx::Error> {
     response
         .output
         .iter()
-        .map(serde_json::to_value)
+        .map(|item| serde_json::to_value(item).map(|item| ItemText::of(&item)))
         .collect::<Result<_, _>>()
         .map_err(|error| sqlx::Error::Encode(Box::new(error)))
 }
@@ -97,7 +166,7 @@ fn insert_row(
 }
 
 /// The items of each side, numbered from 0 within their side.
-fn insert_items(write: &mut AtomicWrite, response_id: &str, sides: &[(&str, &[Value])]) {
+fn insert_items(write: &mut AtomicWrite, response_id: &str, sides: &[(&str, &[ItemText])]) {
     let count = sides.iter().map(|(_, items)| items.len()).sum();
     write.insert_rows(
         "response_items",
@@ -106,13 +175,12 @@ fn insert_items(write: &mut AtomicWrite, response_id: &str, sides: &[(&str, &[Va
     );
     for (side, items) in sides {
         for (position, item) in items.iter().enumerate() {
-            let item_id = item.get("id").and_then(Value::as_str).unwrap_or_default();
             write
                 .bind(response_id.to_owned())
                 .bind((*side).to_owned())
                 .bind(position as i64)
-                .bind(item_id.to_owned())
-                .bind(item.to_string());
+                .bind(item.id.clone())
+                .bind(item.body.clone());
         }
     }
 }
@@ -148,17 +216,17 @@ pub struct StoredResponse {
 }
 
 /// Deletes a response and its items; false when it did not exist in `project`.
-pub async fn delete_response(
-    pool: &SqlitePool,
-    project: &str,
-    id: &str,
-) -> Result<bool, sqlx::Error> {
+pub async fn delete_response(db: &Database, project: &str, id: &str) -> Result<bool, sqlx::Error> {
     let result = sqlx::query("DELETE FROM responses WHERE id = ? AND project = ?")
         .bind(id)
         .bind(project)
-        .execute(pool)
+        .execute(db.pool())
         .await?;
-    Ok(result.rows_affected() > 0)
+    let deleted = result.rows_affected() > 0;
+    if deleted {
+        db.recent.forget(id).await;
+    }
+    Ok(deleted)
 }
 
 /// Every item of the chain ending at `last_id` (inclusive), oldest turn first:
@@ -218,19 +286,24 @@ pub enum Continuation {
     Chain(Vec<String>),
 }
 
-/// The response at `previous_id` and its chain, read in one round trip (two
-/// statements in one query: its status, then the chain's items).
+/// The response at `previous_id` and its chain: from the recently finished
+/// responses when every link is there (see [`super::recent`]), else read in
+/// one round trip (two statements in one query: its status, then the chain's
+/// items).
 pub async fn continuation(
-    pool: &SqlitePool,
+    db: &Database,
     project: &str,
     previous_id: &str,
 ) -> Result<Continuation, sqlx::Error> {
+    if let Some(items) = db.recent.chain(project, previous_id).await {
+        return Ok(Continuation::Chain(items));
+    }
     let sql =
         format!("SELECT status FROM responses WHERE id = ?1 AND project = ?2;\n{CHAIN_ITEMS_SQL}");
     let rows = sqlx::query(&sql)
         .bind(previous_id)
         .bind(project)
-        .fetch_all(pool)
+        .fetch_all(db.pool())
         .await?;
     let mut rows = rows.iter();
     let status: String = match rows.next() {
@@ -311,3 +384,7 @@ pub struct Page {
     pub items: Vec<Value>,
     pub has_more: bool,
 }
+
+#[cfg(test)]
+#[path = "responses_tests.rs"]
+mod tests;

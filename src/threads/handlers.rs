@@ -84,7 +84,7 @@ pub async fn modify_thread(
     if let Some(metadata) = metadata {
         thread.metadata = metadata;
         objects::update(
-            &state.db,
+            state.db.pool(),
             &project.0,
             Kind::Thread,
             &thread_id,

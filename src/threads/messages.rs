@@ -69,7 +69,7 @@ pub async fn create_message(
     }
     let message = client_message(&thread_id, new);
     objects::insert(
-        &state.db,
+        state.db.pool(),
         &project.0,
         Kind::Message,
         &message.id,
@@ -170,7 +170,7 @@ pub async fn modify_message(
     if let Some(metadata) = metadata {
         message.metadata = metadata;
         objects::update(
-            &state.db,
+            state.db.pool(),
             &project.0,
             Kind::Message,
             &message_id,

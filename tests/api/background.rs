@@ -398,7 +398,7 @@ async fn unstored_background_responses_expire_and_stored_ones_stay() {
     let events: i64 =
         sqlx::query_scalar("SELECT count(*) FROM response_events WHERE response_id = ?")
             .bind(unstored)
-            .fetch_one(&pool)
+            .fetch_one(pool.pool())
             .await
             .unwrap();
     assert_eq!(events, 0, "its event log went with it");

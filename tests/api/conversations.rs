@@ -363,7 +363,7 @@ async fn the_engines_store_functions_read_append_and_lock() {
     );
     transaction.commit().await.unwrap();
     assert!(
-        !conversations::append_items(&pool, "beta", "conv_1", &items)
+        !conversations::append_items(pool.pool(), "beta", "conv_1", &items)
             .await
             .unwrap()
     );

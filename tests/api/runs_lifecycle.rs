@@ -248,7 +248,7 @@ async fn deleting_a_thread_during_a_run_leaves_no_rows_of_it_behind() {
         sqlx::query_scalar("SELECT count(*) FROM assistant_objects WHERE thread_id = ? OR id = ?")
             .bind(&thread)
             .bind(run["id"].as_str().unwrap())
-            .fetch_one(&pool)
+            .fetch_one(pool.pool())
             .await
             .unwrap();
     assert_eq!(left, 0, "the run's rows outlived its thread");

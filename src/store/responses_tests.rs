@@ -1,0 +1,110 @@
+//! A chain continued from the recently finished responses gives what the
+//! database gives: same items, same order, same answer for deleted, other
+//! projects' and unstored responses.
+
+use serde_json::{json, Value};
+
+use super::*;
+use crate::ids::new_id;
+use crate::responses::defaults::blank_response;
+use crate::responses::object::{ContentPart, ItemStatus, OutputItem};
+use crate::store::{self, Database};
+
+fn user_item(text: &str) -> Value {
+    json!({"id": new_id("msg_"), "type": "message", "role": "user",
+           "content": [{"type": "input_text", "text": text}]})
+}
+
+fn answer(text: &str) -> OutputItem {
+    OutputItem::Message {
+        id: new_id("msg_"),
+        status: ItemStatus::Completed,
+        content: vec![ContentPart::OutputText {
+            annotations: Vec::new(),
+            logprobs: Vec::new(),
+            text: text.to_owned(),
+        }],
+        phase: None,
+        role: "assistant".into(),
+    }
+}
+
+/// A finished turn stored the way the engine stores it: `streamed` ones are
+/// inserted in progress and finished, the others inserted once finished.
+async fn turn(db: &Database, previous: Option<&str>, streamed: bool, store: bool) -> String {
+    let mut response = blank_response(new_id("resp_"), "mock".into(), 1_795_246_795);
+    response.previous_response_id = previous.map(str::to_owned);
+    response.store = store;
+    let input = [user_item("Hello?"), user_item("Anyone?")];
+    if streamed {
+        insert_response(db, "p", &response, &input, None)
+            .await
+            .unwrap();
+    }
+    response.status = ResponseStatus::Completed;
+    response.output = vec![answer("Hi."), answer("Here.")];
+    if streamed {
+        let turn = Turn {
+            project: "p",
+            input_items: &input,
+        };
+        finish_response(db, &response, Some(turn)).await.unwrap();
+    } else {
+        insert_finished_response(db, "p", &response, &input)
+            .await
+            .unwrap();
+    }
+    response.id
+}
+
+#[tokio::test]
+async fn a_remembered_chain_is_the_chain_the_database_holds() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("db.sqlite");
+    let db = store::open(&path).await.unwrap();
+    let first = turn(&db, None, false, true).await;
+    let second = turn(&db, Some(&first), true, true).await;
+    let third = turn(&db, Some(&second), false, true).await;
+    let remembered = continuation(&db, "p", &third).await.unwrap();
+    // The same file opened afresh: nothing remembered, all read from SQLite.
+    let fresh = store::open(&path).await.unwrap();
+    assert_eq!(fresh.recent.chain("p", &third).await, None);
+    let read = continuation(&fresh, "p", &third).await.unwrap();
+    assert_eq!(remembered, read);
+    let Continuation::Chain(items) = read else {
+        panic!("a chain: {read:?}")
+    };
+    assert_eq!(items.len(), 12, "three turns of two inputs and two outputs");
+    assert_eq!(
+        db.recent.chain("p", &third).await.map(|chain| chain.len()),
+        Some(12),
+        "the first database answered from memory"
+    );
+}
+
+#[tokio::test]
+async fn deleted_unstored_and_other_projects_responses_are_not_continued_from_memory() {
+    let directory = tempfile::tempdir().unwrap();
+    let db = store::open(&directory.path().join("db.sqlite"))
+        .await
+        .unwrap();
+    let first = turn(&db, None, false, true).await;
+    let second = turn(&db, Some(&first), true, true).await;
+    assert!(delete_response(&db, "p", &first).await.unwrap());
+    assert_eq!(db.recent.chain("p", &second).await, None);
+    let after_delete = continuation(&db, "p", &second).await.unwrap();
+    let Continuation::Chain(items) = after_delete else {
+        panic!("the second turn is still there: {after_delete:?}")
+    };
+    assert_eq!(items.len(), 4, "only the second turn's own items");
+    assert_eq!(
+        continuation(&db, "p", &first).await.unwrap(),
+        Continuation::NotFound
+    );
+    assert_eq!(
+        continuation(&db, "other", &second).await.unwrap(),
+        Continuation::NotFound
+    );
+    let unstored = turn(&db, None, true, false).await;
+    assert_eq!(db.recent.chain("p", &unstored).await, None);
+}
