@@ -181,12 +181,17 @@ pub async fn tokens_used(pool: &SqlitePool, project: &str, day: i64) -> Result<u
 }
 
 /// The ids of a project's background responses that are queued or running.
+/// One `SELECT` per status, so that each reads its partial index
+/// (`responses_queued`, `responses_in_progress`); with `status IN (…)`,
+/// SQLite would scan the table.
 pub async fn unfinished_background_responses(
     pool: &SqlitePool,
     project: &str,
 ) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar(
-        "SELECT id FROM responses WHERE project = ? AND background = 1 AND status IN ('queued', 'in_progress')",
+        "SELECT id FROM responses WHERE project = ?1 AND background = 1 AND status = 'queued'
+         UNION ALL
+         SELECT id FROM responses WHERE project = ?1 AND background = 1 AND status = 'in_progress'",
     )
     .bind(project)
     .fetch_all(pool)
