@@ -18,6 +18,8 @@
 //! as in flight until its last byte.
 
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::http::header::CONTENT_TYPE;
@@ -138,6 +140,32 @@ pub fn metered_json(answer: Value) -> Response {
     let mut response = axum::Json(answer).into_response();
     response.extensions_mut().insert(tokens);
     response
+}
+
+/// The tokens of a chat stream, counted by the handler's chunk pipeline as
+/// chunks pass (it parses each one anyway) and attached to the streamed
+/// response (an `Arc<StreamTokens>` extension), so that the meter does not
+/// parse every chunk a second time.
+#[derive(Debug, Default)]
+pub struct StreamTokens {
+    /// The `usage` tokens of the chunk that had them; 0 until then.
+    usage: AtomicU64,
+    answer_chars: AtomicU64,
+}
+
+impl StreamTokens {
+    /// Counts one chunk as sent to the client.
+    pub fn observe(&self, chunk: &Value) {
+        self.answer_chars
+            .fetch_add(answer_chars(chunk), Ordering::Relaxed);
+        if let Some(tokens) = usage_tokens(chunk.get("usage")) {
+            self.usage.store(tokens, Ordering::Relaxed);
+        }
+    }
+
+    fn usage(&self) -> Option<u64> {
+        Some(self.usage.load(Ordering::Relaxed)).filter(|tokens| *tokens > 0)
+    }
 }
 
 /// Wraps the answer's body as the route needs.
@@ -267,11 +295,17 @@ fn push_data(line: &[u8], payloads: &mut Vec<String>) {
 
 fn stream(response: Response, watched: Watched) -> Response {
     let (parts, body) = response.into_parts();
+    let counted = parts
+        .extensions
+        .get::<Arc<StreamTokens>>()
+        .cloned()
+        .filter(|_| watched.counts_tokens());
     let frames = async_stream::stream! {
         let mut inner = body.into_data_stream();
         let mut cancel = watched.registration.cancel.clone();
         let mut scan = Scan::default();
-        let scanning = watched.counts_tokens() || matches!(watched.route, Route::Runs | Route::Responses);
+        let scanning = (watched.counts_tokens() && counted.is_none())
+            || matches!(watched.route, Route::Runs | Route::Responses);
         loop {
             let next = if watched.route.stops_on_kill() {
                 tokio::select! {
@@ -294,6 +328,12 @@ fn stream(response: Response, watched: Watched) -> Response {
                     observe(&watched, &mut scan, data).await;
                 }
             }
+            if let Some(tokens) = counted.as_ref().and_then(|counted| counted.usage()) {
+                if !scan.usage_seen {
+                    scan.usage_seen = true;
+                    watched.record(tokens).await;
+                }
+            }
             yield Ok::<Bytes, Infallible>(chunk);
         }
         drop(inner);
@@ -303,7 +343,10 @@ fn stream(response: Response, watched: Watched) -> Response {
             }
         }
         if watched.counts_tokens() && !scan.usage_seen {
-            watched.record(watched.estimate(scan.answer_chars)).await;
+            let answer_chars = counted.as_ref().map_or(scan.answer_chars, |counted| {
+                counted.answer_chars.load(Ordering::Relaxed)
+            });
+            watched.record(watched.estimate(answer_chars)).await;
         }
     };
     Response::from_parts(parts, Body::from_stream(frames))

@@ -229,6 +229,7 @@ fn synthesized_stream(
     mut pipeline: ChunkPipeline,
     mut events: crate::backends::ChatEventStream,
 ) -> Response {
+    let tokens = pipeline.tokens();
     let body = async_stream::stream! {
         for frame in pipeline.chunk(SseEvent::default(), encoder.first_chunk()) {
             yield Ok::<_, Infallible>(frame);
@@ -263,5 +264,7 @@ fn synthesized_stream(
         pipeline.finish().await;
         yield Ok(bytes::Bytes::from_static(DONE_FRAME.as_bytes()));
     };
-    sse_response(body)
+    let mut response = sse_response(body);
+    response.extensions_mut().insert(tokens);
+    response
 }

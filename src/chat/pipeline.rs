@@ -6,6 +6,8 @@
 //! came with. Error chunks pass unchanged (after anything held) and mark the stream
 //! failed: a failed stream is not stored.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use serde_json::Value;
 
@@ -13,6 +15,7 @@ use super::legacy_functions::chunk_to_legacy;
 use super::normalize::{ChunkNormalizer, FirstChunkHold};
 use super::sse_lines::SseEvent;
 use super::stored::Recorder;
+use crate::access::meter::StreamTokens;
 
 /// One stream's chunk pipeline.
 #[derive(Debug)]
@@ -23,6 +26,7 @@ pub struct ChunkPipeline {
     legacy_functions: bool,
     failed: bool,
     backend_call: Option<crate::metrics::BackendCall>,
+    tokens: Arc<StreamTokens>,
 }
 
 impl ChunkPipeline {
@@ -35,7 +39,14 @@ impl ChunkPipeline {
             legacy_functions: false,
             failed: false,
             backend_call: None,
+            tokens: Arc::default(),
         }
+    }
+
+    /// The stream's token count as its chunks pass, for the meter (attach it
+    /// to the response: see [`StreamTokens`]).
+    pub fn tokens(&self) -> Arc<StreamTokens> {
+        self.tokens.clone()
     }
 
     /// Reports the relayed backend call's usage, error chunks and end to its metrics.
@@ -69,6 +80,9 @@ impl ChunkPipeline {
             frames.push(event.frame_with(&chunk.to_string()));
             return frames;
         }
+        // As the backend sent it: its usage counts even when the client did
+        // not ask to see it.
+        self.tokens.observe(&chunk);
         let chunk = self.normalizer.normalize(chunk);
         if let Some(recorder) = &mut self.recorder {
             recorder.observe(&chunk);

@@ -139,11 +139,14 @@ pub async fn relay(
         let pipeline =
             ChunkPipeline::new(normalizer, recorder).with_legacy_functions(asked.legacy_functions);
         let pipeline = pipeline.with_backend_call(call.clone());
-        return Ok(sse_response(normalized_stream(
+        let tokens = pipeline.tokens();
+        let mut response = sse_response(normalized_stream(
             call.observe_bytes(answer.body),
             pipeline,
             backend,
-        )));
+        ));
+        response.extensions_mut().insert(tokens);
+        return Ok(response);
     }
     let failed =
         |detail: String| backend_error(asked.backend, call.failed(BackendError::Stream(detail)));

@@ -302,6 +302,28 @@ async fn tokens_per_minute_count_the_usage_of_finished_responses_and_completions
     );
 }
 
+#[tokio::test]
+async fn a_streamed_chat_completion_counts_its_usage_against_tokens_per_minute() {
+    let app = spawn(vec![key("sk-s", "alpha", None, Some(50))], vec![]).await;
+    app.script(json!([
+        {"content": "hi there", "usage": {"prompt_tokens": 40, "completion_tokens": 20}},
+    ]))
+    .await;
+    let chat = json!({"model": "m", "stream": true, "stream_options": {"include_usage": true},
+                      "messages": [{"role": "user", "content": "x"}]});
+    let answer = call(&app, "POST", "/v1/chat/completions", "sk-s", chat.clone()).await;
+    assert_eq!(answer.status(), 200);
+    let stream = answer.text().await.unwrap();
+    assert!(stream.contains("\"total_tokens\":60"), "{stream}");
+    assert!(stream.ends_with("data: [DONE]\n\n"), "{stream}");
+    let (status, body) = json_call(&app, "POST", "/v1/chat/completions", "sk-s", chat).await;
+    assert_eq!(status, 429, "{body}");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("tokens per min (TPM): Limit 50, Used 60"));
+}
+
 /// A second server on the first one's database and mock (as after a restart).
 async fn restarted(app: &TestApp) -> std::net::SocketAddr {
     let mut config = Config {
