@@ -276,4 +276,13 @@ pub(crate) mod tests {
         insert("good", 2).commit(&db).await.unwrap();
         assert_eq!(rows(&db).await, 1);
     }
+
+    #[tokio::test]
+    async fn the_pool_closes_while_the_writer_holds_its_connection() {
+        let (_directory, db) = database().await;
+        insert("x", 1).commit(&db).await.unwrap();
+        let closed =
+            tokio::time::timeout(std::time::Duration::from_secs(5), db.pool().close()).await;
+        assert!(closed.is_ok(), "closing the pool waited for the writer");
+    }
 }
