@@ -343,10 +343,14 @@ fn stream(response: Response, watched: Watched) -> Response {
             }
         }
         if watched.counts_tokens() && !scan.usage_seen {
-            let answer_chars = counted.as_ref().map_or(scan.answer_chars, |counted| {
-                counted.answer_chars.load(Ordering::Relaxed)
-            });
-            watched.record(watched.estimate(answer_chars)).await;
+            // The pipeline may have seen usage in a chunk that sent no frame.
+            let tokens = match &counted {
+                Some(counted) => counted.usage().unwrap_or_else(|| {
+                    watched.estimate(counted.answer_chars.load(Ordering::Relaxed))
+                }),
+                None => watched.estimate(scan.answer_chars),
+            };
+            watched.record(tokens).await;
         }
     };
     Response::from_parts(parts, Body::from_stream(frames))

@@ -146,6 +146,42 @@ async fn unlock_conversation(
     }
 }
 
+/// Discards a response's row if dropped armed: the request was dropped (its
+/// client left) while the row was being inserted, which the store's writer
+/// completes anyway, and no task will ever run or finish the response. The
+/// discard is queued to the writer after the insert.
+struct UnstartedResponse {
+    armed: Option<(store::Database, String)>,
+}
+
+impl UnstartedResponse {
+    fn armed(db: &store::Database, response_id: &str) -> Self {
+        Self {
+            armed: Some((db.clone(), response_id.to_owned())),
+        }
+    }
+
+    fn disarm(&mut self) {
+        self.armed = None;
+    }
+}
+
+impl Drop for UnstartedResponse {
+    fn drop(&mut self) {
+        let Some((db, response_id)) = self.armed.take() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.spawn(async move {
+            if let Err(error) = store::responses::discard_unstarted(&db, &response_id).await {
+                tracing::error!(%error, %response_id, "could not discard a response that never started");
+            }
+        });
+    }
+}
+
 /// Releases a response's conversation if dropped armed: the request was
 /// dropped (its client left) before the response's task took it over.
 struct ConversationHold {
@@ -300,14 +336,17 @@ async fn open_and_run(state: AppState, prepared: PreparedResponse) -> ApiResult<
     let mut response = prepared.response.clone();
     response.status = ResponseStatus::InProgress;
     if response.store && !prepared.stored_once_finished {
-        store::responses::insert_response(
+        let mut unstarted = UnstartedResponse::armed(&state.db, &response.id);
+        let inserted = store::responses::insert_response(
             &state.db,
             &prepared.project,
             &response,
             &prepared.input_items,
             None,
         )
-        .await?;
+        .await;
+        unstarted.disarm();
+        inserted?;
     }
     // The response's task releases the conversation when it ends.
     hold.disarm();

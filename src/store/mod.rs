@@ -49,6 +49,13 @@ impl Database {
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+
+    /// Stops the writer (after the writes queued so far) and closes the pool
+    /// (which waits for every connection, the writer's included).
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.pool.close().await;
+    }
 }
 
 impl std::ops::Deref for Database {

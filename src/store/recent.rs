@@ -8,7 +8,10 @@
 //! Each entry is one response's link: its project, the response it continued
 //! and its own items as stored (input items, then output items). Only
 //! finished responses created with `store: true` are remembered, as they are
-//! committed; a deleted response is forgotten as it is deleted. Another
+//! committed. A response deleted, or changed after it finished (a late
+//! cancel), is forgotten for good: its id is kept as a tombstone, so that a
+//! finish committed around the same time (the row was already gone, or went
+//! between the commit and the remembering) cannot bring it back. Another
 //! process writing the same database file would not be seen: Portico expects
 //! to be the only writer of its file.
 
@@ -16,6 +19,10 @@ use std::sync::Arc;
 
 /// Bytes of stored item text the cache holds at most.
 pub const CAPACITY_BYTES: u64 = 32 * 1024 * 1024;
+
+/// Forgotten ids kept at most (ids of deleted responses; a finish racing a
+/// delete comes within seconds of it).
+pub const TOMBSTONES: u64 = 100_000;
 
 /// One response's place in its chain.
 #[derive(Debug)]
@@ -30,6 +37,7 @@ struct Link {
 #[derive(Debug, Clone)]
 pub struct RecentResponses {
     links: moka::future::Cache<String, Arc<Link>>,
+    forgotten: moka::future::Cache<String, ()>,
 }
 
 impl Default for RecentResponses {
@@ -49,6 +57,10 @@ impl RecentResponses {
                     u32::try_from(id.len() + link.project.len() + text).unwrap_or(u32::MAX)
                 })
                 .build(),
+            forgotten: moka::future::Cache::builder()
+                .max_capacity(TOMBSTONES)
+                .time_to_live(std::time::Duration::from_secs(3600))
+                .build(),
         }
     }
 
@@ -60,16 +72,24 @@ impl RecentResponses {
         previous: Option<&str>,
         items: impl Iterator<Item = &str>,
     ) {
+        if self.forgotten.contains_key(id) {
+            return;
+        }
         let link = Link {
             project: project.to_owned(),
             previous: previous.map(str::to_owned),
             items: items.map(Box::from).collect(),
         };
         self.links.insert(id.to_owned(), Arc::new(link)).await;
+        // Forgotten while it was being remembered.
+        if self.forgotten.contains_key(id) {
+            self.links.invalidate(id).await;
+        }
     }
 
-    /// Forgets a response (it was deleted).
+    /// Forgets a response for good (it was deleted, or changed after it ended).
     pub async fn forget(&self, id: &str) {
+        self.forgotten.insert(id.to_owned(), ()).await;
         self.links.invalidate(id).await;
     }
 
@@ -128,6 +148,9 @@ mod tests {
         recent.forget("a").await;
         assert_eq!(recent.chain("p", "b").await, None, "a was deleted");
         assert_eq!(recent.chain("p", "nothing").await, None);
+        // A finish of the deleted response committed late does not bring it back.
+        recent.remember("a", "p", None, ["a-in"].into_iter()).await;
+        assert_eq!(recent.chain("p", "b").await, None, "a stays forgotten");
     }
 
     #[tokio::test]

@@ -45,6 +45,17 @@ pub async fn insert_finished_response(
     Ok(())
 }
 
+/// Deletes a response still `in_progress` that will never run (its request
+/// was dropped while the row was being inserted). Through the writer, so
+/// that it comes after that insert.
+pub async fn discard_unstarted(db: &Database, id: &str) -> Result<(), sqlx::Error> {
+    let mut write = AtomicWrite::new();
+    write
+        .statement("DELETE FROM responses WHERE id = ? AND status = 'in_progress'")
+        .bind(id.to_owned());
+    write.commit(db).await
+}
+
 /// The turn a finished response belongs to (see [`finish_response`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Turn<'a> {
@@ -74,9 +85,14 @@ pub async fn finish_response(
         .bind(response.id.clone());
     insert_items(&mut write, &response.id, &[("output", &output)]);
     write.commit(db).await?;
-    if let Some(turn) = turn {
-        let input = texts(turn.input_items);
-        remember(db, turn.project, response, &input, &output).await;
+    match turn {
+        Some(turn) => {
+            let input = texts(turn.input_items);
+            remember(db, turn.project, response, &input, &output).await;
+        }
+        // Not the response's own end (a cancel finishing it from outside):
+        // what may have been remembered is no longer what is stored.
+        None => db.recent.forget(&response.id).await,
     }
     Ok(())
 }

@@ -108,3 +108,54 @@ async fn deleted_unstored_and_other_projects_responses_are_not_continued_from_me
     let unstored = turn(&db, None, true, false).await;
     assert_eq!(db.recent.chain("p", &unstored).await, None);
 }
+
+#[tokio::test]
+async fn a_response_deleted_while_it_ran_is_not_continued_once_it_finishes() {
+    let directory = tempfile::tempdir().unwrap();
+    let db = store::open(&directory.path().join("db.sqlite"))
+        .await
+        .unwrap();
+    let mut response = blank_response(new_id("resp_"), "mock".into(), 1_795_246_795);
+    let input = [user_item("Hello?")];
+    insert_response(&db, "p", &response, &input, None)
+        .await
+        .unwrap();
+    assert!(delete_response(&db, "p", &response.id).await.unwrap());
+    // It fails before any output: the finish's statements match no row and
+    // commit without error.
+    response.status = ResponseStatus::Failed;
+    let turn = Turn {
+        project: "p",
+        input_items: &input,
+    };
+    finish_response(&db, &response, Some(turn)).await.unwrap();
+    assert_eq!(
+        continuation(&db, "p", &response.id).await.unwrap(),
+        Continuation::NotFound
+    );
+}
+
+#[tokio::test]
+async fn a_response_whose_request_left_during_its_insert_is_discarded_after_it() {
+    use futures::FutureExt;
+    let directory = tempfile::tempdir().unwrap();
+    let db = store::open(&directory.path().join("db.sqlite"))
+        .await
+        .unwrap();
+    let response = blank_response(new_id("resp_"), "mock".into(), 1_795_246_795);
+    let input = [user_item("Hello?")];
+    // Polled once (queued to the writer), then its request is dropped.
+    let mut insert = insert_response(&db, "p", &response, &input, None).boxed();
+    assert!((&mut insert).now_or_never().is_none());
+    drop(insert);
+    discard_unstarted(&db, &response.id).await.unwrap();
+    assert!(get_response(&db, "p", &response.id)
+        .await
+        .unwrap()
+        .is_none());
+    let items: i64 = sqlx::query_scalar("SELECT count(*) FROM response_items")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(items, 0, "its items went with it");
+}

@@ -25,10 +25,18 @@ use super::atomic_write::{AtomicWrite, Bound};
 pub const MOST_WRITES_PER_TRANSACTION: usize = 64;
 
 /// The queue into the writer task. The task ends when the last `Writer`
-/// (with the last clone of its [`super::Database`]) is dropped.
+/// (with the last clone of its [`super::Database`]) is dropped, or at
+/// [`Writer::close`].
 #[derive(Debug, Clone)]
 pub struct Writer {
-    queue: mpsc::UnboundedSender<Submitted>,
+    queue: mpsc::UnboundedSender<Queued>,
+}
+
+/// What the writer task is asked to do.
+enum Queued {
+    Write(Submitted),
+    /// Commit what came before, give the connection back and stop.
+    Close(oneshot::Sender<()>),
 }
 
 /// A write and where its outcome goes.
@@ -54,41 +62,80 @@ impl Writer {
         }
         let (outcome, committed) = oneshot::channel();
         self.queue
-            .send(Submitted { write, outcome })
+            .send(Queued::Write(Submitted { write, outcome }))
             .map_err(|_| sqlx::Error::PoolClosed)?;
-        committed.await.map_err(|_| sqlx::Error::WorkerCrashed)?
+        committed.await.map_err(|_| sqlx::Error::PoolClosed)?
+    }
+
+    /// Commits the writes queued so far and stops the task, which gives its
+    /// connection back to the pool (closing the pool waits for it); later
+    /// writes fail with `PoolClosed`.
+    pub async fn close(&self) {
+        let (closed, done) = oneshot::channel();
+        if self.queue.send(Queued::Close(closed)).is_ok() {
+            let _ = done.await;
+        }
     }
 }
 
-async fn write_queued(pool: SqlitePool, mut submitted: mpsc::UnboundedReceiver<Submitted>) {
+async fn write_queued(pool: SqlitePool, mut queue: mpsc::UnboundedReceiver<Queued>) {
     let mut connection: Option<PoolConnection<Sqlite>> = None;
+    let mut queued = Vec::with_capacity(MOST_WRITES_PER_TRANSACTION);
     let mut batch = Vec::with_capacity(MOST_WRITES_PER_TRANSACTION);
-    while submitted
-        .recv_many(&mut batch, MOST_WRITES_PER_TRANSACTION)
+    while queue
+        .recv_many(&mut queued, MOST_WRITES_PER_TRANSACTION)
         .await
         > 0
     {
-        // Queued with the other in-process writers of these tables (see
-        // `store::write_lock`).
-        let _writing = super::write_lock().await;
-        let writer = match connection.as_mut() {
-            Some(writer) => writer,
-            None => match pool.acquire().await {
-                Ok(acquired) => connection.insert(acquired),
-                Err(error) => {
-                    let message = error.to_string();
-                    for Submitted { outcome, .. } in batch.drain(..) {
-                        let _ = outcome.send(Err(sqlx::Error::Protocol(message.clone())));
-                    }
-                    continue;
-                }
-            },
-        };
-        if !commit_batch(writer, &mut batch).await {
-            // After a failure the connection goes back to the pool, which
-            // tests it; the next batch takes a connection known to be good.
-            connection = None;
+        let mut closed = None;
+        for item in queued.drain(..) {
+            match item {
+                Queued::Write(submitted) if closed.is_none() => batch.push(submitted),
+                // Dropped: its caller gets `PoolClosed`.
+                Queued::Write(_) => {}
+                Queued::Close(done) => closed = closed.or(Some(done)),
+            }
         }
+        if !batch.is_empty() {
+            connection = write_batch(&pool, connection, &mut batch).await;
+        }
+        if let Some(done) = closed {
+            drop(connection);
+            let _ = done.send(());
+            return;
+        }
+    }
+}
+
+/// Commits `batch` on `connection` (taken from the pool if there is none) and
+/// gives back the connection to keep using.
+async fn write_batch(
+    pool: &SqlitePool,
+    mut connection: Option<PoolConnection<Sqlite>>,
+    batch: &mut Vec<Submitted>,
+) -> Option<PoolConnection<Sqlite>> {
+    // Queued with the other in-process writers of these tables (see
+    // `store::write_lock`).
+    let _writing = super::write_lock().await;
+    let writer = match connection.as_mut() {
+        Some(writer) => writer,
+        None => match pool.acquire().await {
+            Ok(acquired) => connection.insert(acquired),
+            Err(error) => {
+                let message = error.to_string();
+                for Submitted { outcome, .. } in batch.drain(..) {
+                    let _ = outcome.send(Err(sqlx::Error::Protocol(message.clone())));
+                }
+                return None;
+            }
+        },
+    };
+    if commit_batch(writer, batch).await {
+        connection
+    } else {
+        // After a failure the connection goes back to the pool, which tests
+        // it; the next batch takes a connection known to be good.
+        None
     }
 }
 
@@ -278,11 +325,19 @@ pub(crate) mod tests {
     }
 
     #[tokio::test]
-    async fn the_pool_closes_while_the_writer_holds_its_connection() {
+    async fn closing_commits_what_was_queued_gives_the_connection_back_and_refuses_later_writes() {
         let (_directory, db) = database().await;
+        // Both connections open: the writer's and a reader's.
         insert("x", 1).commit(&db).await.unwrap();
-        let closed =
-            tokio::time::timeout(std::time::Duration::from_secs(5), db.pool().close()).await;
-        assert!(closed.is_ok(), "closing the pool waited for the writer");
+        assert_eq!(rows(&db).await, 1);
+        let mut queued = insert("queued", 2).commit(&db).boxed();
+        assert!((&mut queued).now_or_never().is_none());
+        let closed = tokio::time::timeout(std::time::Duration::from_secs(5), db.close()).await;
+        assert!(closed.is_ok(), "closing waited for the writer's connection");
+        assert!(queued.await.is_ok(), "queued before the close: committed");
+        assert!(matches!(
+            insert("late", 3).commit(&db).await,
+            Err(sqlx::Error::PoolClosed)
+        ));
     }
 }
