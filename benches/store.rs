@@ -82,7 +82,7 @@ async fn stored_turn(db: &Database, previous: Option<String>) -> Result<String, 
         project: PROJECT,
         input_items: &input,
     };
-    store::responses::finish_response(db, &response, Some(turn)).await?;
+    store::responses::finish_response(db, &response, turn).await?;
     Ok(response.id)
 }
 

@@ -134,10 +134,10 @@ pub async fn run_response(
             Box::pin(store::responses::finish_response(
                 &db,
                 response,
-                Some(store::responses::Turn {
+                store::responses::Turn {
                     project: &prepared.project,
                     input_items: &prepared.input_items,
-                }),
+                },
             ))
             .await
         };

@@ -101,7 +101,10 @@ pub async fn cancel_response(
                 }
                 None => {
                     response.status = ResponseStatus::Cancelled;
-                    store::responses::finish_response(&state.db, &response, None).await?;
+                    // Not cancelled: it ended meanwhile; read it again.
+                    if store::background::cancel_if_unfinished(&state.db, &response).await? {
+                        return Ok(json_response(serde_json::to_string(&response)?));
+                    }
                 }
             },
         }

@@ -101,11 +101,30 @@ pub async fn cancel_if_queued(
     pool: &SqlitePool,
     response: &ResponseObject,
 ) -> Result<bool, sqlx::Error> {
+    cancel_if(pool, response, "status = 'queued'").await
+}
+
+/// Cancels a response that has not ended and that nothing runs (no live
+/// entry); false when it has ended meanwhile (its worker finished it
+/// between the caller's read and now: its answer stays).
+pub async fn cancel_if_unfinished(
+    pool: &SqlitePool,
+    response: &ResponseObject,
+) -> Result<bool, sqlx::Error> {
+    cancel_if(pool, response, "status IN ('queued', 'in_progress')").await
+}
+
+/// Stores `response` as cancelled if its row matches `condition`.
+async fn cancel_if(
+    pool: &SqlitePool,
+    response: &ResponseObject,
+    condition: &str,
+) -> Result<bool, sqlx::Error> {
     let body =
         serde_json::to_string(response).map_err(|error| sqlx::Error::Encode(Box::new(error)))?;
-    let result = sqlx::query(
-        "UPDATE responses SET status = 'cancelled', body = ? WHERE id = ? AND status = 'queued'",
-    )
+    let result = sqlx::query(&format!(
+        "UPDATE responses SET status = 'cancelled', body = ? WHERE id = ? AND {condition}"
+    ))
     .bind(body)
     .bind(&response.id)
     .execute(pool)

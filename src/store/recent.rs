@@ -8,8 +8,9 @@
 //! Each entry is one response's link: its project, the response it continued
 //! and its own items as stored (input items, then output items). Only
 //! finished responses created with `store: true` are remembered, as they are
-//! committed. A response deleted, or changed after it finished (a late
-//! cancel), is forgotten for good: its id is kept as a tombstone, so that a
+//! committed (a finished response is not changed afterwards: a cancel only
+//! changes responses that have not ended). A deleted response is forgotten
+//! for good: its id is kept as a tombstone, so that a
 //! finish committed around the same time (the row was already gone, or went
 //! between the commit and the remembering) cannot bring it back. Another
 //! process writing the same database file would not be seen: Portico expects
@@ -87,7 +88,7 @@ impl RecentResponses {
         }
     }
 
-    /// Forgets a response for good (it was deleted, or changed after it ended).
+    /// Forgets a response for good (it was deleted).
     pub async fn forget(&self, id: &str) {
         self.forgotten.insert(id.to_owned(), ()).await;
         self.links.invalidate(id).await;

@@ -65,13 +65,13 @@ pub struct Turn<'a> {
     pub input_items: &'a [Value],
 }
 
-/// Stores a response's final state and its output items, in one transaction.
-/// Given its `turn`, a stored response is remembered for the turns that
-/// continue it (see [`super::recent`]).
+/// Stores a response's final state and its output items, in one transaction;
+/// a stored response is remembered for the turns that continue it (see
+/// [`super::recent`]).
 pub async fn finish_response(
     db: &Database,
     response: &ResponseObject,
-    turn: Option<Turn<'_>>,
+    turn: Turn<'_>,
 ) -> Result<(), sqlx::Error> {
     let output = output_texts(response)?;
     let mut write = AtomicWrite::new();
@@ -85,15 +85,8 @@ pub async fn finish_response(
         .bind(response.id.clone());
     insert_items(&mut write, &response.id, &[("output", &output)]);
     write.commit(db).await?;
-    match turn {
-        Some(turn) => {
-            let input = texts(turn.input_items);
-            remember(db, turn.project, response, &input, &output).await;
-        }
-        // Not the response's own end (a cancel finishing it from outside):
-        // what may have been remembered is no longer what is stored.
-        None => db.recent.forget(&response.id).await,
-    }
+    let input = texts(turn.input_items);
+    remember(db, turn.project, response, &input, &output).await;
     Ok(())
 }
 

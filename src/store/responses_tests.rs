@@ -48,7 +48,7 @@ async fn turn(db: &Database, previous: Option<&str>, streamed: bool, store: bool
             project: "p",
             input_items: &input,
         };
-        finish_response(db, &response, Some(turn)).await.unwrap();
+        finish_response(db, &response, turn).await.unwrap();
     } else {
         insert_finished_response(db, "p", &response, &input)
             .await
@@ -128,7 +128,7 @@ async fn a_response_deleted_while_it_ran_is_not_continued_once_it_finishes() {
         project: "p",
         input_items: &input,
     };
-    finish_response(&db, &response, Some(turn)).await.unwrap();
+    finish_response(&db, &response, turn).await.unwrap();
     assert_eq!(
         continuation(&db, "p", &response.id).await.unwrap(),
         Continuation::NotFound
@@ -158,4 +158,37 @@ async fn a_response_whose_request_left_during_its_insert_is_discarded_after_it()
         .await
         .unwrap();
     assert_eq!(items, 0, "its items went with it");
+}
+
+#[tokio::test]
+async fn a_cancel_that_comes_after_the_response_ended_changes_nothing() {
+    let directory = tempfile::tempdir().unwrap();
+    let db = store::open(&directory.path().join("db.sqlite"))
+        .await
+        .unwrap();
+    let ended = turn(&db, None, true, true).await;
+    let running = blank_response(new_id("resp_"), "mock".into(), 1_795_246_795);
+    insert_response(&db, "p", &running, &[user_item("Hi")], None)
+        .await
+        .unwrap();
+    for (id, cancelled) in [(&ended, false), (&running.id, true)] {
+        let mut response = blank_response(id.clone(), "mock".into(), 1_795_246_795);
+        response.status = ResponseStatus::Cancelled;
+        assert_eq!(
+            store::background::cancel_if_unfinished(&db, &response)
+                .await
+                .unwrap(),
+            cancelled
+        );
+    }
+    let status = |id: String| {
+        let db = db.clone();
+        async move { get_response(&db, "p", &id).await.unwrap().unwrap().status }
+    };
+    assert_eq!(status(ended.clone()).await, "completed");
+    assert_eq!(status(running.id.clone()).await, "cancelled");
+    let Continuation::Chain(items) = continuation(&db, "p", &ended).await.unwrap() else {
+        panic!("the ended response is still continued")
+    };
+    assert_eq!(items.len(), 4);
 }
