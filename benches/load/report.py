@@ -280,6 +280,7 @@ def criterion_section():
         ("store/chain_query_only_1000_turns", "Store: the chain query alone, 1,000 turns", None),
         ("store/chain_items_as_values_1000_turns", "Store: chain_items as JSON values, 1,000 turns", None),
         ("store/chain_rebuild_1000_turns", "Store: chain_items + chat_messages, 1,000 turns", None),
+        ("store/chain_rebuild_1000_turns_recent", "Store: the same chain from the recently finished responses in memory", None),
     ]
     rows = []
     for bench, label, _ in benches:
