@@ -29,6 +29,15 @@ fn answer(text: &str) -> OutputItem {
     }
 }
 
+/// A fresh database file as the server opens it.
+async fn database() -> (tempfile::TempDir, Database) {
+    let directory = tempfile::tempdir().unwrap();
+    let db = store::open(&directory.path().join("db.sqlite"))
+        .await
+        .unwrap();
+    (directory, db)
+}
+
 /// A finished turn stored the way the engine stores it: `streamed` ones are
 /// inserted in progress and finished, the others inserted once finished.
 async fn turn(db: &Database, previous: Option<&str>, streamed: bool, store: bool) -> String {
@@ -84,10 +93,7 @@ async fn a_remembered_chain_is_the_chain_the_database_holds() {
 
 #[tokio::test]
 async fn deleted_unstored_and_other_projects_responses_are_not_continued_from_memory() {
-    let directory = tempfile::tempdir().unwrap();
-    let db = store::open(&directory.path().join("db.sqlite"))
-        .await
-        .unwrap();
+    let (_directory, db) = database().await;
     let first = turn(&db, None, false, true).await;
     let second = turn(&db, Some(&first), true, true).await;
     assert!(delete_response(&db, "p", &first).await.unwrap());
@@ -111,10 +117,7 @@ async fn deleted_unstored_and_other_projects_responses_are_not_continued_from_me
 
 #[tokio::test]
 async fn a_response_deleted_while_it_ran_is_not_continued_once_it_finishes() {
-    let directory = tempfile::tempdir().unwrap();
-    let db = store::open(&directory.path().join("db.sqlite"))
-        .await
-        .unwrap();
+    let (_directory, db) = database().await;
     let mut response = blank_response(new_id("resp_"), "mock".into(), 1_795_246_795);
     let input = [user_item("Hello?")];
     insert_response(&db, "p", &response, &input, None)
@@ -138,10 +141,7 @@ async fn a_response_deleted_while_it_ran_is_not_continued_once_it_finishes() {
 #[tokio::test]
 async fn a_response_whose_request_left_during_its_insert_is_discarded_after_it() {
     use futures::FutureExt;
-    let directory = tempfile::tempdir().unwrap();
-    let db = store::open(&directory.path().join("db.sqlite"))
-        .await
-        .unwrap();
+    let (_directory, db) = database().await;
     let response = blank_response(new_id("resp_"), "mock".into(), 1_795_246_795);
     let input = [user_item("Hello?")];
     // Polled once (queued to the writer), then its request is dropped.
@@ -162,10 +162,7 @@ async fn a_response_whose_request_left_during_its_insert_is_discarded_after_it()
 
 #[tokio::test]
 async fn a_cancel_that_comes_after_the_response_ended_changes_nothing() {
-    let directory = tempfile::tempdir().unwrap();
-    let db = store::open(&directory.path().join("db.sqlite"))
-        .await
-        .unwrap();
+    let (_directory, db) = database().await;
     let ended = turn(&db, None, true, true).await;
     let running = blank_response(new_id("resp_"), "mock".into(), 1_795_246_795);
     insert_response(&db, "p", &running, &[user_item("Hi")], None)
