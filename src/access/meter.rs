@@ -132,6 +132,12 @@ impl AnswerTokens {
             answer_chars: answer_chars(answer),
         }
     }
+
+    /// What the answer counts for: its usage, else the estimate.
+    fn tokens(&self, watched: &Watched) -> u64 {
+        self.usage
+            .unwrap_or_else(|| watched.estimate(self.answer_chars))
+    }
 }
 
 /// `answer` as a JSON response carrying its [`AnswerTokens`].
@@ -154,7 +160,8 @@ pub struct StreamTokens {
 }
 
 impl StreamTokens {
-    /// Counts one chunk as sent to the client.
+    /// Counts one chunk as the backend sent it (its usage counts even when
+    /// the client did not ask to see it).
     pub fn observe(&self, chunk: &Value) {
         self.answer_chars
             .fetch_add(answer_chars(chunk), Ordering::Relaxed);
@@ -165,6 +172,14 @@ impl StreamTokens {
 
     fn usage(&self) -> Option<u64> {
         Some(self.usage.load(Ordering::Relaxed)).filter(|tokens| *tokens > 0)
+    }
+
+    /// The count so far, as for a whole answer.
+    fn so_far(&self) -> AnswerTokens {
+        AnswerTokens {
+            usage: self.usage(),
+            answer_chars: self.answer_chars.load(Ordering::Relaxed),
+        }
     }
 }
 
@@ -184,10 +199,7 @@ pub async fn watch(response: Response, watched: Watched) -> Response {
     }
     if let Some(tokens) = response.extensions().get::<AnswerTokens>().copied() {
         if watched.counts_tokens() {
-            let counted = tokens
-                .usage
-                .unwrap_or_else(|| watched.estimate(tokens.answer_chars));
-            watched.record(counted).await;
+            watched.record(tokens.tokens(&watched)).await;
         }
         return response;
     }
@@ -198,9 +210,9 @@ pub async fn watch(response: Response, watched: Watched) -> Response {
     };
     if let Ok(value) = serde_json::from_slice::<Value>(&bytes) {
         if watched.counts_tokens() {
-            let tokens = usage_tokens(value.get("usage"))
-                .unwrap_or_else(|| watched.estimate(answer_chars(&value)));
-            watched.record(tokens).await;
+            watched
+                .record(AnswerTokens::of(&value).tokens(&watched))
+                .await;
         } else if value.get("object").and_then(Value::as_str) == Some("thread.run") {
             if let Some(run_id) = value.get("id").and_then(Value::as_str) {
                 watched.note_run(run_id).await;
@@ -345,9 +357,7 @@ fn stream(response: Response, watched: Watched) -> Response {
         if watched.counts_tokens() && !scan.usage_seen {
             // The pipeline may have seen usage in a chunk that sent no frame.
             let tokens = match &counted {
-                Some(counted) => counted.usage().unwrap_or_else(|| {
-                    watched.estimate(counted.answer_chars.load(Ordering::Relaxed))
-                }),
+                Some(counted) => counted.so_far().tokens(&watched),
                 None => watched.estimate(scan.answer_chars),
             };
             watched.record(tokens).await;

@@ -10,9 +10,11 @@ pub mod input;
 pub mod run;
 pub mod sink;
 
+use std::future::Future;
 use std::sync::Arc;
 
 use axum::http::StatusCode;
+use futures::future::BoxFuture;
 use futures::StreamExt;
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -146,79 +148,57 @@ async fn unlock_conversation(
     }
 }
 
-/// Discards a response's row if dropped armed: the request was dropped (its
-/// client left) while the row was being inserted, which the store's writer
-/// completes anyway, and no task will ever run or finish the response. The
-/// discard is queued to the writer after the insert.
-struct UnstartedResponse {
-    armed: Option<(store::Database, String)>,
+/// Work that must still happen if the request is dropped (its client left)
+/// before someone else takes it over: spawned on drop unless disarmed.
+struct IfDropped(Option<BoxFuture<'static, ()>>);
+
+impl IfDropped {
+    fn armed(cleanup: impl Future<Output = ()> + Send + 'static) -> Self {
+        Self(Some(Box::pin(cleanup)))
+    }
+
+    /// Someone else does it now, or it is no longer needed.
+    fn disarm(&mut self) {
+        self.0 = None;
+    }
 }
 
-impl UnstartedResponse {
-    fn armed(db: &store::Database, response_id: &str) -> Self {
-        Self {
-            armed: Some((db.clone(), response_id.to_owned())),
+impl Drop for IfDropped {
+    fn drop(&mut self) {
+        if let (Some(cleanup), Ok(runtime)) = (self.0.take(), tokio::runtime::Handle::try_current())
+        {
+            runtime.spawn(cleanup);
         }
     }
-
-    fn disarm(&mut self) {
-        self.armed = None;
-    }
 }
 
-impl Drop for UnstartedResponse {
-    fn drop(&mut self) {
-        let Some((db, response_id)) = self.armed.take() else {
-            return;
-        };
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        runtime.spawn(async move {
-            if let Err(error) = store::responses::discard_unstarted(&db, &response_id).await {
-                tracing::error!(%error, %response_id, "could not discard a response that never started");
-            }
-        });
-    }
+/// Releases a response's conversation if the request is dropped before the
+/// response's task takes it over.
+fn conversation_hold(db: &sqlx::SqlitePool, prepared: &PreparedResponse) -> IfDropped {
+    let Some(conversation_id) = prepared.conversation.clone() else {
+        return IfDropped(None);
+    };
+    let (db, project, response_id) = (
+        db.clone(),
+        prepared.project.clone(),
+        prepared.response.id.clone(),
+    );
+    IfDropped::armed(async move {
+        unlock_conversation(&db, &project, &conversation_id, &response_id).await;
+    })
 }
 
-/// Releases a response's conversation if dropped armed: the request was
-/// dropped (its client left) before the response's task took it over.
-struct ConversationHold {
-    held: Option<(sqlx::SqlitePool, String, String, String)>,
-}
-
-impl ConversationHold {
-    fn of(db: &sqlx::SqlitePool, prepared: &PreparedResponse) -> Self {
-        let held = prepared.conversation.as_ref().map(|conversation_id| {
-            (
-                db.clone(),
-                prepared.project.clone(),
-                conversation_id.clone(),
-                prepared.response.id.clone(),
-            )
-        });
-        Self { held }
-    }
-
-    /// Someone else releases the conversation now.
-    fn disarm(&mut self) {
-        self.held = None;
-    }
-}
-
-impl Drop for ConversationHold {
-    fn drop(&mut self) {
-        let Some((db, project, conversation_id, response_id)) = self.held.take() else {
-            return;
-        };
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        runtime.spawn(async move {
-            unlock_conversation(&db, &project, &conversation_id, &response_id).await;
-        });
-    }
+/// Discards a response's row if the request is dropped while the row is
+/// being inserted: the store's writer completes the insert anyway, and no task
+/// will ever run or finish the response. The discard is queued to the writer
+/// after the insert.
+fn unstarted_response(db: &store::Database, response_id: &str) -> IfDropped {
+    let (db, response_id) = (db.clone(), response_id.to_owned());
+    IfDropped::armed(async move {
+        if let Err(error) = store::responses::discard_unstarted(&db, &response_id).await {
+            tracing::error!(%error, %response_id, "could not discard a response that never started");
+        }
+    })
 }
 
 /// Stores a background response as `queued` together with the job a worker
@@ -286,7 +266,7 @@ async fn open_and_run(state: AppState, prepared: PreparedResponse) -> ApiResult<
     let state = &state;
     // A client that leaves while a stream's first event is awaited drops
     // this phase: its conversation must not stay locked.
-    let mut hold = ConversationHold::of(&state.db, &prepared);
+    let mut hold = conversation_hold(&state.db, &prepared);
     // In flight from here (the kill switch stops it): a whole answer is read
     // in this phase, which can last the whole generation.
     let registration = state.access.inflight.register(
@@ -336,7 +316,7 @@ async fn open_and_run(state: AppState, prepared: PreparedResponse) -> ApiResult<
     let mut response = prepared.response.clone();
     response.status = ResponseStatus::InProgress;
     if response.store && !prepared.stored_once_finished {
-        let mut unstarted = UnstartedResponse::armed(&state.db, &response.id);
+        let mut unstarted = unstarted_response(&state.db, &response.id);
         let inserted = store::responses::insert_response(
             &state.db,
             &prepared.project,

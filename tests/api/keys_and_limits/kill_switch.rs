@@ -9,6 +9,13 @@ use serde_json::{json, Value};
 use super::{call, issue, json_call, key, spawn, ADMIN};
 use crate::helpers::TestApp;
 
+/// An admin `POST` (suspend, resume) that must succeed; its answer.
+async fn admin_post(app: &TestApp, path: &str) -> Value {
+    let (status, body) = json_call(app, "POST", path, ADMIN, Value::Null).await;
+    assert_eq!(status, 200, "{path}: {body}");
+    body
+}
+
 async fn disconnected_streams(app: &TestApp) -> u64 {
     let stats: Value = app
         .client
@@ -79,15 +86,7 @@ async fn suspending_a_project_cancels_its_running_responses_and_refuses_it_until
             .is_some_and(|text| !text.is_empty())
     })
     .await;
-    let (status, project) = json_call(
-        &app,
-        "POST",
-        "/admin/projects/alpha/suspend",
-        ADMIN,
-        Value::Null,
-    )
-    .await;
-    assert_eq!(status, 200, "{project}");
+    let project = admin_post(&app, "/admin/projects/alpha/suspend").await;
     assert_eq!(project["suspended"], true);
     assert_eq!(project["cancelled"]["responses"], 2, "{project}");
     let rest = stream.text().await.unwrap();
@@ -112,15 +111,7 @@ async fn suspending_a_project_cancels_its_running_responses_and_refuses_it_until
             .status(),
         200
     );
-    let (status, _) = json_call(
-        &app,
-        "POST",
-        "/admin/projects/alpha/resume",
-        ADMIN,
-        Value::Null,
-    )
-    .await;
-    assert_eq!(status, 200);
+    admin_post(&app, "/admin/projects/alpha/resume").await;
     let (status, body) = json_call(&app, "GET", &background, "sk-a", Value::Null).await;
     assert_eq!((status, body["status"].clone()), (200, json!("cancelled")));
 }
@@ -163,15 +154,7 @@ async fn suspending_a_key_stops_its_chat_streams_and_runs_and_only_that_key() {
             == "in_progress"
     })
     .await;
-    let (status, key) = json_call(
-        &app,
-        "POST",
-        &format!("/admin/keys/{id}/suspend"),
-        ADMIN,
-        Value::Null,
-    )
-    .await;
-    assert_eq!(status, 200, "{key}");
+    let key = admin_post(&app, &format!("/admin/keys/{id}/suspend")).await;
     assert_eq!(
         (key["suspended"].clone(), key["cancelled"]["runs"].clone()),
         (json!(true), json!(1))
@@ -209,14 +192,7 @@ async fn suspending_a_key_stops_its_chat_streams_and_runs_and_only_that_key() {
         .unwrap()
         .iter()
         .any(|key| key["id"] == id && key["suspended"] == true));
-    json_call(
-        &app,
-        "POST",
-        &format!("/admin/keys/{id}/resume"),
-        ADMIN,
-        Value::Null,
-    )
-    .await;
+    admin_post(&app, &format!("/admin/keys/{id}/resume")).await;
     assert_eq!(
         call(&app, "GET", "/v1/models", secret, Value::Null)
             .await
@@ -252,15 +228,7 @@ async fn suspending_a_project_stops_a_response_waiting_for_its_whole_answer() {
         })
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let (status, project) = json_call(
-        &app,
-        "POST",
-        "/admin/projects/alpha/suspend",
-        ADMIN,
-        Value::Null,
-    )
-    .await;
-    assert_eq!(status, 200, "{project}");
+    let project = admin_post(&app, "/admin/projects/alpha/suspend").await;
     assert_eq!(project["cancelled"]["responses"], 1, "{project}");
     let (status, body) = waiting.await.unwrap();
     assert_eq!(status, 403, "{body}");
