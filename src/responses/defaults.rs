@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::object::{ResponseObject, ResponseStatus};
+use super::object::{Billing, ResponseObject, ResponseStatus, ToolUsage};
 use super::request::CreateResponseRequest;
 
 /// A Response with OpenAI's defaults and no output.
@@ -14,7 +14,7 @@ pub fn blank_response(id: String, model: String, created_at: i64) -> ResponseObj
         created_at,
         status: ResponseStatus::InProgress,
         background: false,
-        billing: json!({"payer": "developer"}),
+        billing: Billing::default(),
         completed_at: None,
         conversation: None,
         error: None,
@@ -38,16 +38,7 @@ pub fn blank_response(id: String, model: String, created_at: i64) -> ResponseObj
         temperature: 1.0,
         text: json!({"format": {"type": "text"}, "verbosity": "medium"}),
         tool_choice: Value::String("auto".into()),
-        tool_usage: json!({
-            "image_gen": {
-                "input_tokens": 0,
-                "input_tokens_details": {"image_tokens": 0, "text_tokens": 0},
-                "output_tokens": 0,
-                "output_tokens_details": {"image_tokens": 0, "text_tokens": 0},
-                "total_tokens": 0
-            },
-            "web_search": {"num_requests": 0}
-        }),
+        tool_usage: ToolUsage::default(),
         tools: Vec::new(),
         top_logprobs: 0,
         top_p: 1.0,

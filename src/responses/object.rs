@@ -49,7 +49,7 @@ pub struct ResponseObject {
     pub status: ResponseStatus,
     pub background: bool,
     #[schema(value_type = Object)]
-    pub billing: Value,
+    pub billing: Billing,
     pub completed_at: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
@@ -82,7 +82,7 @@ pub struct ResponseObject {
     pub tool_choice: Value,
     /// Usage of OpenAI's hosted tools: always zero, Portico runs none.
     #[schema(value_type = Object)]
-    pub tool_usage: Value,
+    pub tool_usage: ToolUsage,
     #[schema(value_type = Vec<Object>)]
     pub tools: Vec<Value>,
     pub top_logprobs: u64,
@@ -92,6 +92,56 @@ pub struct ResponseObject {
     pub user: Option<String>,
     #[schema(value_type = Object)]
     pub metadata: Map<String, Value>,
+}
+
+/// `billing`: who pays (always the developer here). Typed rather than a JSON
+/// value: every Response carries it and a constant costs no allocation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Billing {
+    pub payer: std::borrow::Cow<'static, str>,
+}
+
+impl Default for Billing {
+    fn default() -> Self {
+        Self {
+            payer: std::borrow::Cow::Borrowed("developer"),
+        }
+    }
+}
+
+/// `tool_usage`: what OpenAI's hosted tools used, always zero (Portico runs
+/// none). Typed for the same reason as [`Billing`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ToolUsage {
+    pub image_gen: ImageGenUsage,
+    pub web_search: WebSearchUsage,
+}
+
+/// `tool_usage.image_gen`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ImageGenUsage {
+    pub input_tokens: u64,
+    pub input_tokens_details: ImageTextTokens,
+    pub output_tokens: u64,
+    pub output_tokens_details: ImageTextTokens,
+    pub total_tokens: u64,
+}
+
+/// Image and text token counts of `tool_usage.image_gen`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ImageTextTokens {
+    pub image_tokens: u64,
+    pub text_tokens: u64,
+}
+
+/// `tool_usage.web_search`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WebSearchUsage {
+    pub num_requests: u64,
 }
 
 /// `error` of a failed response.
