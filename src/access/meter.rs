@@ -343,7 +343,7 @@ fn stream(response: Response, watched: Watched) -> Response {
             if let Some(tokens) = counted.as_ref().and_then(|counted| counted.usage()) {
                 if !scan.usage_seen {
                     scan.usage_seen = true;
-                    watched.record(tokens).await;
+                    Box::pin(watched.record(tokens)).await;
                 }
             }
             yield Ok::<Bytes, Infallible>(chunk);
@@ -360,7 +360,7 @@ fn stream(response: Response, watched: Watched) -> Response {
                 Some(counted) => counted.so_far().tokens(&watched),
                 None => watched.estimate(scan.answer_chars),
             };
-            watched.record(tokens).await;
+            Box::pin(watched.record(tokens)).await;
         }
     };
     Response::from_parts(parts, Body::from_stream(frames))
@@ -379,7 +379,7 @@ async fn observe(watched: &Watched, scan: &mut Scan, data: String) {
             scan.answer_chars += answer_chars(&chunk);
             if let Some(tokens) = usage_tokens(chunk.get("usage")) {
                 scan.usage_seen = true;
-                watched.record(tokens).await;
+                Box::pin(watched.record(tokens)).await;
             }
         }
         Route::Runs if !scan.run_seen => {
@@ -389,7 +389,7 @@ async fn observe(watched: &Watched, scan: &mut Scan, data: String) {
             if event.get("object").and_then(Value::as_str) == Some("thread.run") {
                 scan.run_seen = true;
                 if let Some(run_id) = event.get("id").and_then(Value::as_str) {
-                    watched.note_run(run_id).await;
+                    Box::pin(watched.note_run(run_id)).await;
                 }
             }
         }

@@ -66,9 +66,7 @@ pub fn spawn_foreground(
         let response = run_response(db, prepared, opened, sink, Some(cancel)).await;
         // Cancelled responses end without a terminal event: counted here.
         if !counted.load(Ordering::Relaxed) {
-            limits
-                .record(&project, key_id.as_deref(), total_tokens(&response))
-                .await;
+            Box::pin(limits.record(&project, key_id.as_deref(), total_tokens(&response))).await;
         }
         drop(registration);
     };

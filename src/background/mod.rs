@@ -110,7 +110,7 @@ async fn run_claimed(state: &AppState, claimed: store::background::ClaimedJob) {
         },
     };
     let prepared = PreparedResponse {
-        response,
+        response: Box::new(response),
         input_items: job.input_items,
         chat: job.chat,
         backend,

@@ -32,8 +32,9 @@ use crate::stream::ResponseStreamEvent;
 /// Everything needed to run one response.
 #[derive(Debug)]
 pub struct PreparedResponse {
-    /// The response as it starts (no output yet).
-    pub response: ResponseObject,
+    /// The response as it starts (no output yet). Boxed: it moves into the
+    /// response's builder when it runs, leaving its id behind.
+    pub response: Box<ResponseObject>,
     /// The request's own input items, normalized, to store.
     pub input_items: Vec<Value>,
     /// What the backend is asked.
@@ -108,7 +109,7 @@ pub async fn prepare(
         .as_ref()
         .map(|id| serde_json::json!({"id": id}));
     Ok(PreparedResponse {
-        response,
+        response: Box::new(response),
         input_items,
         chat,
         backend,
@@ -205,7 +206,7 @@ fn unstarted_response(db: &store::Database, response_id: &str) -> IfDropped {
 /// will run, in one transaction, before the client hears of it; then wakes a
 /// worker. Returns the queued response.
 pub async fn enqueue(state: &AppState, prepared: PreparedResponse) -> ApiResult<ResponseObject> {
-    let mut response = prepared.response.clone();
+    let mut response = ResponseObject::clone(&prepared.response);
     response.status = ResponseStatus::Queued;
     let job = serde_json::to_value(crate::background::Job {
         chat: prepared.chat.clone(),

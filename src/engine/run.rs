@@ -32,17 +32,28 @@ pub type Opened = Result<(Option<Result<ChatEvent, BackendError>>, ChatEventStre
 /// for 1.5 KB of prepared response is memory every open stream pays.
 pub async fn run_response(
     db: Database,
-    prepared: Box<PreparedResponse>,
+    mut prepared: Box<PreparedResponse>,
     opened: Opened,
     mut sink: Sink,
     mut cancel: Option<watch::Receiver<bool>>,
 ) -> ResponseObject {
+    // The builder's copy is the response from here on: moved, not cloned, so
+    // that an open stream does not hold it twice (what stays is its id).
+    let background = prepared.response.background;
+    // The input items are kept for the store and the conversation only.
+    if !(prepared.response.store || background) && prepared.conversation.is_none() {
+        prepared.input_items = Vec::new();
+    }
+    let placeholder = Box::new(ResponseObject {
+        id: prepared.response.id.clone(),
+        ..ResponseObject::default()
+    });
     let mut builder = ResponseStreamBuilder::new(
-        prepared.response.clone(),
+        std::mem::replace(&mut prepared.response, placeholder),
         prepared.reasoning_as_summary,
         prepared.obfuscate,
     );
-    if prepared.response.background {
+    if background {
         let events = builder.queue().unwrap_or_default();
         sink.emit(events, &builder).await;
     }

@@ -7,10 +7,11 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 /// `queued → in_progress → completed | incomplete | failed | cancelled`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ResponseStatus {
     Queued,
+    #[default]
     InProgress,
     Completed,
     Incomplete,
@@ -40,8 +41,10 @@ impl ResponseStatus {
     }
 }
 
+// `Default` is an empty response (no field allocates): a placeholder for one
+// moved elsewhere. A new response starts from `defaults::blank_response`.
 /// A Response (`object: "response"`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ResponseObject {
     pub id: String,
     pub object: String,

@@ -76,7 +76,8 @@ enum OpenItem {
 /// Builds the event sequence of one response from normalized deltas.
 #[derive(Debug)]
 pub struct ResponseStreamBuilder {
-    response: ResponseObject,
+    /// Boxed: the builder lives in every running response's task.
+    response: Box<ResponseObject>,
     next_sequence: u64,
     open: Option<OpenItem>,
     reasoning_as_summary: bool,
@@ -98,7 +99,12 @@ impl ResponseStreamBuilder {
     /// otherwise, as on OpenAI, it is not streamed and appears only as
     /// `reasoning_text` content of the finished item. With `obfuscate`, deltas carry
     /// OpenAI's random `obfuscation` padding.
-    pub fn new(mut response: ResponseObject, reasoning_as_summary: bool, obfuscate: bool) -> Self {
+    pub fn new(
+        response: impl Into<Box<ResponseObject>>,
+        reasoning_as_summary: bool,
+        obfuscate: bool,
+    ) -> Self {
+        let mut response = response.into();
         response.output.clear();
         response.usage = None;
         Self {
@@ -161,13 +167,13 @@ impl ResponseStreamBuilder {
         if !self.queued {
             self.response.status = ResponseStatus::InProgress;
             events.push(Event::Created {
-                response: Box::new(self.response.clone()),
+                response: self.response.clone(),
                 sequence_number: self.sequence(),
             });
         }
         self.response.status = ResponseStatus::InProgress;
         events.push(Event::InProgress {
-            response: Box::new(self.response.clone()),
+            response: self.response.clone(),
             sequence_number: self.sequence(),
         });
         Ok(events)
@@ -181,7 +187,7 @@ impl ResponseStreamBuilder {
         }
         self.queued = true;
         self.response.status = ResponseStatus::Queued;
-        let snapshot = Box::new(self.response.clone());
+        let snapshot = self.response.clone();
         Ok(vec![
             Event::Created {
                 response: snapshot.clone(),
@@ -212,7 +218,7 @@ impl ResponseStreamBuilder {
     /// The response as a poller sees it now: the finished items and the open one
     /// so far (status `in_progress`).
     pub fn snapshot(&self) -> ResponseObject {
-        let mut snapshot = self.response.clone();
+        let mut snapshot = ResponseObject::clone(&self.response);
         if let Some(open) = &self.open {
             let item = match open {
                 OpenItem::Message { id, text } => OutputItem::Message {
@@ -281,7 +287,7 @@ impl ResponseStreamBuilder {
                 });
                 self.response.completed_at = None;
                 events.push(Event::Incomplete {
-                    response: Box::new(self.response.clone()),
+                    response: self.response.clone(),
                     sequence_number,
                 });
             }
@@ -289,7 +295,7 @@ impl ResponseStreamBuilder {
                 self.response.status = ResponseStatus::Completed;
                 self.response.completed_at = Some(now);
                 events.push(Event::Completed {
-                    response: Box::new(self.response.clone()),
+                    response: self.response.clone(),
                     sequence_number,
                 });
             }
@@ -313,7 +319,7 @@ impl ResponseStreamBuilder {
         self.response.usage = usage;
         let sequence_number = self.sequence();
         events.push(Event::Failed {
-            response: Box::new(self.response.clone()),
+            response: self.response.clone(),
             sequence_number,
         });
         Ok(events)

@@ -504,3 +504,36 @@ async fn a_non_streamed_turn_whose_client_left_still_completes_into_its_conversa
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn a_turn_that_fails_mid_stream_releases_its_conversation_for_the_next() {
+    let app = spawn_app().await;
+    let conversation = create(&app, json!({})).await;
+    app.script(json!([
+        {"content": "one two three four", "fail_after_events": 2},
+        {"content": "second turn"}
+    ]))
+    .await;
+    let turn = json!({"model": "m", "input": "x", "conversation": conversation, "stream": true});
+    let failed = app
+        .client
+        .post(app.url("/v1/responses"))
+        .json(&turn)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(failed.contains("event: response.failed"), "{failed}");
+    // Nothing was appended (the turn failed) and the lock is gone: the next
+    // turn is accepted at once.
+    let (status, answer) = app
+        .post(
+            "/v1/responses",
+            json!({"model": "m", "input": "y", "conversation": conversation}),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["output"][0]["content"][0]["text"], "second turn");
+}
