@@ -162,7 +162,14 @@ mod tests {
             tracing_subscriber::EnvFilter::new("info"),
             move || writer.clone(),
         );
+        // `tracing` caches each callsite's interest process-wide, computed by
+        // the first thread to reach it; with one dispatcher registered that is
+        // the reaching thread's own, and a sibling test with no subscriber
+        // would cache `never` and silence the line here. A second, always
+        // interested dispatcher makes the cache the union of both.
+        let _anchor = tracing::Dispatch::new(tracing_subscriber::registry());
         let _default = tracing::subscriber::set_default(subscriber);
+        tracing::callsite::rebuild_interest_cache();
         let metrics = Metrics::new();
         let app = Router::new()
             .route(
