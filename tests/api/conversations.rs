@@ -514,18 +514,18 @@ async fn a_turn_that_fails_mid_stream_releases_its_conversation_for_the_next() {
         {"content": "second turn"}
     ]))
     .await;
-    let turn = json!({"model": "m", "input": "x", "conversation": conversation, "stream": true});
-    let failed = app
-        .client
-        .post(app.url("/v1/responses"))
-        .json(&turn)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(failed.contains("event: response.failed"), "{failed}");
+    let (status, _, events) = app
+        .post_stream(
+            "/v1/responses",
+            json!({"model": "m", "input": "x", "conversation": conversation, "stream": true}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        events.last().and_then(|(name, _)| name.as_deref()),
+        Some("response.failed"),
+        "{events:?}"
+    );
     // Nothing was appended (the turn failed) and the lock is gone: the next
     // turn is accepted at once.
     let (status, answer) = app
