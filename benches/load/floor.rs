@@ -9,9 +9,14 @@
 //! stack (floor − direct), which no code of Portico's can remove, and what
 //! Portico's own work adds on top of it (Portico − floor).
 //!
-//! `floorproxy BACKEND_BASE_URL [LISTEN_ADDRESS]` prints
+//! `floorproxy BACKEND_BASE_URL [LISTEN_ADDRESS [SPIN_MICROSECONDS]]` prints
 //! `listening on http://ADDRESS` and serves until killed. Run by plain
 //! `cargo bench` (which passes `--bench`) it does nothing.
+//!
+//! `SPIN_MICROSECONDS` adds that much CPU work to each request (a fixed number
+//! of loop rounds, calibrated at start, so a preempted request still does all
+//! of it): the floor with a gateway's CPU cost and none of its code, to see how
+//! the tail latency on this machine follows the CPU a request takes.
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -26,6 +31,8 @@ type Failure = Box<dyn std::error::Error + Send + Sync>;
 struct Upstream {
     client: reqwest::Client,
     base: String,
+    /// Loop rounds of CPU work per request (see the module doc).
+    spin_rounds: u64,
 }
 
 fn main() {
@@ -35,13 +42,15 @@ fn main() {
         return;
     };
     let listen = args.get(1).map_or("127.0.0.1:0", String::as_str);
-    if let Err(error) = serve(base, listen) {
+    let spin_micros: u64 = args.get(2).and_then(|arg| arg.parse().ok()).unwrap_or(0);
+    if let Err(error) = serve(base, listen, spin_micros) {
         eprintln!("floorproxy: {error}");
         std::process::exit(1);
     }
 }
 
-fn serve(base: &str, listen: &str) -> Result<(), Failure> {
+fn serve(base: &str, listen: &str, spin_micros: u64) -> Result<(), Failure> {
+    let spin_rounds = spin_micros * rounds_per_microsecond();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -55,6 +64,7 @@ fn serve(base: &str, listen: &str) -> Result<(), Failure> {
                 .trim_end_matches('/')
                 .trim_end_matches("/v1")
                 .to_owned(),
+            spin_rounds,
         };
         let app = Router::new().fallback(forward).with_state(upstream);
         let listener = tokio::net::TcpListener::bind(listen).await?;
@@ -77,6 +87,7 @@ async fn forward(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    spin(upstream.spin_rounds);
     let path = uri.path_and_query().map_or("/", |path| path.as_str());
     let mut request = upstream
         .client
@@ -97,4 +108,29 @@ async fn forward(
         }
         Err(_) => StatusCode::BAD_GATEWAY.into_response(),
     }
+}
+
+/// `rounds` rounds of work the optimizer cannot remove.
+fn spin(rounds: u64) -> u64 {
+    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+    for round in 0..rounds {
+        state =
+            std::hint::black_box(state.rotate_left(5) ^ round).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    }
+    state
+}
+
+/// How many [`spin`] rounds this machine does in a microsecond (the best of
+/// a few tries, so a preemption during calibration does not shrink it).
+fn rounds_per_microsecond() -> u64 {
+    const ROUNDS: u64 = 2_000_000;
+    let fastest = (0..5)
+        .map(|_| {
+            let started = std::time::Instant::now();
+            std::hint::black_box(spin(ROUNDS));
+            started.elapsed()
+        })
+        .min()
+        .unwrap_or_default();
+    (ROUNDS as u128 * 1000 / fastest.as_nanos().max(1)) as u64
 }

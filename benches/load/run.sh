@@ -16,7 +16,9 @@
 #   3. measures at fixed rates with oha (latency corrected for coordinated
 #      omission: measured from each request's scheduled start):
 #        chat pass-through, direct to the mock vs through the floor vs through
-#        Portico, 1k and 3k rps;
+#        Portico, 1k and 3k rps, with the CPU each server used per request at
+#        3k; then the floor again with a busy loop adding the CPU Portico used
+#        beyond it (Portico's cost, none of its code);
 #        a stored Responses turn (store=true, previous_response_id → a stored
 #        response) at 1k rps, and at 500 rps;
 #      and with the client: streaming time to first token, direct vs the
@@ -141,17 +143,31 @@ echo '{"model":"mock","messages":[{"role":"user","content":"Hello there, how are
 RESPONSES_STREAM_BODY="$WORK/responses-stream.json"
 echo '{"model":"mock","input":"Hello there, how are you today?","max_output_tokens":64,"stream":true,"store":false}' >"$RESPONSES_STREAM_BODY"
 
-# One fixed-rate run: NAME URL BODY RATE. Results go to $WORK/NAME.json.
+# CPU time a process has used, in microseconds (all its threads, live or gone).
+cpu_micros() {
+    awk -v tick="$(getconf CLK_TCK)" '{ print ($14 + $15) * 1000000 / tick }' "/proc/$1/stat"
+}
+
+# One fixed-rate run: NAME URL BODY RATE [SERVER_PID]. Results go to
+# $WORK/NAME.json; with SERVER_PID (oha only), the CPU that server used per
+# answered request during the measured part goes to $WORK/NAME.cpu (µs).
 fixed_rate() {
-    local name="$1" url="$2" body="$3" rate="$4"
+    local name="$1" url="$2" body="$3" rate="$4" pid="${5:-}" before
     log "$name: $rate rps for ${SECONDS_PER_RUN}s → $url"
     if [[ "$TOOL" == oha ]]; then
         # Warm-up (connections, caches), not recorded.
         "$OHA" --no-tui -z 2s -q "$rate" -c 64 -m POST -H 'content-type: application/json' \
             -D "$body" "$url" >/dev/null 2>&1 || true
+        [[ -n "$pid" ]] && before="$(cpu_micros "$pid")"
         "$OHA" --no-tui --output-format json -z "${SECONDS_PER_RUN}s" -q "$rate" -c 64 \
             --latency-correction -m POST -H 'content-type: application/json' -D "$body" "$url" \
             >"$WORK/$name.json" 2>"$WORK/$name.err"
+        if [[ -n "$pid" ]]; then
+            python3 -c 'import json, sys
+codes = json.load(open(sys.argv[1])).get("statusCodeDistribution") or {}
+print(round((float(sys.argv[3]) - float(sys.argv[2])) / max(sum(codes.values()), 1), 1))' \
+                "$WORK/$name.json" "$before" "$(cpu_micros "$pid")" >"$WORK/$name.cpu" || true
+        fi
     else
         local lua="$WORK/post.lua"
         printf 'wrk.method = "POST"\nwrk.headers["content-type"] = "application/json"\nwrk.body = io.open("%s"):read("*a")\n' "$body" >"$lua"
@@ -164,8 +180,19 @@ fixed_rate chat_direct_1k "$MOCK/v1/chat/completions" "$CHAT_BODY" 1000
 fixed_rate chat_floor_1k "$FLOOR_URL/v1/chat/completions" "$CHAT_BODY" 1000
 fixed_rate chat_portico_1k "$GATEWAY/v1/chat/completions" "$CHAT_BODY" 1000
 fixed_rate chat_direct_3k "$MOCK/v1/chat/completions" "$CHAT_BODY" 3000
-fixed_rate chat_floor_3k "$FLOOR_URL/v1/chat/completions" "$CHAT_BODY" 3000
-fixed_rate chat_portico_3k "$GATEWAY/v1/chat/completions" "$CHAT_BODY" 3000
+fixed_rate chat_floor_3k "$FLOOR_URL/v1/chat/completions" "$CHAT_BODY" 3000 "$FLOOR_PID"
+fixed_rate chat_portico_3k "$GATEWAY/v1/chat/completions" "$CHAT_BODY" 3000 "$GATEWAY_PID"
+# The floor again, made to burn the CPU Portico used per request beyond it (a
+# calibrated busy loop, see floor.rs): how a proxy with Portico's CPU cost and
+# none of its code fares at 3k rps on these cores.
+SPIN="$(python3 -c 'import sys
+try: print(max(0, round(float(open(sys.argv[2]).read()) - float(open(sys.argv[1]).read()))))
+except (OSError, ValueError): print(0)' "$WORK/chat_floor_3k.cpu" "$WORK/chat_portico_3k.cpu")"
+echo "$SPIN" >"$WORK/spin_micros"
+start_server floor_cpu "$FLOOR" "$MOCK/v1" 127.0.0.1:0 "$SPIN"
+FLOOR_CPU_URL="$STARTED_URL"; FLOOR_CPU_PID=$STARTED_PID
+fixed_rate chat_floor_cpu_3k "$FLOOR_CPU_URL/v1/chat/completions" "$CHAT_BODY" 3000 "$FLOOR_CPU_PID"
+kill "$FLOOR_CPU_PID" 2>/dev/null || true
 
 # The stored turn: every request continues one stored response.
 FIRST_ID="$(curl -sf "$GATEWAY/v1/responses" -H 'content-type: application/json' \
