@@ -100,6 +100,17 @@ impl ApiError {
         }
     }
 
+    /// The Responses API's answer for a model no backend serves: a 400 naming
+    /// `model` (Chat Completions and the others answer
+    /// [`model_not_found`](Self::model_not_found)'s 404; both recorded).
+    pub fn responses_model_not_found(model: &str) -> Self {
+        Self::InvalidRequest {
+            message: format!("The requested model '{model}' does not exist."),
+            param: Some("model".to_owned()),
+            code: Some("model_not_found".to_owned()),
+        }
+    }
+
     /// The HTTP status of this error.
     pub fn status(&self) -> StatusCode {
         match self {

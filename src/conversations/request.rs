@@ -194,13 +194,20 @@ fn rename_input_param(error: ApiError) -> ApiError {
     }
 }
 
-/// Checks `include` / `include[]` values against OpenAI's list.
+/// Checks `include` / `include[]` query values against OpenAI's list.
 pub fn validate_include(query: &QueryParams) -> ApiResult<()> {
-    let values = query
-        .0
-        .iter()
-        .filter(|(key, _)| key == "include" || key == "include[]")
-        .map(|(_, value)| value.as_str());
+    validate_include_values(
+        query
+            .0
+            .iter()
+            .filter(|(key, _)| key == "include" || key == "include[]")
+            .map(|(_, value)| value.as_str()),
+    )
+}
+
+/// Checks `include` values (of a query or a request body) against OpenAI's
+/// list, shared by the Responses and Conversations APIs.
+pub fn validate_include_values<'a>(values: impl IntoIterator<Item = &'a str>) -> ApiResult<()> {
     for value in values {
         if !INCLUDE_VALUES.contains(&value) {
             let supported: Vec<String> = INCLUDE_VALUES

@@ -145,10 +145,18 @@ fn conversation_id(conversation: Option<&Value>) -> ApiResult<Option<String>> {
         Some(Value::String(id)) => Ok(Some(id.clone())),
         Some(Value::Object(object)) => match object.get("id") {
             Some(Value::String(id)) => Ok(Some(id.clone())),
-            _ => Err(ApiError::invalid_with_code(
+            None | Some(Value::Null) => Err(ApiError::invalid_with_code(
                 "Missing required parameter: 'conversation.id'.",
                 Some("conversation.id".to_owned()),
                 "missing_required_parameter",
+            )),
+            Some(other) => Err(ApiError::invalid_with_code(
+                format!(
+                    "Invalid type for 'conversation.id': expected a string, but got {} instead.",
+                    crate::responses::request::json_type_phrase(other)
+                ),
+                Some("conversation.id".to_owned()),
+                "invalid_type",
             )),
         },
         Some(_) => Err(ApiError::invalid_with_code(

@@ -69,7 +69,7 @@ pub async fn prepare(
     let backend = state
         .backends
         .resolve(&model)
-        .ok_or_else(|| ApiError::model_not_found(&model))?;
+        .ok_or_else(|| ApiError::responses_model_not_found(&model))?;
     let gathered = input::gather(state, project, &request).await?;
     let response_id = new_id("resp_");
     if let Some(conversation_id) = &gathered.conversation {

@@ -28,9 +28,9 @@ use super::request::CreateResponseRequest;
     request_body = CreateResponseRequest,
     responses(
         (status = 200, description = "The response (JSON), or its events (`text/event-stream`) when `stream` is true", body = ResponseObject),
-        (status = 400, description = "Invalid request", body = ErrorEnvelope),
+        (status = 400, description = "Invalid request, or a model no backend serves (`param: model`, `code: model_not_found`)", body = ErrorEnvelope),
         (status = 401, description = "Missing or wrong API key", body = ErrorEnvelope),
-        (status = 404, description = "Unknown model", body = ErrorEnvelope),
+        (status = 404, description = "The `conversation` does not exist", body = ErrorEnvelope),
         (status = 502, description = "The backend failed before the first token", body = ErrorEnvelope),
         (status = 503, description = "The backend is unreachable", body = ErrorEnvelope),
         (status = 504, description = "The backend timed out", body = ErrorEnvelope),
@@ -150,6 +150,7 @@ pub async fn get_response(
     query: QueryParams,
 ) -> ApiResult<Response> {
     let stream = query.boolean("stream")?;
+    crate::conversations::request::validate_include(&query)?;
     let stored = store::responses::get_response(&state.db, &project.0, &response_id)
         .await?
         .ok_or_else(|| response_not_found(&response_id))?;
@@ -224,6 +225,7 @@ pub async fn list_input_items(
 ) -> ApiResult<Response> {
     let limit = query.limit()?;
     let descending = query.descending(true)?;
+    crate::conversations::request::validate_include(&query)?;
     let stored = store::responses::get_response(&state.db, &project.0, &response_id)
         .await?
         .ok_or_else(|| response_not_found(&response_id))?;

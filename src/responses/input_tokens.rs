@@ -39,8 +39,8 @@ const KNOWN_PARAMETERS: [&str; 12] = [
     request_body(content = Object, description = "OpenAI's TokenCountsBody (model, input, instructions, tools, previous_response_id, conversation, …)"),
     responses(
         (status = 200, description = "`{\"object\":\"response.input_tokens\",\"input_tokens\":n}`; header x-portico-token-count: tokenizer | estimate", body = Object),
-        (status = 400, description = "Invalid request", body = ErrorEnvelope),
-        (status = 404, description = "Unknown model", body = ErrorEnvelope),
+        (status = 400, description = "Invalid request, or a model no backend serves (`param: model`, `code: model_not_found`)", body = ErrorEnvelope),
+        (status = 404, description = "The `conversation` does not exist", body = ErrorEnvelope),
     )
 )]
 pub async fn count_input_tokens(
@@ -75,7 +75,7 @@ pub async fn count_input_tokens(
             state
                 .backends
                 .resolve(&model)
-                .ok_or_else(|| ApiError::model_not_found(&model))?,
+                .ok_or_else(|| ApiError::responses_model_not_found(&model))?,
         )
     };
     let gathered = input::gather(&state, &project.0, &request).await?;

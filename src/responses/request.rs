@@ -165,7 +165,19 @@ impl CreateResponseRequest {
             }
         }
         if let Some(choice) = &self.tool_choice {
-            validate_tool_choice(choice)?;
+            validate_tool_choice(choice, self.tools.as_deref().unwrap_or_default())?;
+        }
+        if let Some(include) = &self.include {
+            crate::conversations::request::validate_include_values(
+                include.iter().map(String::as_str),
+            )?;
+        }
+        if let Some(effort) = self
+            .reasoning
+            .as_ref()
+            .and_then(|reasoning| reasoning.get("effort"))
+        {
+            validate_reasoning_effort(effort)?;
         }
         if let Some(text) = &self.text {
             validate_text(text)?;
@@ -306,12 +318,50 @@ fn validate_tool(tool: &Value, index: usize) -> ApiResult<()> {
     Ok(())
 }
 
-fn validate_tool_choice(choice: &Value) -> ApiResult<()> {
+/// `reasoning.effort`: one of OpenAI's levels, or null.
+fn validate_reasoning_effort(effort: &Value) -> ApiResult<()> {
+    const EFFORTS: [&str; 6] = ["none", "minimal", "low", "medium", "high", "xhigh"];
+    match effort {
+        Value::Null => Ok(()),
+        Value::String(level) if EFFORTS.contains(&level.as_str()) => Ok(()),
+        Value::String(level) => Err(unsupported_value(
+            "reasoning.effort",
+            level,
+            "'none', 'minimal', 'low', 'medium', 'high', 'xhigh'",
+        )),
+        other => Err(ApiError::invalid_with_code(
+            format!(
+                "Invalid type for 'reasoning.effort': expected a string, but got {} instead.",
+                json_type_phrase(other)
+            ),
+            Some("reasoning.effort".to_owned()),
+            "invalid_type",
+        )),
+    }
+}
+
+/// `tool_choice`: a mode, or a tool of `tools` (a named function must be one).
+fn validate_tool_choice(choice: &Value, tools: &[Value]) -> ApiResult<()> {
     match choice {
         Value::String(mode) if ["none", "auto", "required"].contains(&mode.as_str()) => Ok(()),
         Value::String(mode) => Err(unsupported_value("tool_choice", mode, "'none', 'auto', 'required'")),
         Value::Object(object) => match object.get("type").and_then(Value::as_str) {
-            Some("function") if object.get("name").and_then(Value::as_str).is_some() => Ok(()),
+            Some("function") if object.get("name").and_then(Value::as_str).is_some() => {
+                let name = object.get("name").and_then(Value::as_str).unwrap_or_default();
+                let declared = tools.iter().any(|tool| {
+                    tool.get("type").and_then(Value::as_str) == Some("function")
+                        && tool.get("name").and_then(Value::as_str) == Some(name)
+                });
+                if declared {
+                    Ok(())
+                } else {
+                    Err(ApiError::invalid_with_code(
+                        format!("Tool choice 'function' with name '{name}' not found in 'tools' parameter."),
+                        Some("tool_choice".to_owned()),
+                        "invalid_value",
+                    ))
+                }
+            }
             Some("function") => Err(ApiError::invalid_with_code(
                 "Missing required parameter: 'tool_choice.name'.",
                 Some("tool_choice.name".to_owned()),

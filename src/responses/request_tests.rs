@@ -74,3 +74,37 @@ fn a_valid_request_parses() {
     .unwrap();
     assert_eq!(request.model.as_deref(), Some("m"));
 }
+
+#[test]
+fn include_effort_and_a_named_tool_choice_are_checked() {
+    assert_eq!(
+        error_of(json!({"model": "m", "include": ["reasoning.encrypted_content", "bogus"]})),
+        (Some("include".into()), Some("invalid_value".into()))
+    );
+    assert_eq!(
+        error_of(json!({"model": "m", "reasoning": {"effort": "ultra"}})),
+        (
+            Some("reasoning.effort".into()),
+            Some("invalid_value".into())
+        )
+    );
+    assert_eq!(
+        error_of(json!({"model": "m", "reasoning": {"effort": 3}})),
+        (Some("reasoning.effort".into()), Some("invalid_type".into()))
+    );
+    assert_eq!(
+        error_of(json!({"model": "m", "tool_choice": {"type": "function", "name": "nope"}})),
+        (Some("tool_choice".into()), Some("invalid_value".into()))
+    );
+    assert_eq!(
+        error_of(json!({
+            "model": "m", "tools": [{"type": "function", "name": "f"}],
+            "tool_choice": {"type": "function", "name": "g"}
+        })),
+        (Some("tool_choice".into()), Some("invalid_value".into()))
+    );
+    for effort in ["none", "minimal", "low", "medium", "high", "xhigh"] {
+        CreateResponseRequest::parse(json!({"model": "m", "reasoning": {"effort": effort}}))
+            .unwrap();
+    }
+}

@@ -116,21 +116,43 @@ async fn unknown_parameters_and_hosted_tools_are_refused_by_name() {
 }
 
 #[tokio::test]
-async fn an_unknown_model_is_openais_404() {
+async fn an_unknown_model_is_a_404_in_chat_and_a_400_naming_model_in_responses() {
     let (address, _directory) = crate::helpers::spawn_builtin_app().await;
-    let answer = reqwest::Client::new()
-        .post(format!("http://{address}/v1/responses"))
-        .json(&json!({"model": "gpt-nope", "input": "x"}))
+    let client = reqwest::Client::new();
+    // As recorded from OpenAI: Chat Completions answers 404 with no `param`…
+    let answer = client
+        .post(format!("http://{address}/v1/chat/completions"))
+        .json(&json!({"model": "gpt-nope", "messages": [{"role": "user", "content": "x"}]}))
         .send()
         .await
         .unwrap();
     assert_eq!(answer.status().as_u16(), 404);
     let body: Value = answer.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "model_not_found");
     assert_eq!(
-        body["error"]["message"],
-        "The model `gpt-nope` does not exist or you do not have access to it."
+        body,
+        json!({"error": {
+            "message": "The model `gpt-nope` does not exist or you do not have access to it.",
+            "type": "invalid_request_error", "param": null, "code": "model_not_found",
+        }})
     );
+    // …the Responses API a 400 naming `model`, streamed or not.
+    for stream in [false, true] {
+        let answer = client
+            .post(format!("http://{address}/v1/responses"))
+            .json(&json!({"model": "gpt-nope", "input": "x", "stream": stream}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), 400);
+        let body: Value = answer.json().await.unwrap();
+        assert_eq!(
+            body,
+            json!({"error": {
+                "message": "The requested model 'gpt-nope' does not exist.",
+                "type": "invalid_request_error", "param": "model", "code": "model_not_found",
+            }})
+        );
+    }
 }
 
 #[tokio::test]
@@ -187,4 +209,71 @@ async fn previous_response_id_and_conversation_together_are_refused() {
     let (status, body) = app.post("/v1/responses", json!({"model": "m", "input": "x", "previous_response_id": "resp_1", "conversation": "conv_1"})).await;
     assert_eq!(status, 400);
     assert_eq!(body["error"]["param"], "conversation");
+}
+
+#[tokio::test]
+async fn include_values_and_the_conversation_id_type_are_checked_where_responses_take_them() {
+    let (address, _directory) = crate::helpers::spawn_builtin_app().await;
+    let client = reqwest::Client::new();
+    let base = format!("http://{address}/v1");
+    let model = client
+        .get(format!("{base}/models"))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["data"][0]["id"]
+        .clone();
+    let created: Value = client
+        .post(format!("{base}/responses"))
+        .json(&json!({"model": model, "input": "x", "store": true}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+    let bogus_include = [
+        client
+            .post(format!("{base}/responses"))
+            .json(&json!({"model": model, "input": "x", "include": ["bogus"]})),
+        client.get(format!("{base}/responses/{id}?include[]=bogus")),
+        client.get(format!("{base}/responses/{id}/input_items?include[]=bogus")),
+    ];
+    for request in bogus_include {
+        let answer = request.send().await.unwrap();
+        assert_eq!(answer.status().as_u16(), 400);
+        let error = answer.json::<Value>().await.unwrap()["error"].clone();
+        assert_eq!(
+            (error["param"].as_str(), error["code"].as_str()),
+            (Some("include"), Some("invalid_value"))
+        );
+        assert!(error["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Invalid value: 'bogus'. Supported values are: "));
+    }
+    let answer = client
+        .get(format!(
+            "{base}/responses/{id}?include[]=reasoning.encrypted_content"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 200);
+    let answer = client
+        .post(format!("{base}/responses"))
+        .json(&json!({"model": model, "input": "x", "conversation": {"id": 5}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 400);
+    let error = answer.json::<Value>().await.unwrap()["error"].clone();
+    assert_eq!(
+        error,
+        json!({"message": "Invalid type for 'conversation.id': expected a string, but got an integer instead.",
+               "type": "invalid_request_error", "param": "conversation.id", "code": "invalid_type"})
+    );
 }
