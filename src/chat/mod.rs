@@ -22,6 +22,7 @@ pub mod sse_lines;
 pub mod stored;
 pub mod stored_handlers;
 pub mod synthesize;
+pub mod validate;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -86,13 +87,7 @@ pub async fn create_chat_completion(
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult<Response> {
     let model = required_model(&body)?;
-    if !body.get("messages").is_some_and(Value::is_array) {
-        return Err(ApiError::invalid_with_code(
-            "Missing required parameter: 'messages'.",
-            Some("messages".to_owned()),
-            "missing_required_parameter",
-        ));
-    }
+    validate::validate_chat_request(&body)?;
     let candidates = state
         .backends
         .resolve_candidates(&model)
@@ -168,6 +163,14 @@ pub async fn create_chat_completion(
             Arc::new(rest)
         }
     };
+    // An in-process backend generates one choice a request.
+    if let Some(choices) = sent.get("n").and_then(Value::as_u64).filter(|n| *n > 1) {
+        return Err(ApiError::invalid_with_code(
+            format!("'n' = {choices} is not supported by the backend '{}': it generates one choice per request. Send n = 1, or leave it out.", backend.name()),
+            Some("n".to_owned()),
+            "unsupported_value",
+        ));
+    }
     let request = synthesize::chat_request_from_body(&sent)
         .map_err(|message| ApiError::invalid(message, None))?;
     let call = state.metrics.backend_call(&model, backend.name());

@@ -335,3 +335,56 @@ async fn in_process_and_proxied_answers_have_the_same_shape() {
     assert_eq!(shape(&in_process).to_string(), shape(&proxied).to_string());
     assert_eq!(in_process["choices"][0]["message"]["content"], "Hi there");
 }
+
+#[tokio::test]
+async fn bad_requests_are_openais_400_before_the_backend_and_unknown_parameters_pass_through() {
+    let app = spawn_app().await;
+    for (body, param, code) in [
+        (
+            json!({"model": "m", "messages": []}),
+            "messages",
+            "empty_array",
+        ),
+        (
+            json!({"model": "m", "messages": "hi"}),
+            "messages",
+            "invalid_type",
+        ),
+        (
+            json!({"model": "m", "messages": [{"role": "bogus", "content": "x"}]}),
+            "messages[0].role",
+            "invalid_value",
+        ),
+        (
+            json!({"model": "m", "messages": [{"role": "user", "content": "x"}], "temperature": 3}),
+            "temperature",
+            "decimal_above_max_value",
+        ),
+        (
+            json!({"model": "m", "messages": [{"role": "user", "content": "x"}], "stream": "yes"}),
+            "stream",
+            "invalid_type",
+        ),
+    ] {
+        let (status, error) = app.post("/v1/chat/completions", body.clone()).await;
+        assert_eq!(status, 400, "{body}: {error}");
+        assert_eq!(
+            (
+                error["error"]["param"].as_str(),
+                error["error"]["code"].as_str()
+            ),
+            (Some(param), Some(code)),
+            "{body}"
+        );
+        assert_eq!(error["error"]["type"], "invalid_request_error");
+    }
+    assert!(
+        app.backend_requests().await.is_empty(),
+        "nothing reached the backend"
+    );
+    // A local server's own parameters are its business.
+    let body = json!({"model": "m", "messages": [{"role": "user", "content": "x"}], "top_k": 40, "repeat_penalty": 1.1});
+    let (status, answer) = app.post("/v1/chat/completions", body.clone()).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(app.backend_requests().await[0], body);
+}
