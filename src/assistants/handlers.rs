@@ -178,6 +178,11 @@ pub async fn modify_assistant(
 ) -> ApiResult<Json<AssistantObject>> {
     check_id("assistant_id", &assistant_id, "asst")?;
     let request = request::parse(body, false)?;
+    if let Some(model) = &request.model {
+        if state.backends.resolve(model).is_none() {
+            return Err(ApiError::model_not_found(model));
+        }
+    }
     let mut assistant = existing_assistant(&state, &project.0, &assistant_id).await?;
     apply(&mut assistant, request);
     objects::update(

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::extract::from_value;
 
 use super::shared::{
@@ -58,11 +58,45 @@ pub fn parse(body: Value, require_model: bool) -> ApiResult<AssistantRequest> {
     if require_model && request.model.as_deref().is_none_or(str::is_empty) {
         return Err(missing("model"));
     }
+    for (param, text, limit) in [
+        ("name", &request.name, 256),
+        ("description", &request.description, 512),
+        ("instructions", &request.instructions, 256_000),
+    ] {
+        check_length(param, text.as_deref(), limit)?;
+    }
+    check_reasoning_effort(request.reasoning_effort.as_deref())?;
     check_tools(request.tools.as_deref().unwrap_or_default(), "tools")?;
     check_tool_resources(request.tool_resources.as_ref(), "tool_resources")?;
     check_metadata(request.metadata.as_ref(), "metadata")?;
     check_response_format(request.response_format.as_ref())?;
     Ok(request)
+}
+
+/// OpenAI's `maxLength` of a string field.
+fn check_length(param: &str, text: Option<&str>, limit: usize) -> ApiResult<()> {
+    let length = text.map_or(0, |text| text.chars().count());
+    if length > limit {
+        return Err(ApiError::invalid_with_code(
+            format!("Invalid '{param}': string too long. Expected a string with maximum length {limit}, but got a string with length {length} instead."),
+            Some(param.to_owned()),
+            "string_above_max_length",
+        ));
+    }
+    Ok(())
+}
+
+/// `reasoning_effort`: one of OpenAI's levels.
+fn check_reasoning_effort(effort: Option<&str>) -> ApiResult<()> {
+    const EFFORTS: [&str; 6] = ["none", "minimal", "low", "medium", "high", "xhigh"];
+    match effort {
+        Some(effort) if !EFFORTS.contains(&effort) => Err(ApiError::invalid_with_code(
+            format!("Invalid value: '{effort}'. Supported values are: 'none', 'minimal', 'low', 'medium', 'high', and 'xhigh'."),
+            Some("reasoning_effort".to_owned()),
+            "invalid_value",
+        )),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -94,6 +128,27 @@ mod tests {
             param_of(json!({"model": "m", "bogus": 1})).as_deref(),
             Some("bogus")
         );
+        assert_eq!(
+            param_of(json!({"model": "m", "name": "n".repeat(257)})).as_deref(),
+            Some("name")
+        );
+        assert_eq!(
+            param_of(json!({"model": "m", "description": "d".repeat(513)})).as_deref(),
+            Some("description")
+        );
+        assert_eq!(
+            param_of(json!({"model": "m", "reasoning_effort": "extreme"})).as_deref(),
+            Some("reasoning_effort")
+        );
+        assert_eq!(
+            param_of(json!({"model": "m", "tools": [{"type": "function", "function": {"name": "bad name!"}}]})).as_deref(),
+            Some("tools[0].function.name")
+        );
+        assert!(parse(
+            json!({"model": "m", "name": "n".repeat(256), "reasoning_effort": "low"}),
+            true
+        )
+        .is_ok());
         assert!(parse(
             json!({"model": "m", "tools": [{"type": "function", "function": {"name": "f"}}]}),
             true

@@ -133,12 +133,10 @@ pub fn check_tools(tools: &[Value], param: &str) -> ApiResult<()> {
     for (index, tool) in tools.iter().enumerate() {
         let path = format!("{param}[{index}]");
         match tool.get("type").and_then(Value::as_str) {
-            Some("function") => {
-                let name = tool.pointer("/function/name").and_then(Value::as_str);
-                if name.is_none_or(str::is_empty) {
-                    return Err(missing(&format!("{path}.function.name")));
-                }
-            }
+            Some("function") => check_function_name(
+                tool.pointer("/function/name"),
+                &format!("{path}.function.name"),
+            )?,
             Some(hosted @ ("code_interpreter" | "file_search")) => {
                 return Err(ApiError::invalid_with_code(
                     format!("The '{hosted}' tool is not supported: {NO_HOSTED_TOOLS}. Declare function tools and run them in your application."),
@@ -155,6 +153,43 @@ pub fn check_tools(tools: &[Value], param: &str) -> ApiResult<()> {
             }
             None => return Err(missing(&format!("{path}.type"))),
         }
+    }
+    Ok(())
+}
+
+/// A function tool's `name` (at `param`): present, and OpenAI's pattern
+/// `^[a-zA-Z0-9_-]{1,64}$`. Shared by Assistants and Chat Completions.
+pub fn check_function_name(name: Option<&Value>, param: &str) -> ApiResult<()> {
+    let name = match name {
+        None | Some(Value::Null) => return Err(missing(param)),
+        Some(Value::String(name)) if name.is_empty() => return Err(missing(param)),
+        Some(Value::String(name)) => name,
+        Some(_) => {
+            return Err(ApiError::invalid_with_code(
+                format!(
+                    "Invalid type for '{param}': expected a string, but got another type instead."
+                ),
+                Some(param.to_owned()),
+                "invalid_type",
+            ))
+        }
+    };
+    if name.chars().count() > 64 {
+        return Err(ApiError::invalid_with_code(
+            format!("Invalid '{param}': string too long. Expected a string with maximum length 64, but got a string with length {} instead.", name.chars().count()),
+            Some(param.to_owned()),
+            "string_above_max_length",
+        ));
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(ApiError::invalid_with_code(
+            format!("Invalid '{param}': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'."),
+            Some(param.to_owned()),
+            "invalid_value",
+        ));
     }
     Ok(())
 }
@@ -257,4 +292,73 @@ pub fn optional_string(fields: &Map<String, Value>, name: &str) -> ApiResult<Opt
             "invalid_type",
         )),
     }
+}
+
+/// Checks a Chat-shaped `tool_choice` (Chat Completions and runs): `none`,
+/// `auto`, `required`, or `{type: "function", function: {name}}`, which must
+/// name one of `tools` when the tools are known.
+pub fn check_tool_choice(choice: Option<&Value>, tools: Option<&[Value]>) -> ApiResult<()> {
+    let invalid = |message: String, param: &str| {
+        ApiError::invalid_with_code(message, Some(param.to_owned()), "invalid_value")
+    };
+    match choice {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::String(mode)) if ["none", "auto", "required"].contains(&mode.as_str()) => {
+            Ok(())
+        }
+        Some(Value::String(mode)) => Err(invalid(
+            format!(
+                "Invalid value: '{mode}'. Supported values are: 'none', 'auto', and 'required'."
+            ),
+            "tool_choice",
+        )),
+        Some(Value::Object(fields)) => match fields.get("type").and_then(Value::as_str) {
+            Some("function") => {
+                let Some(name) = fields
+                    .get("function")
+                    .and_then(|function| function.get("name"))
+                    .and_then(Value::as_str)
+                else {
+                    return Err(missing("tool_choice.function.name"));
+                };
+                match tools {
+                    Some([]) => Err(invalid(
+                        "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.".to_owned(),
+                        "tool_choice",
+                    )),
+                    Some(tools) if !tools.iter().any(|tool| function_name(tool) == Some(name)) => {
+                        Err(invalid(
+                            format!("Tool choice 'function' with name '{name}' not found in 'tools' parameter."),
+                            "tool_choice",
+                        ))
+                    }
+                    _ => Ok(()),
+                }
+            }
+            Some(hosted @ ("code_interpreter" | "file_search")) => {
+                Err(ApiError::invalid_with_code(
+                    format!("The '{hosted}' tool is not supported: {NO_HOSTED_TOOLS}."),
+                    Some("tool_choice.type".to_owned()),
+                    "unsupported_parameter",
+                ))
+            }
+            _ => Err(invalid(
+                "Invalid 'tool_choice.type': expected 'function'.".to_owned(),
+                "tool_choice.type",
+            )),
+        },
+        Some(_) => Err(invalid(
+            "Invalid 'tool_choice': expected 'none', 'auto', 'required' or a function object."
+                .to_owned(),
+            "tool_choice",
+        )),
+    }
+}
+
+/// The name of a Chat-shaped function tool (`{type: "function", function: {name}}`).
+fn function_name(tool: &Value) -> Option<&str> {
+    if tool.get("type").and_then(Value::as_str) != Some("function") {
+        return None;
+    }
+    tool.get("function")?.get("name")?.as_str()
 }

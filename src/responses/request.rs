@@ -304,18 +304,10 @@ fn validate_tool(tool: &Value, index: usize) -> ApiResult<()> {
             "invalid_value",
         ));
     }
-    if tool
-        .get("name")
-        .and_then(Value::as_str)
-        .is_none_or(str::is_empty)
-    {
-        return Err(ApiError::invalid_with_code(
-            format!("Missing required parameter: 'tools[{index}].name'."),
-            Some(format!("tools[{index}].name")),
-            "missing_required_parameter",
-        ));
-    }
-    Ok(())
+    crate::assistants::shared::check_function_name(
+        tool.get("name"),
+        &format!("tools[{index}].name"),
+    )
 }
 
 /// `reasoning.effort`: one of OpenAI's levels, or null.

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::assistants::handlers::existing_assistant;
 use crate::assistants::object::normalize_tools;
-use crate::assistants::shared::{check_id, list_query, CursorList};
+use crate::assistants::shared::{check_id, check_tool_choice, list_query, CursorList};
 use crate::auth::Project;
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::extract::{JsonBody, QueryParams};
@@ -168,6 +168,7 @@ async fn start_run(
             .unwrap_or_else(|| Value::String("auto".to_owned())),
         parallel_tool_calls: fields.parallel_tool_calls.unwrap_or(true),
     };
+    check_tool_choice(fields.tool_choice.as_ref(), Some(&run.tools))?;
     let job = RunJob {
         additional_instructions: fields.additional_instructions.clone(),
         ..RunJob::default()
@@ -181,6 +182,19 @@ async fn start_run(
             .into_iter()
             .map(|message| client_message(&thread_id, message)),
     );
+    let instructed = [&run.instructions, &job.additional_instructions]
+        .into_iter()
+        .any(|text| text.as_deref().is_some_and(|text| !text.trim().is_empty()));
+    let asked = messages.iter().any(|message| message.role == "user")
+        || (thread.is_none()
+            && store::threads::has_user_message(&state.db, project, &thread_id).await?);
+    if !instructed && !asked {
+        return Err(ApiError::invalid_with_code(
+            "Run creation requires a Thread with a user message or an assistant with instructions.",
+            None,
+            "invalid_thread",
+        ));
+    }
     if let store::runs::RunInsert::ThreadBusy(active) =
         store::runs::insert_run(&state.db, project, &run, &job, thread.as_ref(), &messages).await?
     {
@@ -295,6 +309,16 @@ pub async fn modify_run(
 ) -> ApiResult<Response> {
     let metadata = parse_modify(&body, false)?;
     let mut run = existing_run(&state, &project.0, &thread_id, &run_id).await?;
+    // As OpenAI answers (recorded): a run being worked on cannot be updated.
+    if matches!(
+        run.status,
+        RunStatus::Queued | RunStatus::InProgress | RunStatus::Cancelling
+    ) {
+        return Err(ApiError::invalid(
+            format!("Cannot update run with status '{}'.", run.status.as_str()),
+            None,
+        ));
+    }
     if let Some(metadata) = metadata {
         run.metadata = metadata.clone();
         store::runs::set_metadata(&state.db, &project.0, &run_id, &metadata).await?;

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use crate::assistants::shared::{
     check_fields, check_id, check_metadata, check_response_format, check_sampling,
-    check_tool_resources, check_tools, missing, NO_HOSTED_TOOLS,
+    check_tool_choice, check_tool_resources, check_tools, missing,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::extract::from_value;
@@ -116,7 +116,7 @@ pub fn parse_run(body: Value, with_thread: bool) -> ApiResult<RunRequest> {
         }
     }
     check_truncation(request.truncation_strategy.as_ref())?;
-    check_tool_choice(request.tool_choice.as_ref())?;
+    check_tool_choice(request.tool_choice.as_ref(), None)?;
     let additional_messages = match &request.additional_messages {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(messages)) => messages_of(messages, "additional_messages")?,
@@ -149,43 +149,6 @@ fn check_truncation(strategy: Option<&Value>) -> ApiResult<()> {
             "invalid_value",
         )),
         None => Err(missing("truncation_strategy.type")),
-    }
-}
-
-fn check_tool_choice(choice: Option<&Value>) -> ApiResult<()> {
-    match choice {
-        None | Some(Value::Null) => Ok(()),
-        Some(Value::String(mode)) if ["none", "auto", "required"].contains(&mode.as_str()) => {
-            Ok(())
-        }
-        Some(Value::Object(fields)) => match fields.get("type").and_then(Value::as_str) {
-            Some("function") => {
-                let name = fields
-                    .get("function")
-                    .and_then(|function| function.get("name"));
-                if name.and_then(Value::as_str).is_none() {
-                    return Err(missing("tool_choice.function.name"));
-                }
-                Ok(())
-            }
-            Some(hosted @ ("code_interpreter" | "file_search")) => {
-                Err(ApiError::invalid_with_code(
-                    format!("The '{hosted}' tool is not supported: {NO_HOSTED_TOOLS}."),
-                    Some("tool_choice.type".to_owned()),
-                    "unsupported_parameter",
-                ))
-            }
-            _ => Err(ApiError::invalid_with_code(
-                "Invalid 'tool_choice.type': expected 'function'.",
-                Some("tool_choice.type".to_owned()),
-                "invalid_value",
-            )),
-        },
-        Some(_) => Err(ApiError::invalid_with_code(
-            "Invalid 'tool_choice': expected 'none', 'auto', 'required' or a function object.",
-            Some("tool_choice".to_owned()),
-            "invalid_value",
-        )),
     }
 }
 

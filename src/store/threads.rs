@@ -118,6 +118,23 @@ pub async fn thread_messages(
         .collect()
 }
 
+/// Whether the thread has a message from the user.
+pub async fn has_user_message(
+    pool: &SqlitePool,
+    project: &str,
+    thread_id: &str,
+) -> Result<bool, sqlx::Error> {
+    let found = sqlx::query(
+        "SELECT 1 FROM assistant_objects WHERE kind = 'message' AND project = ? AND thread_id = ? \
+         AND json_extract(body, '$.role') = 'user' LIMIT 1",
+    )
+    .bind(project)
+    .bind(thread_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(found.is_some())
+}
+
 /// The id of the thread's active run (queued, in progress, requiring action or cancelling), if any.
 pub async fn active_run(
     pool: &SqlitePool,

@@ -277,3 +277,65 @@ async fn include_values_and_the_conversation_id_type_are_checked_where_responses
                "type": "invalid_request_error", "param": "conversation.id", "code": "invalid_type"})
     );
 }
+
+#[tokio::test]
+async fn an_in_process_backend_refuses_n_above_1_and_an_assistant_cannot_move_to_an_unserved_model()
+{
+    let (address, _directory) = crate::helpers::spawn_builtin_app().await;
+    let client = reqwest::Client::new();
+    let base = format!("http://{address}/v1");
+    let models: Value = client
+        .get(format!("{base}/models"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let model = models["data"][0]["id"].as_str().unwrap().to_owned();
+    for stream in [false, true] {
+        let answer = client
+            .post(format!("{base}/chat/completions"))
+            .json(&json!({"model": model, "n": 2, "stream": stream, "messages": [{"role": "user", "content": "x"}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), 400);
+        let error = answer.json::<Value>().await.unwrap()["error"].clone();
+        assert_eq!(
+            (error["param"].as_str(), error["code"].as_str()),
+            (Some("n"), Some("unsupported_value")),
+            "{error}"
+        );
+    }
+    let assistant: Value = client
+        .post(format!("{base}/assistants"))
+        .json(&json!({"model": model}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let path = format!("{base}/assistants/{}", assistant["id"].as_str().unwrap());
+    let answer = client
+        .post(&path)
+        .json(&json!({"model": "gpt-nope"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 404);
+    assert_eq!(
+        answer.json::<Value>().await.unwrap()["error"]["code"],
+        "model_not_found"
+    );
+    let kept: Value = client
+        .get(&path)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(kept["model"], model.as_str());
+}

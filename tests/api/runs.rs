@@ -398,3 +398,86 @@ async fn runs_created_at_once_on_one_thread_leave_exactly_one_active() {
     let (_, runs) = app.get(&format!("/v1/threads/{thread}/runs")).await;
     assert_eq!(runs["data"].as_array().unwrap().len(), 1, "{runs}");
 }
+
+#[tokio::test]
+async fn a_run_needs_a_user_message_or_instructions_and_a_declared_tool_choice() {
+    let app = spawn_app().await;
+    let assistant = create_assistant(&app, json!({"model": "m", "tools": [weather_tool()]})).await;
+    let assistant = assistant["id"].as_str().unwrap();
+    let empty = create_thread(&app, json!({})).await;
+    let refused = json!({"error": {
+        "message": "Run creation requires a Thread with a user message or an assistant with instructions.",
+        "type": "invalid_request_error", "param": null, "code": "invalid_thread",
+    }});
+    let (status, error) = app
+        .post(
+            &format!("/v1/threads/{empty}/runs"),
+            json!({"assistant_id": assistant}),
+        )
+        .await;
+    assert_eq!((status, error), (400, refused.clone()));
+    let (status, error) = app
+        .post("/v1/threads/runs", json!({"assistant_id": assistant}))
+        .await;
+    assert_eq!((status, error), (400, refused));
+    let (status, error) = app
+        .post(
+            &format!("/v1/threads/{empty}/runs"),
+            json!({"assistant_id": assistant, "tool_choice": {"type": "function", "function": {"name": "zzz"}},
+                   "additional_messages": [{"role": "user", "content": "Hi"}]}),
+        )
+        .await;
+    assert_eq!(
+        (status, error["error"]["param"].as_str()),
+        (400, Some("tool_choice")),
+        "{error}"
+    );
+    assert!(
+        app.backend_requests().await.is_empty(),
+        "nothing reached the backend"
+    );
+    // Instructions alone are enough, and so is a user message.
+    create_run(
+        &app,
+        &empty,
+        json!({"assistant_id": assistant, "instructions": "Greet."}),
+    )
+    .await;
+    let other = create_thread(&app, json!({})).await;
+    create_run(
+        &app,
+        &other,
+        json!({"assistant_id": assistant, "additional_messages": [{"role": "user", "content": "Hi"}],
+               "tool_choice": {"type": "function", "function": {"name": "get_weather"}}}),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_run_being_worked_on_cannot_be_updated_and_a_finished_one_can() {
+    let app = spawn_app().await;
+    app.script(json!([{"content": "a b c d e f g h", "chunk_delay_ms": 100}]))
+        .await;
+    let (assistant, thread) = assistant_and_thread(&app, json!({"model": "m"})).await;
+    let run = create_run(&app, &thread, json!({"assistant_id": assistant})).await;
+    let run_id = run["id"].as_str().unwrap();
+    let path = format!("/v1/threads/{thread}/runs/{run_id}");
+    let working = wait_for_status(&app, &thread, run_id, &["in_progress"]).await;
+    let (status, error) = app.post(&path, json!({"metadata": {"k": "v"}})).await;
+    assert_eq!(
+        (status, error),
+        (
+            400,
+            json!({"error": {
+                "message": format!("Cannot update run with status '{}'.", working["status"].as_str().unwrap()),
+                "type": "invalid_request_error", "param": null, "code": null,
+            }})
+        )
+    );
+    wait_for_status(&app, &thread, run_id, &["completed"]).await;
+    let (status, updated) = app.post(&path, json!({"metadata": {"k": "v"}})).await;
+    assert_eq!(
+        (status, updated["metadata"].clone()),
+        (200, json!({"k": "v"}))
+    );
+}

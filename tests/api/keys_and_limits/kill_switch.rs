@@ -154,6 +154,12 @@ async fn suspending_a_key_stops_its_chat_streams_and_runs_and_only_that_key() {
             == "in_progress"
     })
     .await;
+    // In progress is not yet sent: a run cancelled before its backend request
+    // leaves the backend only one request to see closed.
+    wait_until("the run's backend request", || async {
+        app.backend_requests().await.len() == 2
+    })
+    .await;
     let key = admin_post(&app, &format!("/admin/keys/{id}/suspend")).await;
     assert_eq!(
         (key["suspended"].clone(), key["cancelled"]["runs"].clone()),
