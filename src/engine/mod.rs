@@ -9,6 +9,7 @@ pub mod history;
 pub mod input;
 pub mod run;
 pub mod sink;
+pub mod tool_pairs;
 
 use std::future::Future;
 use std::sync::Arc;

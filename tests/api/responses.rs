@@ -239,6 +239,33 @@ async fn a_function_call_round_trip_sends_tool_calls_and_a_tool_message_with_the
     assert_eq!(call["status"], "completed");
     assert_eq!(first["tools"][0]["name"], "get_weather");
 
+    // Continuing with anything but the call's output is OpenAI's 400, and so
+    // is an output for a call that was never made.
+    for (input, message) in [
+        (
+            json!("And in Rome?"),
+            "No tool output found for function call call_abc.",
+        ),
+        (
+            json!([{"type": "function_call_output", "call_id": "call_abc", "output": "sunny"},
+                   {"type": "function_call_output", "call_id": "call_zzz", "output": "rain"}]),
+            "No tool call found for function call output with call_id call_zzz.",
+        ),
+    ] {
+        let (status, error) = app
+            .post(
+                "/v1/responses",
+                json!({"model": "m", "previous_response_id": first["id"], "tools": tools, "input": input}),
+            )
+            .await;
+        assert_eq!(
+            (status, error),
+            (
+                400,
+                json!({"error": {"message": message, "type": "invalid_request_error", "param": "input", "code": null}})
+            )
+        );
+    }
     let (status, second) = app
         .post(
             "/v1/responses",
