@@ -19,6 +19,7 @@ use crate::state::AppState;
         crate::responses::handlers::list_input_items,
         crate::responses::lifecycle::cancel_response,
         crate::responses::input_tokens::count_input_tokens,
+        crate::responses::compact::compact_conversation,
         crate::conversations::handlers::create_conversation,
         crate::conversations::handlers::get_conversation,
         crate::conversations::handlers::update_conversation,

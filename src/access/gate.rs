@@ -38,6 +38,8 @@ pub enum Route {
     Embeddings,
     /// `POST /v1/responses`.
     Responses,
+    /// `POST /v1/responses/compact` (one JSON answer, like chat's).
+    Compaction,
     /// A request that starts or continues a run.
     Runs,
     Other,
@@ -53,6 +55,7 @@ impl Route {
             "/v1/chat/completions" => Self::Chat,
             "/v1/embeddings" => Self::Embeddings,
             "/v1/responses" => Self::Responses,
+            "/v1/responses/compact" => Self::Compaction,
             "/v1/threads/runs" => Self::Runs,
             path if path.starts_with("/v1/threads/")
                 && (path.ends_with("/runs") || path.ends_with("/submit_tool_outputs")) =>
@@ -66,7 +69,7 @@ impl Route {
     /// Whether the gate itself stops the request when it is killed (the
     /// routes whose backend request lives in the handler or its body).
     pub fn stops_on_kill(self) -> bool {
-        matches!(self, Self::Chat | Self::Embeddings)
+        matches!(self, Self::Chat | Self::Embeddings | Self::Compaction)
     }
 }
 
@@ -216,6 +219,10 @@ mod tests {
             Route::Other
         );
         assert_eq!(Route::of(&Method::POST, "/v1/threads/runs"), Route::Runs);
+        assert_eq!(
+            Route::of(&Method::POST, "/v1/responses/compact"),
+            Route::Compaction
+        );
         assert_eq!(
             Route::of(
                 &Method::POST,

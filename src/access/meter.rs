@@ -1,6 +1,6 @@
 //! What the gate learns from an answer's body, and how a killed stream ends.
 //!
-//! * Chat completions and embeddings are counted here (responses count their
+//! * Chat completions, embeddings and compactions are counted here (responses count their
 //!   own tokens in `engine`): from `usage` in a JSON body, or in a stream's
 //!   usage chunk, before that chunk leaves, so the next request sees the
 //!   tokens. A stream without one (the client did not ask for
@@ -47,7 +47,10 @@ pub struct Watched {
 
 impl Watched {
     fn counts_tokens(&self) -> bool {
-        matches!(self.route, Route::Chat | Route::Embeddings)
+        matches!(
+            self.route,
+            Route::Chat | Route::Embeddings | Route::Compaction
+        )
     }
 
     async fn record(&self, tokens: u64) {

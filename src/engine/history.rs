@@ -125,6 +125,19 @@ impl Messages {
                 item.get("call_id").cloned().unwrap_or(Value::Null),
                 output_text(item.get("output")),
             ),
+            // What `/v1/responses/compact` left of the earlier conversation.
+            "compaction" => {
+                let summary = item
+                    .get("encrypted_content")
+                    .and_then(Value::as_str)
+                    .and_then(crate::responses::compact::summary_of);
+                if let Some(summary) = summary {
+                    self.message(
+                        "assistant",
+                        Value::String(format!("Summary of the conversation so far:\n{summary}")),
+                    );
+                }
+            }
             _ => {}
         }
     }
@@ -164,6 +177,7 @@ impl Messages {
                     Field::Text(text) => text.to_string(),
                 },
             ),
+            "compaction" => return false,
             _ => {}
         }
         true

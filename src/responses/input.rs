@@ -114,6 +114,21 @@ fn normalize_item(item: &Value, param: &str) -> ApiResult<InputEntry> {
             stored.entry("summary").or_insert_with(|| Value::Array(Vec::new()));
             Ok(InputEntry::Item(Value::Object(stored)))
         }
+        "compaction" => {
+            let sealed = required_string(object, "encrypted_content", param)?;
+            if super::compact::summary_of(&sealed).is_none() {
+                return Err(ApiError::invalid_with_code(
+                    format!("Invalid '{param}.encrypted_content': it was not produced by this server's /v1/responses/compact."),
+                    Some(format!("{param}.encrypted_content")),
+                    "invalid_value",
+                ));
+            }
+            Ok(InputEntry::Item(json!({
+                "id": existing_id(object).unwrap_or_else(|| new_id("cmp_")),
+                "type": "compaction",
+                "encrypted_content": sealed,
+            })))
+        }
         "item_reference" => Ok(InputEntry::Reference {
             id: required_string(object, "id", param)?,
             param: param.to_owned(),

@@ -1,9 +1,11 @@
 //! The Responses API: `POST /v1/responses`, `GET` / `DELETE /v1/responses/{id}`,
-//! `GET /v1/responses/{id}/input_items`, `POST /v1/responses/{id}/cancel`. Wire
+//! `GET /v1/responses/{id}/input_items`, `POST /v1/responses/{id}/cancel`,
+//! `POST /v1/responses/input_tokens` and `POST /v1/responses/compact`. Wire
 //! types live in `object` and `request`, input normalization in `input`,
 //! handlers in `handlers` and (background streams and cancel) `lifecycle`; the
 //! work itself is the engine's.
 
+pub mod compact;
 pub mod defaults;
 pub mod handlers;
 pub mod input;
@@ -25,6 +27,7 @@ pub fn router() -> Router<AppState> {
             "/v1/responses/input_tokens",
             post(input_tokens::count_input_tokens),
         )
+        .route("/v1/responses/compact", post(compact::compact_conversation))
         .route(
             "/v1/responses/{response_id}",
             get(handlers::get_response).delete(handlers::delete_response),

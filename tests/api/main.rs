@@ -9,6 +9,7 @@ mod chat;
 mod chat_cache;
 mod chat_openai_shape;
 mod chat_store;
+mod compaction;
 mod control_plane;
 mod conversations;
 mod embeddings;

@@ -470,6 +470,33 @@ def test_unknown_previous_response_id_is_a_400_previous_response_not_found(clien
     assert mock.requests() == [], "Portico must not call the backend for an invalid request"
 
 
+def test_compact_returns_the_user_messages_and_a_compaction_item_that_continues_the_conversation(client, mock):
+    mock.script({"content": "The user likes the number 7."}, {"content": "7, as you said."})
+
+    compacted = client.responses.compact(
+        model=MODEL,
+        input=[
+            {"role": "user", "content": "My favourite number is 7."},
+            {"role": "assistant", "content": "Noted."},
+        ],
+    )
+
+    assert compacted.object == "response.compaction"
+    assert compacted.id.startswith("resp_")
+    assert [item.type for item in compacted.output] == ["message", "compaction"]
+    assert compacted.output[0].role == "user"
+    assert compacted.output[1].id.startswith("cmp_")
+    assert compacted.usage.total_tokens > 0
+    follow_up = client.responses.create(
+        model=MODEL,
+        # As OpenAI's docs say: the compacted output, as it is, is the next input.
+        input=[*compacted.output, {"role": "user", "content": "What is my favourite number?"}],
+    )
+    assert follow_up.output_text == "7, as you said."
+    sent = conversation(mock.last_request())
+    assert sent[-2] == ("assistant", "Summary of the conversation so far:\nThe user likes the number 7."), sent
+
+
 def test_store_false_responses_are_not_retrievable(client, mock):
     mock.script({"content": "ephemeral"})
 

@@ -1,0 +1,228 @@
+//! `POST /v1/responses/compact`: a long conversation (the request's `input`,
+//! after the stored chain of `previous_response_id`) brought down to what a
+//! next request needs — OpenAI's shape: every user message as it was, then one
+//! `compaction` item that stands for the rest. The backend writes the summary
+//! (the conversation, then a request to summarize it for a checkpoint); the
+//! item's `encrypted_content` carries it for this server to read back when the
+//! item comes as input, where the model sees it as an assistant message.
+//!
+//! OpenAI's content is encrypted; Portico's is only encoded (`pcmp1.` and the
+//! summary in base64), since it goes back to the client that asked for it.
+//! Nothing is stored.
+
+use axum::extract::State;
+use axum::response::Response;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use futures::StreamExt;
+use serde_json::{json, Value};
+
+use crate::auth::Project;
+use crate::backends::scripted::estimate_tokens;
+use crate::backends::{ChatEvent, TokenUsage};
+use crate::engine::{backend_error, input};
+use crate::error::{ApiError, ApiResult, ErrorEnvelope};
+use crate::extract::JsonBody;
+use crate::ids::{new_id, unix_now};
+use crate::state::AppState;
+
+use super::object::ResponseUsage;
+use super::request::CreateResponseRequest;
+
+/// The parameters of OpenAI's `CompactResponseMethodPublicBody` (and `image`,
+/// its image options, which openai-python sends).
+const KNOWN_PARAMETERS: [&str; 9] = [
+    "model",
+    "input",
+    "previous_response_id",
+    "instructions",
+    "prompt_cache_key",
+    "prompt_cache_retention",
+    "prompt_cache_options",
+    "service_tier",
+    "image",
+];
+
+/// What the backend is asked after the conversation.
+const SUMMARY_REQUEST: &str = "Write a checkpoint summary of the conversation above. \
+The conversation will continue from your summary alone, without these messages: keep the \
+user's goals and requests, the decisions made, facts, names and values established, the \
+tool calls made and what they returned, and what remains to be done. Write the summary only.";
+
+/// The prefix of Portico's `encrypted_content`.
+const SEAL: &str = "pcmp1.";
+
+/// Compacts a conversation.
+#[utoipa::path(
+    post, path = "/v1/responses/compact", tag = "Responses",
+    request_body(content = Object, description = "OpenAI's CompactResponseMethodPublicBody: model, input, previous_response_id, instructions"),
+    responses(
+        (status = 200, description = "`{id, object: \"response.compaction\", output: [user messages…, {type: \"compaction\", id, encrypted_content}], created_at, usage}`", body = Object),
+        (status = 400, description = "Invalid request, or a model no backend serves (`param: model`, `code: model_not_found`)", body = ErrorEnvelope),
+        (status = 502, description = "The backend failed", body = ErrorEnvelope),
+        (status = 503, description = "The backend is unreachable", body = ErrorEnvelope),
+    )
+)]
+pub async fn compact_conversation(
+    State(state): State<AppState>,
+    project: Project,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult<Response> {
+    let request = parse(body)?;
+    let model = request.model.clone().unwrap_or_default();
+    let backend = state
+        .backends
+        .resolve(&model)
+        .ok_or_else(|| ApiError::responses_model_not_found(&model))?;
+    let gathered = input::gather(&state, &project.0, &request).await?;
+    let mut chat = input::chat_request(&model, &request, &gathered.history);
+    chat.messages
+        .push(json!({"role": "user", "content": SUMMARY_REQUEST}));
+    chat.whole_answer = true;
+    let prompt_chars = serde_json::to_string(&chat.messages).unwrap_or_default();
+
+    let call = state.metrics.backend_call(&model, backend.name());
+    let events = backend.stream_chat(chat).await;
+    call.attempted(&*backend);
+    let events = events.map_err(|error| backend_error(backend.name(), call.failed(error)))?;
+    let mut events = call.observe(events);
+    let mut summary = String::new();
+    let mut usage: Option<TokenUsage> = None;
+    while let Some(event) = events.next().await {
+        match event.map_err(|error| backend_error(backend.name(), error))? {
+            ChatEvent::TextDelta(text) => summary.push_str(&text),
+            ChatEvent::Usage(counted) => usage = Some(counted),
+            _ => {}
+        }
+    }
+    let usage = usage.unwrap_or_else(|| TokenUsage {
+        prompt_tokens: estimate_tokens(&prompt_chars),
+        completion_tokens: estimate_tokens(&summary),
+        ..TokenUsage::default()
+    });
+
+    let chain_items = gathered
+        .history
+        .chain
+        .iter()
+        .filter_map(|stored| serde_json::from_str::<Value>(stored).ok());
+    let mut output: Vec<Value> = chain_items
+        .chain(gathered.history.items.iter().cloned())
+        .filter_map(user_message)
+        .collect();
+    output.push(json!({
+        "type": "compaction",
+        "id": new_id("cmp_"),
+        "encrypted_content": seal(&summary),
+    }));
+    Ok(crate::access::meter::metered_json(json!({
+        "id": new_id("resp_"),
+        "object": "response.compaction",
+        "output": output,
+        "created_at": unix_now(),
+        "usage": ResponseUsage::from(usage),
+    })))
+}
+
+/// The body as a Responses request (unknown parameters refused; the image,
+/// prompt cache and service tier settings accepted and not used).
+fn parse(body: Value) -> ApiResult<CreateResponseRequest> {
+    let Value::Object(mut fields) = body else {
+        return Err(ApiError::invalid_with_code(
+            "Invalid type for request body: expected an object.",
+            None,
+            "invalid_type",
+        ));
+    };
+    if let Some(unknown) = fields
+        .keys()
+        .find(|key| !KNOWN_PARAMETERS.contains(&key.as_str()))
+    {
+        return Err(ApiError::invalid_with_code(
+            format!("Unknown parameter: '{unknown}'."),
+            Some(unknown.clone()),
+            "unknown_parameter",
+        ));
+    }
+    for unused in [
+        "image",
+        "prompt_cache_key",
+        "prompt_cache_retention",
+        "prompt_cache_options",
+        "service_tier",
+    ] {
+        fields.remove(unused);
+    }
+    let nothing = |name: &str| fields.get(name).is_none_or(Value::is_null);
+    if nothing("input") && nothing("previous_response_id") {
+        return Err(ApiError::invalid_with_code(
+            "Missing required parameter: 'input'. There is nothing to compact without 'input' or 'previous_response_id'.",
+            Some("input".to_owned()),
+            "missing_required_parameter",
+        ));
+    }
+    CreateResponseRequest::parse(Value::Object(fields))
+}
+
+/// A user message of the history as the compacted output keeps it.
+fn user_message(item: Value) -> Option<Value> {
+    let is_user_message = item
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("message")
+        == "message"
+        && item.get("role").and_then(Value::as_str) == Some("user");
+    is_user_message.then(|| {
+        json!({
+            "type": "message",
+            "role": "user",
+            "content": item.get("content").cloned().unwrap_or_else(|| json!([])),
+        })
+    })
+}
+
+/// The `encrypted_content` that carries `summary`.
+fn seal(summary: &str) -> String {
+    format!("{SEAL}{}", URL_SAFE_NO_PAD.encode(summary))
+}
+
+/// The summary a compaction item of this server carries; `None` for anything
+/// else (another server's, or a damaged one).
+pub fn summary_of(encrypted_content: &str) -> Option<String> {
+    let encoded = encrypted_content.strip_prefix(SEAL)?;
+    let bytes = URL_SAFE_NO_PAD.decode(encoded).ok()?;
+    String::from_utf8(bytes).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sealed_summary_reads_back_and_nothing_else_does() {
+        let summary = "The user wants a landing page — café, dogs, \"petting\".";
+        assert_eq!(summary_of(&seal(summary)).as_deref(), Some(summary));
+        assert_eq!(summary_of("gAAAAABencrypted-by-openai"), None);
+        assert_eq!(summary_of("pcmp1.***"), None);
+    }
+
+    #[test]
+    fn only_user_messages_are_kept() {
+        let user = json!({"id": "msg_1", "type": "message", "status": "completed", "role": "user",
+                          "content": [{"type": "input_text", "text": "hi"}]});
+        assert_eq!(
+            user_message(user),
+            Some(
+                json!({"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]})
+            )
+        );
+        assert_eq!(
+            user_message(json!({"type": "message", "role": "assistant", "content": []})),
+            None
+        );
+        assert_eq!(
+            user_message(json!({"type": "function_call_output", "call_id": "c", "output": "1"})),
+            None
+        );
+    }
+}
