@@ -34,6 +34,7 @@ pub mod runs;
 pub mod state;
 pub mod store;
 pub mod stream;
+pub mod strict_schema;
 pub mod threads;
 
 pub use app::App;

@@ -2,7 +2,8 @@
 //! OpenAI makes on the parameters every client sends — `messages` (each with a
 //! known `role`, the `content` its role needs, content parts of known types, a
 //! tool message's `tool_call_id`), the sampling ranges, `n`, the token limits,
-//! `stream` and `stream_options`, `tools`, `tool_choice` and `response_format` —
+//! `stream` and `stream_options`, `tools` (a strict function's schema too),
+//! `tool_choice` and `response_format` —
 //! answered with OpenAI's 400: its message, the offending `param` and `code`.
 //!
 //! Parameters it does not know are passed through unchecked: local servers
@@ -16,6 +17,7 @@ use crate::assistants::shared::{
 };
 use crate::error::{ApiError, ApiResult};
 use crate::responses::request::json_type_phrase;
+use crate::strict_schema::check_strict_parameters;
 
 const ROLES: [&str; 6] = [
     "system",
@@ -173,7 +175,17 @@ fn check_tools(tools: Option<&Value>) -> ApiResult<&[Value]> {
         match tool.get("type").and_then(Value::as_str) {
             Some("function") => match tool.get("function") {
                 Some(Value::Object(function)) => {
-                    check_function_name(function.get("name"), &format!("{param}.function.name"))?
+                    check_function_name(function.get("name"), &format!("{param}.function.name"))?;
+                    if function.get("strict") == Some(&Value::Bool(true)) {
+                        check_strict_parameters(
+                            function
+                                .get("name")
+                                .and_then(Value::as_str)
+                                .unwrap_or_default(),
+                            function.get("parameters"),
+                            &format!("{param}.function.parameters"),
+                        )?;
+                    }
                 }
                 None | Some(Value::Null) => return Err(missing(&format!("{param}.function"))),
                 other => {

@@ -307,7 +307,15 @@ fn validate_tool(tool: &Value, index: usize) -> ApiResult<()> {
     crate::assistants::shared::check_function_name(
         tool.get("name"),
         &format!("tools[{index}].name"),
-    )
+    )?;
+    if tool.get("strict") == Some(&Value::Bool(true)) {
+        crate::strict_schema::check_strict_parameters(
+            tool.get("name").and_then(Value::as_str).unwrap_or_default(),
+            tool.get("parameters"),
+            &format!("tools[{index}].parameters"),
+        )?;
+    }
+    Ok(())
 }
 
 /// `reasoning.effort`: one of OpenAI's levels, or null.

@@ -339,3 +339,53 @@ async fn an_in_process_backend_refuses_n_above_1_and_an_assistant_cannot_move_to
         .unwrap();
     assert_eq!(kept["model"], model.as_str());
 }
+
+#[tokio::test]
+async fn a_strict_function_whose_schema_breaks_openais_rules_is_refused_as_openai_refuses_it() {
+    let app = spawn_app().await;
+    let loose = json!({"type": "object", "properties": {"location": {"type": "string"}, "unit": {"type": "string"}},
+                       "required": ["location"], "additionalProperties": false});
+    let (status, error) = app
+        .post(
+            "/v1/responses",
+            json!({"model": "m", "input": "x",
+                   "tools": [{"type": "function", "name": "get_current_weather", "parameters": loose, "strict": true}]}),
+        )
+        .await;
+    assert_eq!(
+        (status, error),
+        (
+            400,
+            json!({"error": {
+                "message": "Invalid schema for function 'get_current_weather': In context=(), 'required' is required to be supplied and to be an array including every key in properties. Missing 'unit'.",
+                "type": "invalid_request_error", "param": "tools[0].parameters", "code": "invalid_function_parameters",
+            }})
+        )
+    );
+    let (status, error) = app
+        .post(
+            "/v1/chat/completions",
+            json!({"model": "m", "messages": [{"role": "user", "content": "x"}],
+                   "tools": [{"type": "function", "function": {"name": "get_favorite_color", "strict": true}}]}),
+        )
+        .await;
+    assert_eq!(
+        (status, error),
+        (
+            400,
+            json!({"error": {
+                "message": "Invalid schema for function 'get_favorite_color': In context=(), 'additionalProperties' is required to be supplied and to be false.",
+                "type": "invalid_request_error", "param": "tools[0].function.parameters", "code": "invalid_function_parameters",
+            }})
+        )
+    );
+    // Without `strict: true` the same schemas go through.
+    let (status, _) = app
+        .post(
+            "/v1/responses",
+            json!({"model": "m", "input": "x", "tools": [{"type": "function", "name": "get_current_weather", "parameters": loose, "strict": false}]}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(app.backend_requests().await.len(), 1);
+}
