@@ -16,8 +16,9 @@
 //! reasoning:= reasoning_summary_part.added(0) reasoning_summary_text.delta*
 //!             reasoning_summary_text.done reasoning_summary_part.done
 //!                                    (when the request asked for a reasoning summary)
-//!           | content_part.added(0, reasoning_text "") reasoning_text.delta*
-//!             reasoning_text.done content_part.done           (otherwise)
+//!           | ε   (otherwise: as in OpenAI's recorded streams of reasoning
+//!                 models asked for no summary, nothing between added and
+//!                 done; the done item carries the text as `reasoning_text`)
 //! terminal := response.completed | response.incomplete | response.failed
 //! ```
 //!
