@@ -20,7 +20,9 @@
 //! role, content, content_parts, name}`: string content has `content_parts:
 //! null`; an array of parts becomes `content_parts` (every part with `text`,
 //! `image_url`, `input_audio` and `file`, null where absent) and a `content`
-//! that joins the parts' texts with spaces.
+//! that joins the parts' texts with spaces. A completion the backend counted
+//! no tokens for (streamed without `include_usage`) gets an estimate, about
+//! four characters a token, rather than zeros.
 
 use serde_json::{json, Map, Value};
 use sqlx::SqlitePool;
@@ -147,6 +149,41 @@ impl Recorder {
     }
 }
 
+/// Usage for a completion the backend counted nothing for (a stream whose
+/// client did not ask for `include_usage`, so no usage chunk came): about four
+/// characters a token, the request's messages and the answer's text and calls.
+fn estimated_usage(request: &Map<String, Value>, completion: &Value) -> Value {
+    let prompt = request
+        .get("messages")
+        .map(Value::to_string)
+        .unwrap_or_default();
+    let answer: String = completion
+        .get("choices")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|choice| choice.get("message"))
+        .flat_map(|message| {
+            let text = message
+                .get("content")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let calls = message
+                .get("tool_calls")
+                .map(Value::to_string)
+                .unwrap_or_default();
+            [text.to_owned(), calls]
+        })
+        .collect();
+    let prompt_tokens = crate::backends::scripted::estimate_tokens(&prompt);
+    let completion_tokens = crate::backends::scripted::estimate_tokens(&answer);
+    json!({
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    })
+}
+
 /// The completion as retrieve and list show it (see the module doc).
 fn stored_view(request: &Map<String, Value>, completion: &Value) -> Value {
     let param = |key: &str, default: Value| {
@@ -156,13 +193,18 @@ fn stored_view(request: &Map<String, Value>, completion: &Value) -> Value {
             .cloned()
             .unwrap_or(default)
     };
-    let usage = completion.get("usage");
-    let count = |key: &str| {
-        usage
-            .and_then(|usage| usage.get(key))
-            .cloned()
-            .unwrap_or(json!(0))
-    };
+    let usage = completion
+        .get("usage")
+        .filter(|usage| {
+            usage
+                .get("total_tokens")
+                .and_then(Value::as_u64)
+                .unwrap_or(0)
+                > 0
+        })
+        .cloned()
+        .unwrap_or_else(|| estimated_usage(request, completion));
+    let count = |key: &str| usage.get(key).cloned().unwrap_or(json!(0));
     let seed = param("seed", json!(random_seed()));
     let choices: Vec<Value> = completion
         .get("choices")

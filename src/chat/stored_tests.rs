@@ -109,3 +109,19 @@ fn store_and_metadata_are_checked_even_without_storing() {
     assert!(validate_store_fields(&json!({"metadata": {"k": 1}})).is_err());
     assert!(validate_store_fields(&json!({"metadata": "k"})).is_err());
 }
+
+#[test]
+fn a_completion_counted_by_nobody_is_stored_with_an_estimate_not_zeros() {
+    let request = json!({"model": "m", "messages": [{"role": "user", "content": "Say hello to everyone here."}]});
+    let completion = json!({
+        "id": "chatcmpl-1", "created": 9, "model": "m",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello, everyone!"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+    });
+    let view = stored_view(request.as_object().unwrap(), &completion);
+    let prompt = request["messages"].to_string().chars().count().div_ceil(4) as u64;
+    assert_eq!(
+        view["usage"],
+        json!({"total_tokens": prompt + 4, "completion_tokens": 4, "prompt_tokens": prompt})
+    );
+}
