@@ -318,17 +318,25 @@ fn validate_tool(tool: &Value, index: usize) -> ApiResult<()> {
     Ok(())
 }
 
+/// OpenAI's reasoning effort levels (`ReasoningEffort`), for Responses and Assistants.
+pub const REASONING_EFFORTS: [&str; 7] =
+    ["none", "minimal", "low", "medium", "high", "xhigh", "max"];
+
+/// The 400 for an effort that is not one of [`REASONING_EFFORTS`].
+pub fn unknown_reasoning_effort(param: &str, level: &str) -> ApiError {
+    let supported: Vec<String> = REASONING_EFFORTS
+        .iter()
+        .map(|level| format!("'{level}'"))
+        .collect();
+    unsupported_value(param, level, &supported.join(", "))
+}
+
 /// `reasoning.effort`: one of OpenAI's levels, or null.
 fn validate_reasoning_effort(effort: &Value) -> ApiResult<()> {
-    const EFFORTS: [&str; 6] = ["none", "minimal", "low", "medium", "high", "xhigh"];
     match effort {
         Value::Null => Ok(()),
-        Value::String(level) if EFFORTS.contains(&level.as_str()) => Ok(()),
-        Value::String(level) => Err(unsupported_value(
-            "reasoning.effort",
-            level,
-            "'none', 'minimal', 'low', 'medium', 'high', 'xhigh'",
-        )),
+        Value::String(level) if REASONING_EFFORTS.contains(&level.as_str()) => Ok(()),
+        Value::String(level) => Err(unknown_reasoning_effort("reasoning.effort", level)),
         other => Err(ApiError::invalid_with_code(
             format!(
                 "Invalid type for 'reasoning.effort': expected a string, but got {} instead.",

@@ -103,7 +103,7 @@ fn include_effort_and_a_named_tool_choice_are_checked() {
         })),
         (Some("tool_choice".into()), Some("invalid_value".into()))
     );
-    for effort in ["none", "minimal", "low", "medium", "high", "xhigh"] {
+    for effort in REASONING_EFFORTS {
         CreateResponseRequest::parse(json!({"model": "m", "reasoning": {"effort": effort}}))
             .unwrap();
     }
