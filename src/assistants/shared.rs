@@ -164,10 +164,11 @@ pub fn check_function_name(name: Option<&Value>, param: &str) -> ApiResult<()> {
         None | Some(Value::Null) => return Err(missing(param)),
         Some(Value::String(name)) if name.is_empty() => return Err(missing(param)),
         Some(Value::String(name)) => name,
-        Some(_) => {
+        Some(other) => {
             return Err(ApiError::invalid_with_code(
                 format!(
-                    "Invalid type for '{param}': expected a string, but got another type instead."
+                    "Invalid type for '{param}': expected a string, but got {} instead.",
+                    crate::responses::request::json_type_phrase(other)
                 ),
                 Some(param.to_owned()),
                 "invalid_type",

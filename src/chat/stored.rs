@@ -193,15 +193,10 @@ fn stored_view(request: &Map<String, Value>, completion: &Value) -> Value {
             .cloned()
             .unwrap_or(default)
     };
+    let counted = |usage: &Value, key: &str| usage.get(key).and_then(Value::as_u64).unwrap_or(0);
     let usage = completion
         .get("usage")
-        .filter(|usage| {
-            usage
-                .get("total_tokens")
-                .and_then(Value::as_u64)
-                .unwrap_or(0)
-                > 0
-        })
+        .filter(|usage| counted(usage, "prompt_tokens") + counted(usage, "completion_tokens") > 0)
         .cloned()
         .unwrap_or_else(|| estimated_usage(request, completion));
     let count = |key: &str| usage.get(key).cloned().unwrap_or(json!(0));

@@ -1,20 +1,20 @@
 //! What a Chat Completions request must be before it is forwarded: the checks
 //! OpenAI makes on the parameters every client sends — `messages` (each with a
-//! known `role`, the `content` its role needs, content parts of known types, a
+//! known `role`, the `content` its role needs, content parts with a `type`, a
 //! tool message's `tool_call_id`), the sampling ranges, `n`, the token limits,
 //! `stream` and `stream_options`, `tools` (a strict function's schema too),
-//! `tool_choice` and `response_format` —
-//! answered with OpenAI's 400: its message, the offending `param` and `code`.
+//! `tool_choice`, and that `response_format` is an object — answered with
+//! OpenAI's 400: its message, the offending `param` and `code`.
 //!
-//! Parameters it does not know are passed through unchecked: local servers
-//! take their own (`top_k`, `repeat_penalty`, `grammar`…), and the backend
+//! Parameters it does not know are passed through unchecked, and so are
+//! content part and `response_format` types: local servers take their own
+//! (`top_k`, `repeat_penalty`, `grammar`, vLLM's `video_url` parts and
+//! `structural_tag` format, a `json_schema` without `name`…), and the backend
 //! answers for them.
 
 use serde_json::Value;
 
-use crate::assistants::shared::{
-    check_function_name, check_response_format, check_tool_choice, missing,
-};
+use crate::assistants::shared::{check_function_name, check_tool_choice, missing};
 use crate::error::{ApiError, ApiResult};
 use crate::responses::request::json_type_phrase;
 use crate::strict_schema::check_strict_parameters;
@@ -26,14 +26,6 @@ const ROLES: [&str; 6] = [
     "assistant",
     "tool",
     "function",
-];
-const PART_TYPES: [&str; 6] = [
-    "text",
-    "image_url",
-    "input_audio",
-    "file",
-    "refusal",
-    "audio",
 ];
 
 /// Checks a Chat Completions body (see the module doc).
@@ -71,19 +63,46 @@ pub fn validate_chat_request(body: &Value) -> ApiResult<()> {
         ));
     }
     let tools = check_tools(body.get("tools"))?;
-    check_tool_choice(body.get("tool_choice"), Some(tools))?;
-    if body
-        .get("response_format")
-        .and_then(Value::as_str)
-        .is_some()
-    {
-        return Err(invalid_type(
-            "response_format",
-            "an object",
-            body.get("response_format"),
-        ));
+    check_chat_tool_choice(body.get("tool_choice"), tools)?;
+    match body.get("response_format") {
+        None | Some(Value::Null) | Some(Value::Object(_)) => Ok(()),
+        other => Err(invalid_type("response_format", "an object", other)),
     }
-    check_response_format(body.get("response_format"))
+}
+
+/// `tool_choice`: Chat's forms — a mode, a named function (which must be one
+/// of `tools`), `allowed_tools`, or a named custom tool (one of `tools` too).
+fn check_chat_tool_choice(choice: Option<&Value>, tools: &[Value]) -> ApiResult<()> {
+    match choice
+        .and_then(|choice| choice.get("type"))
+        .and_then(Value::as_str)
+    {
+        Some("allowed_tools") => Ok(()),
+        Some("custom") => {
+            let Some(name) = choice
+                .and_then(|choice| choice.pointer("/custom/name"))
+                .and_then(Value::as_str)
+            else {
+                return Err(missing("tool_choice.custom.name"));
+            };
+            let declared = tools.iter().any(|tool| {
+                tool.get("type").and_then(Value::as_str) == Some("custom")
+                    && tool.pointer("/custom/name").and_then(Value::as_str) == Some(name)
+            });
+            if declared {
+                Ok(())
+            } else {
+                Err(ApiError::invalid_with_code(
+                    format!(
+                        "Tool choice 'custom' with name '{name}' not found in 'tools' parameter."
+                    ),
+                    Some("tool_choice".to_owned()),
+                    "invalid_value",
+                ))
+            }
+        }
+        _ => check_tool_choice(choice, Some(tools)),
+    }
 }
 
 /// `messages`: a non-empty array of messages, each checked.
@@ -124,8 +143,9 @@ fn check_message(message: &Value, param: &str) -> ApiResult<()> {
     }
     let content_param = format!("{param}.content");
     match fields.get("content") {
-        // An assistant message may carry only tool calls, a function call or a refusal.
-        None | Some(Value::Null) if role == "assistant" => {}
+        // An assistant message may carry only tool calls, a function call or a
+        // refusal; a legacy function message's content may be null.
+        None | Some(Value::Null) if role == "assistant" || role == "function" => {}
         None | Some(Value::Null) => return Err(missing(&content_param)),
         Some(Value::String(_)) => {}
         Some(Value::Array(parts)) => {
@@ -147,18 +167,15 @@ fn check_message(message: &Value, param: &str) -> ApiResult<()> {
     Ok(())
 }
 
+/// A content part: an object with a string `type` (types OpenAI does not
+/// define pass through, see the module doc).
 fn check_part(part: &Value, param: &str) -> ApiResult<()> {
     let Value::Object(fields) = part else {
         return Err(invalid_type(param, "an object", Some(part)));
     };
     match fields.get("type") {
         None | Some(Value::Null) => Err(missing(&format!("{param}.type"))),
-        Some(Value::String(kind)) if PART_TYPES.contains(&kind.as_str()) => Ok(()),
-        Some(Value::String(kind)) => Err(ApiError::invalid_with_code(
-            format!("Invalid value: '{kind}'. Supported values are: 'text', 'image_url', 'input_audio', 'refusal', 'audio', and 'file'."),
-            Some(format!("{param}.type")),
-            "invalid_value",
-        )),
+        Some(Value::String(_)) => Ok(()),
         other => Err(invalid_type(&format!("{param}.type"), "a string", other)),
     }
 }
@@ -240,6 +257,12 @@ fn check_integer(body: &Value, param: &str, minimum: i64, maximum: i64) -> ApiRe
         None | Some(Value::Null) => return Ok(()),
         Some(Value::Number(number)) if number.is_i64() || number.is_u64() => {
             number.as_i64().unwrap_or(i64::MAX)
+        }
+        // A whole number written as a decimal (`100.0`) counts as that number.
+        Some(Value::Number(number))
+            if number.as_f64().is_some_and(|value| value.fract() == 0.0) =>
+        {
+            number.as_f64().unwrap_or_default() as i64
         }
         other => return Err(invalid_type(param, "an integer", other)),
     };

@@ -59,9 +59,9 @@ fn messages_are_checked_one_by_one() {
             "invalid_type",
         ),
         (
-            json!([{"role": "user", "content": "a"}, {"role": "user", "content": [{"type": "bogus"}]}]),
+            json!([{"role": "user", "content": "a"}, {"role": "user", "content": [{"text": "x"}]}]),
             "messages[1].content[0].type",
-            "invalid_value",
+            "missing_required_parameter",
         ),
         (
             json!([{"role": "tool", "content": "42"}]),
@@ -101,6 +101,7 @@ fn ranges_types_and_stream_options_follow_openai() {
         ),
         (json!({"n": 0}), "n", "integer_below_min_value"),
         (json!({"n": 1.5}), "n", "invalid_type"),
+        (json!({"n": "2"}), "n", "invalid_type"),
         (
             json!({"max_tokens": 0}),
             "max_tokens",
@@ -110,11 +111,6 @@ fn ranges_types_and_stream_options_follow_openai() {
         (
             json!({"stream_options": {"include_usage": true}}),
             "stream_options",
-            "invalid_value",
-        ),
-        (
-            json!({"response_format": {"type": "bogus"}}),
-            "response_format.type",
             "invalid_value",
         ),
         (
@@ -172,4 +168,33 @@ fn tools_and_tool_choice_must_agree() {
         "tools": tools, "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
     })))
     .unwrap();
+}
+
+#[test]
+fn local_servers_extensions_and_openais_other_forms_pass() {
+    for extra in [
+        json!({"response_format": {"type": "structural_tag", "structures": []}}),
+        json!({"response_format": {"type": "json_schema", "json_schema": {"schema": {}}}}),
+        json!({"max_tokens": 100.0, "n": 1.0}),
+        json!({"tools": [{"type": "function", "function": {"name": "f"}}],
+               "tool_choice": {"type": "allowed_tools", "allowed_tools": {"mode": "auto", "tools": [{"type": "function", "function": {"name": "f"}}]}}}),
+        json!({"tools": [{"type": "custom", "custom": {"name": "g"}}], "tool_choice": {"type": "custom", "custom": {"name": "g"}}}),
+    ] {
+        if let Err(error) = validate_chat_request(&with(extra.clone())) {
+            panic!("{extra}: {:?}", error.body().error);
+        }
+    }
+    validate_chat_request(&json!({"model": "m", "messages": [
+        {"role": "user", "content": [{"type": "text", "text": "what is in it?"}, {"type": "video_url", "video_url": {"url": "file://v.mp4"}}]},
+        {"role": "assistant", "function_call": {"name": "f", "arguments": "{}"}, "content": null},
+        {"role": "function", "name": "f", "content": null},
+    ]}))
+    .unwrap();
+    assert_eq!(
+        error_of(with(
+            json!({"tools": [{"type": "custom", "custom": {"name": "g"}}],
+                             "tool_choice": {"type": "custom", "custom": {"name": "h"}}})
+        )),
+        named("tool_choice", "invalid_value")
+    );
 }

@@ -95,7 +95,6 @@ pub async fn gather(
         };
     }
     history.items.extend(input_items.iter().cloned());
-    super::tool_pairs::check_tool_call_pairs(&history)?;
     Ok(ModelInput {
         input_items,
         history,

@@ -72,6 +72,8 @@ pub async fn prepare(
         .resolve(&model)
         .ok_or_else(|| ApiError::responses_model_not_found(&model))?;
     let gathered = input::gather(state, project, &request).await?;
+    // Only a turn the model answers needs its calls answered (not a count or a compaction).
+    tool_pairs::check_tool_call_pairs(&gathered.history)?;
     let response_id = new_id("resp_");
     if let Some(conversation_id) = &gathered.conversation {
         match store::conversations::try_lock(&state.db, project, conversation_id, &response_id)

@@ -1,7 +1,7 @@
 //! `POST /v1/responses/compact`: a long conversation (the request's `input`,
 //! after the stored chain of `previous_response_id`) brought down to what a
-//! next request needs — OpenAI's shape: every user message as it was, then one
-//! `compaction` item that stands for the rest. The backend writes the summary
+//! next request needs — OpenAI's shape (as recorded): every user message as a
+//! completed message item, then one `compaction` item that stands for the rest. The backend writes the summary
 //! (the conversation, then a request to summarize it for a checkpoint); the
 //! item's `encrypted_content` carries it for this server to read back when the
 //! item comes as input, where the model sees it as an assistant message.
@@ -111,15 +111,15 @@ pub async fn compact_conversation(
         .filter_map(user_message)
         .collect();
     output.push(json!({
-        "type": "compaction",
         "id": new_id("cmp_"),
+        "type": "compaction",
         "encrypted_content": seal(&summary),
     }));
     Ok(crate::access::meter::metered_json(json!({
         "id": new_id("resp_"),
         "object": "response.compaction",
-        "output": output,
         "created_at": unix_now(),
+        "output": output,
         "usage": ResponseUsage::from(usage),
     })))
 }
@@ -174,9 +174,11 @@ fn user_message(item: Value) -> Option<Value> {
         && item.get("role").and_then(Value::as_str) == Some("user");
     is_user_message.then(|| {
         json!({
+            "id": item.get("id").and_then(Value::as_str).map_or_else(|| new_id("msg_"), str::to_owned),
             "type": "message",
-            "role": "user",
+            "status": "completed",
             "content": item.get("content").cloned().unwrap_or_else(|| json!([])),
+            "role": "user",
         })
     })
 }
@@ -213,7 +215,8 @@ mod tests {
         assert_eq!(
             user_message(user),
             Some(
-                json!({"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]})
+                json!({"id": "msg_1", "type": "message", "status": "completed",
+                        "content": [{"type": "input_text", "text": "hi"}], "role": "user"})
             )
         );
         assert_eq!(

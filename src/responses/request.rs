@@ -328,7 +328,8 @@ pub fn unknown_reasoning_effort(param: &str, level: &str) -> ApiError {
         .iter()
         .map(|level| format!("'{level}'"))
         .collect();
-    unsupported_value(param, level, &supported.join(", "))
+    let (last, rest) = supported.split_last().unwrap_or((&supported[0], &[]));
+    unsupported_value(param, level, &format!("{}, and {last}", rest.join(", ")))
 }
 
 /// `reasoning.effort`: one of OpenAI's levels, or null.

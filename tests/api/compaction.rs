@@ -41,11 +41,20 @@ async fn a_conversation_is_compacted_and_its_compaction_item_continues_it() {
     );
     let output = compacted["output"].as_array().unwrap();
     assert_eq!(output.len(), 2, "{compacted}");
+    assert!(output[0]["id"].as_str().unwrap().starts_with("msg_"));
     assert_eq!(
         output[0],
-        json!({"type": "message", "role": "user",
-               "content": [{"type": "input_text", "text": "Create a landing page for a dog petting café."}]})
+        json!({"id": output[0]["id"], "type": "message", "status": "completed",
+               "content": [{"type": "input_text", "text": "Create a landing page for a dog petting café."}],
+               "role": "user"})
     );
+    let keys: Vec<&str> = compacted
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, ["id", "object", "created_at", "output", "usage"]);
     assert_eq!(output[1]["type"], "compaction");
     assert!(output[1]["id"].as_str().unwrap().starts_with("cmp_"));
     assert!(output[1]["encrypted_content"].as_str().is_some());
