@@ -1,6 +1,8 @@
 //! The Models API: `GET /v1/models` and `GET /v1/models/{model}` list what the
 //! backends serve — routed names and their aliases, the backends' configured
-//! names, and for catch-all backends the models they report themselves.
+//! names, and for catch-all backends the models they report themselves. A
+//! model's `created` is when this process first listed models (the backends
+//! do not say when theirs were made; OpenAI's is a real time, never 0).
 
 use axum::extract::{Path, State};
 use axum::routing::get;
@@ -36,8 +38,15 @@ pub fn router() -> Router<AppState> {
     )
 }
 
+/// The `created` of every model (see the module doc).
+fn created() -> i64 {
+    static FIRST_LISTED: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *FIRST_LISTED.get_or_init(crate::ids::unix_now)
+}
+
 /// Every model served, first backend first, without duplicates.
 async fn served_models(state: &AppState) -> Vec<Model> {
+    let created = created();
     let mut models: Vec<Model> = Vec::new();
     // Routed names and their aliases first: they are what clients are meant to use.
     for route in state.backends.routes() {
@@ -49,7 +58,7 @@ async fn served_models(state: &AppState) -> Vec<Model> {
                 models.push(Model {
                     id: name.clone(),
                     object: "model".into(),
-                    created: 0,
+                    created,
                     owned_by: "portico".into(),
                 });
             }
@@ -75,7 +84,7 @@ async fn served_models(state: &AppState) -> Vec<Model> {
                 models.push(Model {
                     id: name,
                     object: "model".into(),
-                    created: 0,
+                    created,
                     owned_by: entry.backend.name().to_owned(),
                 });
             }

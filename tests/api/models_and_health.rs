@@ -12,9 +12,13 @@ async fn models_lists_what_the_backend_reports() {
     assert_eq!(list["object"], "list");
     assert_eq!(list["data"][0]["id"], "mock");
     assert_eq!(list["data"][0]["object"], "model");
+    // A real time (OpenAI's is never 0), the same on every read.
+    let created = list["data"][0]["created"].as_i64().unwrap();
+    assert!(created > 1_700_000_000, "{list}");
     let (status, model) = app.get("/v1/models/mock").await;
     assert_eq!(status, 200);
     assert_eq!(model["id"], "mock");
+    assert_eq!(model["created"], created);
     let (status, missing) = app.get("/v1/models/nope").await;
     assert_eq!(status, 404);
     assert_eq!(missing["error"]["code"], "model_not_found");
