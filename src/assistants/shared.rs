@@ -327,13 +327,8 @@ pub fn check_tool_choice(choice: Option<&Value>, tools: Option<&[Value]>) -> Api
                         "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.".to_owned(),
                         "tool_choice",
                     )),
-                    Some(tools) if !tools.iter().any(|tool| function_name(tool) == Some(name)) => {
-                        Err(invalid(
-                            format!("Tool choice 'function' with name '{name}' not found in 'tools' parameter."),
-                            "tool_choice",
-                        ))
-                    }
-                    _ => Ok(()),
+                    Some(tools) => check_declared_tool(tools, "function", "/function/name", name),
+                    None => Ok(()),
                 }
             }
             Some(hosted @ ("code_interpreter" | "file_search")) => {
@@ -356,10 +351,25 @@ pub fn check_tool_choice(choice: Option<&Value>, tools: Option<&[Value]>) -> Api
     }
 }
 
-/// The name of a Chat-shaped function tool (`{type: "function", function: {name}}`).
-fn function_name(tool: &Value) -> Option<&str> {
-    if tool.get("type").and_then(Value::as_str) != Some("function") {
-        return None;
+/// `Ok` when `tools` declares a `kind` tool named `name` (its name at the
+/// JSON pointer `name_at` in the tool: Chat nests it, Responses does not);
+/// otherwise OpenAI's 400 for a `tool_choice` that names an undeclared tool.
+pub fn check_declared_tool(
+    tools: &[Value],
+    kind: &str,
+    name_at: &str,
+    name: &str,
+) -> ApiResult<()> {
+    let declared = tools.iter().any(|tool| {
+        tool.get("type").and_then(Value::as_str) == Some(kind)
+            && tool.pointer(name_at).and_then(Value::as_str) == Some(name)
+    });
+    if declared {
+        return Ok(());
     }
-    tool.get("function")?.get("name")?.as_str()
+    Err(ApiError::invalid_with_code(
+        format!("Tool choice '{kind}' with name '{name}' not found in 'tools' parameter."),
+        Some("tool_choice".to_owned()),
+        "invalid_value",
+    ))
 }

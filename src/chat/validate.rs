@@ -14,7 +14,9 @@
 
 use serde_json::Value;
 
-use crate::assistants::shared::{check_function_name, check_tool_choice, missing};
+use crate::assistants::shared::{
+    check_declared_tool, check_function_name, check_tool_choice, missing,
+};
 use crate::error::{ApiError, ApiResult};
 use crate::responses::request::json_type_phrase;
 use crate::strict_schema::check_strict_parameters;
@@ -85,21 +87,7 @@ fn check_chat_tool_choice(choice: Option<&Value>, tools: &[Value]) -> ApiResult<
             else {
                 return Err(missing("tool_choice.custom.name"));
             };
-            let declared = tools.iter().any(|tool| {
-                tool.get("type").and_then(Value::as_str) == Some("custom")
-                    && tool.pointer("/custom/name").and_then(Value::as_str) == Some(name)
-            });
-            if declared {
-                Ok(())
-            } else {
-                Err(ApiError::invalid_with_code(
-                    format!(
-                        "Tool choice 'custom' with name '{name}' not found in 'tools' parameter."
-                    ),
-                    Some("tool_choice".to_owned()),
-                    "invalid_value",
-                ))
-            }
+            check_declared_tool(tools, "custom", "/custom/name", name)
         }
         _ => check_tool_choice(choice, Some(tools)),
     }

@@ -17,6 +17,7 @@ use base64::Engine as _;
 use futures::StreamExt;
 use serde_json::{json, Value};
 
+use crate::assistants::shared::check_fields;
 use crate::auth::Project;
 use crate::backends::scripted::estimate_tokens;
 use crate::backends::{ChatEvent, TokenUsage};
@@ -124,35 +125,11 @@ pub async fn compact_conversation(
     })))
 }
 
-/// The body as a Responses request (unknown parameters refused; the image,
-/// prompt cache and service tier settings accepted and not used).
+/// The body as a Responses request: unknown parameters refused, and of the
+/// known ones only the conversation's kept (the image, prompt cache and
+/// service tier settings are accepted and not used).
 fn parse(body: Value) -> ApiResult<CreateResponseRequest> {
-    let Value::Object(mut fields) = body else {
-        return Err(ApiError::invalid_with_code(
-            "Invalid type for request body: expected an object.",
-            None,
-            "invalid_type",
-        ));
-    };
-    if let Some(unknown) = fields
-        .keys()
-        .find(|key| !KNOWN_PARAMETERS.contains(&key.as_str()))
-    {
-        return Err(ApiError::invalid_with_code(
-            format!("Unknown parameter: '{unknown}'."),
-            Some(unknown.clone()),
-            "unknown_parameter",
-        ));
-    }
-    for unused in [
-        "image",
-        "prompt_cache_key",
-        "prompt_cache_retention",
-        "prompt_cache_options",
-        "service_tier",
-    ] {
-        fields.remove(unused);
-    }
+    let fields = check_fields(&body, &KNOWN_PARAMETERS)?;
     let nothing = |name: &str| fields.get(name).is_none_or(Value::is_null);
     if nothing("input") && nothing("previous_response_id") {
         return Err(ApiError::invalid_with_code(
@@ -161,7 +138,14 @@ fn parse(body: Value) -> ApiResult<CreateResponseRequest> {
             "missing_required_parameter",
         ));
     }
-    CreateResponseRequest::parse(Value::Object(fields))
+    let used = fields
+        .iter()
+        .filter(|(key, _)| {
+            ["model", "input", "previous_response_id", "instructions"].contains(&key.as_str())
+        })
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
+    CreateResponseRequest::parse(Value::Object(used))
 }
 
 /// A user message of the history as the compacted output keeps it.

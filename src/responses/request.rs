@@ -324,12 +324,9 @@ pub const REASONING_EFFORTS: [&str; 7] =
 
 /// The 400 for an effort that is not one of [`REASONING_EFFORTS`].
 pub fn unknown_reasoning_effort(param: &str, level: &str) -> ApiError {
-    let supported: Vec<String> = REASONING_EFFORTS
-        .iter()
-        .map(|level| format!("'{level}'"))
-        .collect();
-    let (last, rest) = supported.split_last().unwrap_or((&supported[0], &[]));
-    unsupported_value(param, level, &format!("{}, and {last}", rest.join(", ")))
+    let (last, rest) = REASONING_EFFORTS.split_last().unwrap_or((&"", &[]));
+    let supported = format!("'{}', and '{last}'", rest.join("', '"));
+    unsupported_value(param, level, &supported)
 }
 
 /// `reasoning.effort`: one of OpenAI's levels, or null.
@@ -355,27 +352,16 @@ fn validate_tool_choice(choice: &Value, tools: &[Value]) -> ApiResult<()> {
         Value::String(mode) if ["none", "auto", "required"].contains(&mode.as_str()) => Ok(()),
         Value::String(mode) => Err(unsupported_value("tool_choice", mode, "'none', 'auto', 'required'")),
         Value::Object(object) => match object.get("type").and_then(Value::as_str) {
-            Some("function") if object.get("name").and_then(Value::as_str).is_some() => {
-                let name = object.get("name").and_then(Value::as_str).unwrap_or_default();
-                let declared = tools.iter().any(|tool| {
-                    tool.get("type").and_then(Value::as_str) == Some("function")
-                        && tool.get("name").and_then(Value::as_str) == Some(name)
-                });
-                if declared {
-                    Ok(())
-                } else {
-                    Err(ApiError::invalid_with_code(
-                        format!("Tool choice 'function' with name '{name}' not found in 'tools' parameter."),
-                        Some("tool_choice".to_owned()),
-                        "invalid_value",
-                    ))
+            Some("function") => match object.get("name").and_then(Value::as_str) {
+                Some(name) => {
+                    crate::assistants::shared::check_declared_tool(tools, "function", "/name", name)
                 }
-            }
-            Some("function") => Err(ApiError::invalid_with_code(
-                "Missing required parameter: 'tool_choice.name'.",
-                Some("tool_choice.name".to_owned()),
-                "missing_required_parameter",
-            )),
+                None => Err(ApiError::invalid_with_code(
+                    "Missing required parameter: 'tool_choice.name'.",
+                    Some("tool_choice.name".to_owned()),
+                    "missing_required_parameter",
+                )),
+            },
             Some("allowed_tools") => Ok(()),
             Some(other) => Err(ApiError::invalid_with_code(
                 format!("Tool choice '{other}' is not supported: Portico runs no hosted tools."),

@@ -108,3 +108,16 @@ fn include_effort_and_a_named_tool_choice_are_checked() {
             .unwrap();
     }
 }
+
+#[test]
+fn an_unknown_effort_lists_openais_levels_as_openai_words_a_list() {
+    let error =
+        CreateResponseRequest::parse(json!({"model": "m", "reasoning": {"effort": "ultra"}}))
+            .unwrap_err()
+            .body()
+            .error;
+    assert_eq!(
+        error.message,
+        "Invalid value: 'ultra'. Supported values are: 'none', 'minimal', 'low', 'medium', 'high', 'xhigh', and 'max'."
+    );
+}

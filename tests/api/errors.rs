@@ -1,8 +1,9 @@
 //! Bad input everywhere gets OpenAI's envelope with the right status and param.
 
+use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, spawn_app_with, Options};
+use crate::helpers::{send, spawn_app, spawn_app_with, Options};
 
 fn assert_envelope(body: &Value) {
     let error = body["error"].as_object().expect("an error object");
@@ -120,37 +121,41 @@ async fn an_unknown_model_is_a_404_in_chat_and_a_400_naming_model_in_responses()
     let (address, _directory) = crate::helpers::spawn_builtin_app().await;
     let client = reqwest::Client::new();
     // As recorded from OpenAI: Chat Completions answers 404 with no `param`…
-    let answer = client
-        .post(format!("http://{address}/v1/chat/completions"))
-        .json(&json!({"model": "gpt-nope", "messages": [{"role": "user", "content": "x"}]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status().as_u16(), 404);
-    let body: Value = answer.json().await.unwrap();
+    let answer = send(
+        &client,
+        Method::POST,
+        &format!("http://{address}/v1/chat/completions"),
+        Some(json!({"model": "gpt-nope", "messages": [{"role": "user", "content": "x"}]})),
+    )
+    .await;
     assert_eq!(
-        body,
-        json!({"error": {
-            "message": "The model `gpt-nope` does not exist or you do not have access to it.",
-            "type": "invalid_request_error", "param": null, "code": "model_not_found",
-        }})
+        answer,
+        (
+            404,
+            json!({"error": {
+                "message": "The model `gpt-nope` does not exist or you do not have access to it.",
+                "type": "invalid_request_error", "param": null, "code": "model_not_found",
+            }})
+        )
     );
     // …the Responses API a 400 naming `model`, streamed or not.
     for stream in [false, true] {
-        let answer = client
-            .post(format!("http://{address}/v1/responses"))
-            .json(&json!({"model": "gpt-nope", "input": "x", "stream": stream}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.status().as_u16(), 400);
-        let body: Value = answer.json().await.unwrap();
+        let answer = send(
+            &client,
+            Method::POST,
+            &format!("http://{address}/v1/responses"),
+            Some(json!({"model": "gpt-nope", "input": "x", "stream": stream})),
+        )
+        .await;
         assert_eq!(
-            body,
-            json!({"error": {
-                "message": "The requested model 'gpt-nope' does not exist.",
-                "type": "invalid_request_error", "param": "model", "code": "model_not_found",
-            }})
+            answer,
+            (
+                400,
+                json!({"error": {
+                    "message": "The requested model 'gpt-nope' does not exist.",
+                    "type": "invalid_request_error", "param": "model", "code": "model_not_found",
+                }})
+            )
         );
     }
 }
@@ -215,37 +220,37 @@ async fn previous_response_id_and_conversation_together_are_refused() {
 async fn include_values_and_the_conversation_id_type_are_checked_where_responses_take_them() {
     let (address, _directory) = crate::helpers::spawn_builtin_app().await;
     let client = reqwest::Client::new();
-    let base = format!("http://{address}/v1");
-    let model = client
-        .get(format!("{base}/models"))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap()["data"][0]["id"]
-        .clone();
-    let created: Value = client
-        .post(format!("{base}/responses"))
-        .json(&json!({"model": model, "input": "x", "store": true}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let url = |path: &str| format!("http://{address}/v1{path}");
+    let (_, models) = send(&client, Method::GET, &url("/models"), None).await;
+    let model = models["data"][0]["id"].clone();
+    let (_, created) = send(
+        &client,
+        Method::POST,
+        &url("/responses"),
+        Some(json!({"model": model, "input": "x", "store": true})),
+    )
+    .await;
     let id = created["id"].as_str().unwrap();
-    let bogus_include = [
-        client
-            .post(format!("{base}/responses"))
-            .json(&json!({"model": model, "input": "x", "include": ["bogus"]})),
-        client.get(format!("{base}/responses/{id}?include[]=bogus")),
-        client.get(format!("{base}/responses/{id}/input_items?include[]=bogus")),
-    ];
-    for request in bogus_include {
-        let answer = request.send().await.unwrap();
-        assert_eq!(answer.status().as_u16(), 400);
-        let error = answer.json::<Value>().await.unwrap()["error"].clone();
+    for (method, path, body) in [
+        (
+            Method::POST,
+            "/responses".to_owned(),
+            Some(json!({"model": model, "input": "x", "include": ["bogus"]})),
+        ),
+        (
+            Method::GET,
+            format!("/responses/{id}?include[]=bogus"),
+            None,
+        ),
+        (
+            Method::GET,
+            format!("/responses/{id}/input_items?include[]=bogus"),
+            None,
+        ),
+    ] {
+        let (status, error) = send(&client, method, &url(&path), body).await;
+        assert_eq!(status, 400, "{path}: {error}");
+        let error = &error["error"];
         assert_eq!(
             (error["param"].as_str(), error["code"].as_str()),
             (Some("include"), Some("invalid_value"))
@@ -255,26 +260,24 @@ async fn include_values_and_the_conversation_id_type_are_checked_where_responses
             .unwrap()
             .starts_with("Invalid value: 'bogus'. Supported values are: "));
     }
-    let answer = client
-        .get(format!(
-            "{base}/responses/{id}?include[]=reasoning.encrypted_content"
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status().as_u16(), 200);
-    let answer = client
-        .post(format!("{base}/responses"))
-        .json(&json!({"model": model, "input": "x", "conversation": {"id": 5}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status().as_u16(), 400);
-    let error = answer.json::<Value>().await.unwrap()["error"].clone();
+    let path = format!("/responses/{id}?include[]=reasoning.encrypted_content");
+    assert_eq!(send(&client, Method::GET, &url(&path), None).await.0, 200);
+    let answer = send(
+        &client,
+        Method::POST,
+        &url("/responses"),
+        Some(json!({"model": model, "input": "x", "conversation": {"id": 5}})),
+    )
+    .await;
     assert_eq!(
-        error,
-        json!({"message": "Invalid type for 'conversation.id': expected a string, but got an integer instead.",
-               "type": "invalid_request_error", "param": "conversation.id", "code": "invalid_type"})
+        answer,
+        (
+            400,
+            json!({"error": {
+                "message": "Invalid type for 'conversation.id': expected a string, but got an integer instead.",
+                "type": "invalid_request_error", "param": "conversation.id", "code": "invalid_type",
+            }})
+        )
     );
 }
 
@@ -283,60 +286,50 @@ async fn an_in_process_backend_refuses_n_above_1_and_an_assistant_cannot_move_to
 {
     let (address, _directory) = crate::helpers::spawn_builtin_app().await;
     let client = reqwest::Client::new();
-    let base = format!("http://{address}/v1");
-    let models: Value = client
-        .get(format!("{base}/models"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let url = |path: &str| format!("http://{address}/v1{path}");
+    let (_, models) = send(&client, Method::GET, &url("/models"), None).await;
     let model = models["data"][0]["id"].as_str().unwrap().to_owned();
     for stream in [false, true] {
-        let answer = client
-            .post(format!("{base}/chat/completions"))
-            .json(&json!({"model": model, "n": 2, "stream": stream, "messages": [{"role": "user", "content": "x"}]}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.status().as_u16(), 400);
-        let error = answer.json::<Value>().await.unwrap()["error"].clone();
+        let (status, error) = send(
+            &client,
+            Method::POST,
+            &url("/chat/completions"),
+            Some(json!({"model": model, "n": 2, "stream": stream, "messages": [{"role": "user", "content": "x"}]})),
+        )
+        .await;
+        assert_eq!(status, 400, "{error}");
         assert_eq!(
-            (error["param"].as_str(), error["code"].as_str()),
+            (
+                error["error"]["param"].as_str(),
+                error["error"]["code"].as_str()
+            ),
             (Some("n"), Some("unsupported_value")),
             "{error}"
         );
     }
-    let assistant: Value = client
-        .post(format!("{base}/assistants"))
-        .json(&json!({"model": model}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let path = format!("{base}/assistants/{}", assistant["id"].as_str().unwrap());
-    let answer = client
-        .post(&path)
-        .json(&json!({"model": "gpt-nope"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status().as_u16(), 404);
+    let (_, assistant) = send(
+        &client,
+        Method::POST,
+        &url("/assistants"),
+        Some(json!({"model": model})),
+    )
+    .await;
+    let path = url(&format!(
+        "/assistants/{}",
+        assistant["id"].as_str().unwrap()
+    ));
+    let (status, error) = send(
+        &client,
+        Method::POST,
+        &path,
+        Some(json!({"model": "gpt-nope"})),
+    )
+    .await;
     assert_eq!(
-        answer.json::<Value>().await.unwrap()["error"]["code"],
-        "model_not_found"
+        (status, error["error"]["code"].as_str()),
+        (404, Some("model_not_found"))
     );
-    let kept: Value = client
-        .get(&path)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, kept) = send(&client, Method::GET, &path, None).await;
     assert_eq!(kept["model"], model.as_str());
 }
 

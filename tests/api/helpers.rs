@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 
 use portico::config::{ApiKeyConfig, BackendConfig, BackendKind, Config};
 use portico::App;
+use reqwest::Method;
 use serde_json::{json, Value};
 
 /// Another mock backend on its own loopback port.
@@ -24,6 +25,23 @@ pub fn backend_config(name: &str, kind: BackendKind, base_url: String) -> Backen
         api_key_env: None,
         models: vec!["*".into()],
     }
+}
+
+/// Sends a request (with a JSON `body` if any) and returns (status, JSON
+/// body, or null when the answer is not JSON).
+pub async fn send(
+    client: &reqwest::Client,
+    method: Method,
+    url: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = client.request(method, url);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let answer = request.send().await.unwrap();
+    let status = answer.status().as_u16();
+    (status, answer.json().await.unwrap_or(Value::Null))
 }
 
 /// The chat completion bodies the mock at `mock` has received.
@@ -165,27 +183,15 @@ impl TestApp {
 
     /// POSTs JSON and returns (status, body).
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let answer = self
-            .client
-            .post(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = answer.status().as_u16();
-        (status, answer.json().await.unwrap_or(Value::Null))
+        send(&self.client, Method::POST, &self.url(path), Some(body)).await
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let answer = self.client.get(self.url(path)).send().await.unwrap();
-        let status = answer.status().as_u16();
-        (status, answer.json().await.unwrap_or(Value::Null))
+        send(&self.client, Method::GET, &self.url(path), None).await
     }
 
     pub async fn delete(&self, path: &str) -> (u16, Value) {
-        let answer = self.client.delete(self.url(path)).send().await.unwrap();
-        let status = answer.status().as_u16();
-        (status, answer.json().await.unwrap_or(Value::Null))
+        send(&self.client, Method::DELETE, &self.url(path), None).await
     }
 
     /// POSTs a streaming request and returns the parsed SSE events as (event name, data).
