@@ -21,7 +21,7 @@ use crate::auth::Project;
 use crate::backends::fallback::{Forwarded, PassthroughPath};
 use crate::backends::{Backend, BackendError};
 use crate::chat::required_model;
-use crate::engine::backend_error;
+use crate::engine::{backend_error, Endpoint, FailedCall};
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::extract::JsonBody;
 use crate::state::AppState;
@@ -72,11 +72,21 @@ pub async fn create_embedding(
         Ok(Forwarded::Answer {
             answer, backend, ..
         }) => (answer, backend),
-        Err(error) => return Err(backend_error(candidates.name(), call.failed(error))),
+        Err(error) => {
+            return Err(backend_error(
+                FailedCall::new(Endpoint::Embeddings, &model, candidates.name()),
+                call.failed(error),
+            ))
+        }
         Ok(Forwarded::NotForwardable {
             failure: Some(failure),
             ..
-        }) => return Err(backend_error(candidates.name(), call.failed(failure))),
+        }) => {
+            return Err(backend_error(
+                FailedCall::new(Endpoint::Embeddings, &model, candidates.name()),
+                call.failed(failure),
+            ))
+        }
         // The OpenAI-compatible HTTP backends are the ones that can embed.
         Ok(Forwarded::NotForwardable {
             rest,
@@ -93,7 +103,12 @@ pub async fn create_embedding(
         }
     };
     let name = name.as_str();
-    let failed = |detail: String| backend_error(name, call.failed(BackendError::Stream(detail)));
+    let failed = |detail: String| {
+        backend_error(
+            FailedCall::new(Endpoint::Embeddings, &model, name),
+            call.failed(BackendError::Stream(detail)),
+        )
+    };
     let bytes = answer
         .bytes()
         .await

@@ -1,10 +1,12 @@
 //! A model's ordered backend candidates, as one backend. A call goes to the
 //! first candidate whose circuit allows it; a failure before the first event
-//! (unreachable, timeout, 5xx, a stream broken before anything came) is retried
+//! (unreachable, timeout, a server failure, a stream broken before anything came) is retried
 //! with backoff and then falls back to the next candidate. Once the first event
 //! has been read the answer belongs to that backend: nothing is retried after a
-//! byte could have reached the client. Client errors (4xx) are answered as they
-//! are, without fallback, and do not count against the backend's health.
+//! byte could have reached the client. The client's mistakes (an unknown
+//! model, a prompt over the context, a refused parameter: see `fault`) are
+//! answered as they are, without fallback, and do not count against the
+//! backend's health.
 //! Chat Completions and Embeddings bodies forwarded unchanged to HTTP backends
 //! follow the same rules (`forward`). Each call notes which candidates failed
 //! and which one answered ([`Attempts`]), for metrics by backend.
@@ -174,10 +176,7 @@ impl FallbackBackend {
 
 /// Whether a failure says something about the backend's health (and may be retried).
 pub fn is_backend_failure(error: &BackendError) -> bool {
-    match error {
-        BackendError::Status { status, .. } => *status >= 500 || *status == 429 || *status == 408,
-        _ => true,
-    }
+    !error.is_client_mistake()
 }
 
 impl Backend for FallbackBackend {

@@ -135,11 +135,7 @@ impl LineTranslator {
         let value: Value = serde_json::from_str(line)
             .map_err(|error| BackendError::Stream(format!("unparseable line: {error}")))?;
         if let Some(error) = value.get("error") {
-            return Err(BackendError::Stream(
-                error
-                    .as_str()
-                    .map_or_else(|| error.to_string(), str::to_owned),
-            ));
+            return Err(BackendError::from_stream_error("/api/chat", error));
         }
         let mut events = Vec::new();
         if let Some(message) = value.get("message") {

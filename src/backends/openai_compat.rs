@@ -151,27 +151,12 @@ pub fn classify_send_error(error: reqwest::Error) -> BackendError {
     }
 }
 
-/// Reads an error answer's body into a [`BackendError::Status`].
+/// Reads an error answer's body into a classified [`BackendError::Status`].
 pub async fn status_error(response: reqwest::Response) -> BackendError {
     let status = response.status().as_u16();
+    let path = response.url().path().to_owned();
     let body = response.text().await.unwrap_or_default();
-    let message = serde_json::from_str::<Value>(&body)
-        .ok()
-        .and_then(|value| {
-            value
-                .pointer("/error/message")
-                .or_else(|| value.get("error"))
-                .or_else(|| value.get("message"))
-                .or_else(|| value.get("detail"))
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
-        .unwrap_or_else(|| body.chars().take(500).collect());
-    BackendError::Status {
-        status,
-        message,
-        body: Some(body),
-    }
+    BackendError::from_answer(&path, status, &body)
 }
 
 impl Backend for OpenAiCompatBackend {
@@ -337,12 +322,7 @@ impl ChunkTranslator {
         let chunk: Value = serde_json::from_str(data)
             .map_err(|error| BackendError::Stream(format!("unparseable chunk: {error}")))?;
         if let Some(error) = chunk.get("error").filter(|error| !error.is_null()) {
-            let message = error
-                .get("message")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .unwrap_or_else(|| error.to_string());
-            return Err(BackendError::Stream(message));
+            return Err(BackendError::from_stream_error("/chat/completions", error));
         }
         let mut out = Vec::new();
         if let Some(choice) = chunk.get("choices").and_then(|choices| choices.get(0)) {

@@ -67,8 +67,19 @@ fn reasoning_fields_and_finish_and_usage_are_read() {
 }
 
 #[test]
-fn an_error_chunk_is_a_stream_error() {
+fn an_error_chunk_is_a_classified_backend_error() {
     let mut translator = ChunkTranslator::default();
     let result = translator.translate(r#"{"error":{"message":"boom"}}"#);
-    assert_eq!(result, Err(BackendError::Stream("boom".into())));
+    assert!(matches!(
+        result,
+        Err(BackendError::Status {
+            status: 500,
+            fault: crate::backends::fault::Fault::ServerFailure { .. },
+            ..
+        })
+    ));
+    let overflow = translator.translate(
+        r#"{"error":{"code":400,"message":"request (5000 tokens) exceeds the available context size (4096 tokens), try increasing it","type":"exceed_context_size_error"}}"#,
+    );
+    assert!(matches!(overflow, Err(error) if error.is_client_mistake()));
 }

@@ -77,6 +77,29 @@ pub struct Script {
     pub raw_body: Option<Value>,
 }
 
+impl Script {
+    /// The error answer the script asks for, as an OpenAI-compatible server
+    /// sends it: `error_status` with `error_body` verbatim, or an OpenAI
+    /// envelope around `error_message` (`invalid_request_error` for a 4xx,
+    /// `server_error` otherwise).
+    pub fn error_answer(&self) -> Option<(u16, Value)> {
+        let status = self.error_status?;
+        let body = self.error_body.clone().unwrap_or_else(|| {
+            let message = self
+                .error_message
+                .clone()
+                .unwrap_or_else(|| "scripted backend failure".to_owned());
+            let kind = if (400..500).contains(&status) {
+                "invalid_request_error"
+            } else {
+                "server_error"
+            };
+            serde_json::json!({"error": {"message": message, "type": kind, "param": null, "code": null}})
+        });
+        Some((status, body))
+    }
+}
+
 /// One scripted tool call.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -165,16 +188,12 @@ pub async fn play(script: Script, request: &ChatRequest) -> Result<ChatEventStre
     if script.delay_ms > 0 {
         tokio::time::sleep(Duration::from_millis(script.delay_ms)).await;
     }
-    if let Some(status) = script.error_status {
-        let message = script
-            .error_message
-            .clone()
-            .unwrap_or_else(|| "scripted backend failure".to_owned());
-        return Err(BackendError::Status {
+    if let Some((status, body)) = script.error_answer() {
+        return Err(BackendError::from_answer(
+            "/chat/completions",
             status,
-            message,
-            body: script.error_body.as_ref().map(Value::to_string),
-        });
+            &body.to_string(),
+        ));
     }
     let events = script_events(&script, request);
     let fail_after = script.fail_after_events;

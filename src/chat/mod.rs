@@ -38,14 +38,15 @@ use crate::auth::Project;
 use crate::backends::fallback::{Forwarded, PassthroughPath};
 use crate::backends::Backend;
 use crate::cache::CacheOutcome;
-use crate::engine::backend_error;
+use crate::engine::failures::stream_error_chunk;
+use crate::engine::{backend_error, Endpoint, FailedCall};
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::extract::JsonBody;
 use crate::state::AppState;
 use crate::stream::sse::DONE_FRAME;
 use normalize::ChunkNormalizer;
 use pipeline::ChunkPipeline;
-use relay::{mid_stream_error, sse_response, ClientAsked};
+use relay::{sse_response, ClientAsked};
 use sse_lines::SseEvent;
 use stored::Recorder;
 
@@ -116,7 +117,9 @@ pub async fn create_chat_completion(
         let (answer, outcome) =
             shared::forwarded_through_cache(&state, candidates.clone(), &model, sent, &call)
                 .await
-                .map_err(|error| backend_error(candidates.name(), call.failed(error)))?;
+                .map_err(|error| {
+                    backend_error(chat_call(&model, candidates.name()), call.failed(error))
+                })?;
         let asked = ClientAsked {
             backend: candidates.name(),
             model: &model,
@@ -152,7 +155,12 @@ pub async fn create_chat_completion(
             let answer = relay::UpstreamAnswer::from_response(answer, limits);
             return relay::relay(answer, asked, recorder, call).await;
         }
-        Err(error) => return Err(backend_error(candidates.name(), call.failed(error))),
+        Err(error) => {
+            return Err(backend_error(
+                chat_call(&model, candidates.name()),
+                call.failed(error),
+            ))
+        }
         Ok(Forwarded::NotForwardable { rest, failure }) => {
             if let Some(failure) = failure {
                 // The failed pass-through attempts are counted; what follows is a new call.
@@ -176,7 +184,8 @@ pub async fn create_chat_completion(
     let call = state.metrics.backend_call(&model, backend.name());
     let events = backend.stream_chat(request).await;
     call.attempted(&*backend);
-    let events = events.map_err(|error| backend_error(backend.name(), call.failed(error)))?;
+    let events = events
+        .map_err(|error| backend_error(chat_call(&model, backend.name()), call.failed(error)))?;
     let events = call.observe(events);
     if stream {
         let encoder = synthesize::ChunkEncoder::new(&model, include_usage);
@@ -186,12 +195,19 @@ pub async fn create_chat_completion(
             normalizer = normalizer.with_id(recorder.id());
         }
         let pipeline = ChunkPipeline::new(normalizer, recorder).with_legacy_functions(legacy);
-        Ok(synthesized_stream(encoder, pipeline, events))
+        Ok(synthesized_stream(
+            encoder,
+            pipeline,
+            events,
+            (model.clone(), backend.name().to_owned()),
+        ))
     } else {
         let collected: Vec<_> = events.collect().await;
         let mut chat_events = Vec::with_capacity(collected.len());
         for event in collected {
-            chat_events.push(event.map_err(|error| backend_error(backend.name(), error))?);
+            chat_events.push(
+                event.map_err(|error| backend_error(chat_call(&model, backend.name()), error))?,
+            );
         }
         let mut completion = synthesize::collect_completion(&model, &chat_events);
         if legacy {
@@ -202,6 +218,11 @@ pub async fn create_chat_completion(
         }
         Ok(crate::access::meter::metered_json(completion))
     }
+}
+
+/// A Chat Completions call of `model` to `backend`, for its failures.
+fn chat_call<'a>(model: &'a str, backend: &'a str) -> FailedCall<'a> {
+    FailedCall::new(Endpoint::ChatCompletions, model, backend)
 }
 
 /// The request's `model`: a string, or OpenAI's 400 naming `model`. Shared by
@@ -231,6 +252,7 @@ fn synthesized_stream(
     mut encoder: synthesize::ChunkEncoder,
     mut pipeline: ChunkPipeline,
     mut events: crate::backends::ChatEventStream,
+    (model, backend): (String, String),
 ) -> Response {
     let tokens = pipeline.tokens();
     let body = async_stream::stream! {
@@ -251,7 +273,8 @@ fn synthesized_stream(
                     for frame in pipeline.flush() {
                         yield Ok(frame);
                     }
-                    yield Ok(mid_stream_error(&error.to_string()));
+                    let chunk = stream_error_chunk(chat_call(&model, &backend), error);
+                    yield Ok(crate::stream::sse::data_frame(&chunk));
                     return;
                 }
             }

@@ -33,7 +33,8 @@ use super::sse_lines::{comment_frame, SseDecoder, SseEvent, SseItem};
 use super::stored::Recorder;
 use crate::backends::fallback::BodyLimits;
 use crate::backends::BackendError;
-use crate::engine::backend_error;
+use crate::engine::failures::stream_error_chunk;
+use crate::engine::{backend_error, Endpoint, FailedCall};
 use crate::error::ApiResult;
 use crate::stream::sse::{data_frame, joined, DONE_FRAME};
 
@@ -144,12 +145,17 @@ pub async fn relay(
             call.observe_bytes(answer.body),
             pipeline,
             backend,
+            asked.model.to_owned(),
         ));
         response.extensions_mut().insert(tokens);
         return Ok(response);
     }
-    let failed =
-        |detail: String| backend_error(asked.backend, call.failed(BackendError::Stream(detail)));
+    let failed = |detail: String| {
+        backend_error(
+            FailedCall::new(Endpoint::ChatCompletions, asked.model, asked.backend),
+            call.failed(BackendError::Stream(detail)),
+        )
+    };
     let mut bytes = Vec::new();
     let mut body = answer.body;
     while let Some(piece) = body.next().await {
@@ -159,11 +165,11 @@ pub async fn relay(
     let body: Value =
         serde_json::from_slice(&bytes).map_err(|_| failed("its answer is not JSON".to_owned()))?;
     if let Some(error) = body.get("error").filter(|error| !error.is_null()) {
-        let message = error
-            .get("message")
-            .and_then(Value::as_str)
-            .map_or_else(|| error.to_string(), str::to_owned);
-        return Err(failed(message));
+        let error = BackendError::from_stream_error("/chat/completions", error);
+        return Err(backend_error(
+            FailedCall::new(Endpoint::ChatCompletions, asked.model, asked.backend),
+            call.failed(error),
+        ));
     }
     call.usage_json(body.get("usage"));
     call.succeeded();
@@ -212,6 +218,7 @@ pub fn normalized_stream<S, B, E>(
     upstream: S,
     mut pipeline: ChunkPipeline,
     backend: String,
+    model: String,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> + Send
 where
     S: Stream<Item = Result<B, E>> + Send + 'static,
@@ -235,7 +242,8 @@ where
                 }
                 None => (decoder.finish(), true),
             };
-            let (frames, done) = relay_items(items, &mut pipeline);
+            let call = FailedCall::new(Endpoint::ChatCompletions, &model, &backend);
+            let (frames, done) = relay_items(items, &mut pipeline, call);
             // The frames of one upstream read leave in one write.
             if let Some(chunk) = joined(frames) {
                 yield Ok(chunk);
@@ -264,7 +272,14 @@ fn is_done(event: &SseEvent) -> bool {
 
 /// The frames for decoded items, up to a `[DONE]`, whose own frame is returned
 /// apart (the caller stores the completion before sending it).
-fn relay_items(items: Vec<SseItem>, pipeline: &mut ChunkPipeline) -> (Vec<Bytes>, Option<Bytes>) {
+///
+/// A backend's error chunk is translated into OpenAI's words (see
+/// `engine::failures`): its internals never reach the client.
+fn relay_items(
+    items: Vec<SseItem>,
+    pipeline: &mut ChunkPipeline,
+    call: FailedCall<'_>,
+) -> (Vec<Bytes>, Option<Bytes>) {
     let mut frames = Vec::with_capacity(items.len());
     for item in items {
         let event = match item {
@@ -282,7 +297,16 @@ fn relay_items(items: Vec<SseItem>, pipeline: &mut ChunkPipeline) -> (Vec<Bytes>
             continue;
         }
         match serde_json::from_str::<Value>(&event.data) {
-            Ok(chunk) => frames.extend(pipeline.chunk(event, chunk)),
+            Ok(chunk) => {
+                let chunk = match chunk.get("error").filter(|error| !error.is_null()) {
+                    Some(error) => stream_error_chunk(
+                        call,
+                        BackendError::from_stream_error("/chat/completions", error),
+                    ),
+                    None => chunk,
+                };
+                frames.extend(pipeline.chunk(event, chunk));
+            }
             Err(_) => {
                 frames.extend(pipeline.flush());
                 frames.push(event.frame_with(&event.data));

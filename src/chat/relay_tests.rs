@@ -19,6 +19,7 @@ async fn relayed(pieces: &[&str], tail_error: Option<&str>) -> String {
         futures::stream::iter(items),
         ChunkPipeline::new(ChunkNormalizer::new("requested", false), None),
         "local".to_owned(),
+        "requested".to_owned(),
     )
     .collect()
     .await;
@@ -93,8 +94,9 @@ async fn a_broken_upstream_ends_with_the_error_chunk_and_no_done() {
 }
 
 #[tokio::test]
-async fn an_upstream_error_chunk_passes_unchanged_and_is_not_followed_by_done() {
-    let error = r#"{"error":{"message":"out of memory","type":"server_error"}}"#;
+async fn an_upstream_error_chunk_is_told_in_openais_words_and_not_followed_by_done() {
+    // llama.cpp's mid-stream error object: its internals never reach the client.
+    let error = r#"{"error":{"code":500,"message":"CUDA out of memory at ggml-cuda.cu:123","type":"server_error"}}"#;
     let body = relayed(
         &["data: {\"choices\":[]}\n\n", &format!("data: {error}\n\n")],
         None,
@@ -102,7 +104,17 @@ async fn an_upstream_error_chunk_passes_unchanged_and_is_not_followed_by_done() 
     .await;
     let payloads = data_payloads(&body);
     assert_eq!(payloads.len(), 2, "{body}");
-    assert_eq!(payloads[1], error);
+    let chunk: Value = serde_json::from_str(&payloads[1]).unwrap_or_default();
+    assert_eq!(
+        chunk,
+        json!({"error": {"message": "The backend 'local' failed (500).", "type": "server_error",
+            "param": null, "code": "backend_error"}})
+    );
+    let overflow = r#"{"error":{"code":400,"message":"request (5000 tokens) exceeds the available context size (4096 tokens), try increasing it","type":"exceed_context_size_error","n_prompt_tokens":5000,"n_ctx":4096}}"#;
+    let body = relayed(&[&format!("data: {overflow}\n\n")], None).await;
+    let chunk: Value = serde_json::from_str(&data_payloads(&body)[0]).unwrap_or_default();
+    assert_eq!(chunk["error"]["code"], "context_length_exceeded");
+    assert_eq!(chunk["error"]["param"], "messages");
 }
 
 #[test]

@@ -5,16 +5,18 @@
 //! rest to a task (`run`) that feeds the event grammar, persists the final object
 //! before the terminal event leaves, and keeps going if the client disconnects.
 
+pub mod failures;
 pub mod history;
 pub mod input;
 pub mod run;
 pub mod sink;
 pub mod tool_pairs;
 
+pub use failures::{backend_error, Endpoint, FailedCall};
+
 use std::future::Future;
 use std::sync::Arc;
 
-use axum::http::StatusCode;
 use futures::future::BoxFuture;
 use futures::StreamExt;
 use serde_json::Value;
@@ -314,7 +316,14 @@ async fn open_and_run(state: AppState, prepared: PreparedResponse) -> ApiResult<
         Err(error) => {
             hold.disarm();
             release_conversation(&state.db, &prepared).await;
-            return Err(backend_error(prepared.backend.name(), error));
+            return Err(backend_error(
+                FailedCall::new(
+                    Endpoint::Responses,
+                    &prepared.chat.model,
+                    prepared.backend.name(),
+                ),
+                error,
+            ));
         }
     };
     let mut response = prepared.response.clone();
@@ -342,69 +351,4 @@ async fn open_and_run(state: AppState, prepared: PreparedResponse) -> ApiResult<
         Ok((first, stream)),
     );
     Ok((receiver, outcome))
-}
-
-/// A backend's client error, with its OpenAI envelope fields when it sent one
-/// (a 404 without one means the backend does not know the model).
-fn relayed_client_error(status: u16, message: String, body: Option<&str>) -> ApiError {
-    let envelope = body
-        .and_then(|body| serde_json::from_str::<Value>(body).ok())
-        .and_then(|value| value.get("error").cloned())
-        .filter(Value::is_object);
-    let field = |name: &str| {
-        envelope
-            .as_ref()
-            .and_then(|error| error.get(name))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    };
-    let (param, code) = match (&envelope, status) {
-        (None, 404) => (Some("model".to_owned()), Some("model_not_found".to_owned())),
-        _ => (field("param"), field("code")),
-    };
-    ApiError::Relayed {
-        status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
-        error: crate::error::ErrorBody {
-            message: field("message").unwrap_or(message),
-            r#type: field("type").unwrap_or_else(|| "invalid_request_error".to_owned()),
-            param,
-            code,
-        },
-    }
-}
-
-/// Maps a failure before the first token to the client's error.
-pub fn backend_error(backend: &str, error: BackendError) -> ApiError {
-    tracing::warn!(backend, %error, "backend failed before the first token");
-    match error {
-        BackendError::Unreachable(detail) => ApiError::Backend {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            message: format!("The backend '{backend}' is unavailable: {detail}"),
-        },
-        BackendError::Timeout(detail) => ApiError::Backend {
-            status: StatusCode::GATEWAY_TIMEOUT,
-            message: format!("The backend '{backend}' did not answer in time: {detail}"),
-        },
-        BackendError::Status {
-            status,
-            message,
-            body,
-        } if (400..500).contains(&status) && status != 401 && status != 403 => {
-            relayed_client_error(status, message, body.as_deref())
-        }
-        BackendError::Status {
-            status, message, ..
-        } => ApiError::Backend {
-            status: if status == 503 {
-                StatusCode::SERVICE_UNAVAILABLE
-            } else {
-                StatusCode::BAD_GATEWAY
-            },
-            message: format!("The backend '{backend}' failed ({status}): {message}"),
-        },
-        BackendError::Stream(detail) => ApiError::Backend {
-            status: StatusCode::BAD_GATEWAY,
-            message: format!("The backend '{backend}' failed: {detail}"),
-        },
-    }
 }

@@ -16,11 +16,9 @@ use crate::responses::object::{
 use crate::store::{self, Database};
 use crate::stream::ResponseStreamBuilder;
 
+use super::failures::{generation_failed, response_error};
 use super::sink::Sink;
 use super::PreparedResponse;
-
-/// OpenAI's message for a response that failed while generating; the cause is logged.
-const FAILED_MESSAGE: &str = "The model failed to generate a response.";
 
 /// The backend's answer once opened: its first event (already read) and the rest.
 pub type Opened = Result<(Option<Result<ChatEvent, BackendError>>, ChatEventStream), BackendError>;
@@ -67,7 +65,11 @@ pub async fn run_response(
         Err(_) if cancel.as_ref().is_some_and(|signal| *signal.borrow()) => cancelled = true,
         Err(error) => {
             tracing::warn!(backend = prepared.backend.name(), %error, "backend failed before the first token");
-            failure = Some(FAILED_MESSAGE.to_owned());
+            failure = Some(response_error(
+                prepared.backend.name(),
+                &prepared.chat.model,
+                &error,
+            ));
         }
         Ok((first, mut stream)) => {
             let mut next = first;
@@ -79,13 +81,17 @@ pub async fn run_response(
                         Ok(events) => sink.emit(events, &builder).await,
                         Err(error) => {
                             tracing::warn!(backend = prepared.backend.name(), %error, "the backend's answer broke the event grammar");
-                            failure = Some(FAILED_MESSAGE.to_owned());
+                            failure = Some(generation_failed());
                             break;
                         }
                     },
                     Err(error) => {
                         tracing::warn!(backend = prepared.backend.name(), %error, "backend failed mid-stream");
-                        failure = Some(FAILED_MESSAGE.to_owned());
+                        failure = Some(response_error(
+                            prepared.backend.name(),
+                            &prepared.chat.model,
+                            &error,
+                        ));
                         break;
                     }
                 }
@@ -107,13 +113,9 @@ pub async fn run_response(
         builder.cancel()
     } else {
         match failure {
-            Some(message) => builder.fail(
-                ResponseError {
-                    code: "server_error".into(),
-                    message,
-                },
-                Some(usage.into()),
-            ),
+            Some((code, message)) => {
+                builder.fail(ResponseError { code, message }, Some(usage.into()))
+            }
             None => {
                 let incomplete_reason = match finish {
                     Some(FinishReason::Length) => Some("max_output_tokens"),

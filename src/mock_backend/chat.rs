@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::{error_response, Counters, MockState};
 use crate::backends::scripted::{play, Script};
-use crate::backends::{BackendError, ChatEventStream};
+use crate::backends::ChatEventStream;
 use crate::chat::synthesize::{chat_request_from_body, collect_completion, ChunkEncoder};
 use crate::stream::sse::{data_frame, DONE_FRAME};
 
@@ -42,24 +42,12 @@ pub(super) async fn create_chat_completion(
     if let Some(answer) = raw_answer(&script) {
         return answer;
     }
+    if let Some((status, body)) = script.error_answer() {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return (status, Json(body)).into_response();
+    }
     let events = match play(script, &request).await {
         Ok(events) => events,
-        Err(BackendError::Status {
-            status,
-            message,
-            body,
-        }) => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            return match body {
-                Some(body) => (
-                    status,
-                    [(axum::http::header::CONTENT_TYPE, "application/json")],
-                    body,
-                )
-                    .into_response(),
-                None => error_response(status, &message),
-            };
-        }
         Err(error) => return error_response(StatusCode::INTERNAL_SERVER_ERROR, &error.to_string()),
     };
     let choices = body

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use super::{error_response, MockState};
 use crate::backends::scripted::play;
-use crate::backends::{BackendError, ChatEvent, ChatRequest, FinishReason};
+use crate::backends::{ChatEvent, ChatRequest, FinishReason};
 
 /// `POST /api/chat`.
 pub(super) async fn chat(State(state): State<MockState>, body: Bytes) -> Response {
@@ -38,14 +38,18 @@ pub(super) async fn chat(State(state): State<MockState>, body: Bytes) -> Respons
         ..ChatRequest::default()
     };
     let model = request.model.clone();
-    let mut events = match play(state.scripts.next(), &request).await {
+    let script = state.scripts.next();
+    if let Some((status, body)) = script.error_answer() {
+        // Ollama's native errors are a bare string (`{"error": "…"}`).
+        let message = body
+            .pointer("/error/message")
+            .and_then(Value::as_str)
+            .map_or_else(|| body.to_string(), str::to_owned);
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return (status, Json(json!({"error": message}))).into_response();
+    }
+    let mut events = match play(script, &request).await {
         Ok(events) => events,
-        Err(BackendError::Status {
-            status, message, ..
-        }) => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            return (status, Json(json!({"error": message}))).into_response();
-        }
         Err(error) => {
             return (
                 StatusCode::INTERNAL_SERVER_ERROR,

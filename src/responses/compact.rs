@@ -21,7 +21,7 @@ use crate::assistants::shared::check_fields;
 use crate::auth::Project;
 use crate::backends::scripted::estimate_tokens;
 use crate::backends::{ChatEvent, TokenUsage};
-use crate::engine::{backend_error, input};
+use crate::engine::{backend_error, input, Endpoint, FailedCall};
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::extract::JsonBody;
 use crate::ids::{new_id, unix_now};
@@ -85,12 +85,22 @@ pub async fn compact_conversation(
     let call = state.metrics.backend_call(&model, backend.name());
     let events = backend.stream_chat(chat).await;
     call.attempted(&*backend);
-    let events = events.map_err(|error| backend_error(backend.name(), call.failed(error)))?;
+    let events = events.map_err(|error| {
+        backend_error(
+            FailedCall::new(Endpoint::Responses, &model, backend.name()),
+            call.failed(error),
+        )
+    })?;
     let mut events = call.observe(events);
     let mut summary = String::new();
     let mut usage: Option<TokenUsage> = None;
     while let Some(event) = events.next().await {
-        match event.map_err(|error| backend_error(backend.name(), error))? {
+        match event.map_err(|error| {
+            backend_error(
+                FailedCall::new(Endpoint::Responses, &model, backend.name()),
+                error,
+            )
+        })? {
             ChatEvent::TextDelta(text) => summary.push_str(&text),
             ChatEvent::Usage(counted) => usage = Some(counted),
             _ => {}

@@ -10,9 +10,11 @@ use futures::StreamExt;
 use sqlx::SqlitePool;
 use tokio::sync::watch;
 
+use crate::backends::fault::Fault;
 use crate::backends::scripted::estimate_tokens;
 use crate::backends::{BackendError, ChatEvent, ChatEventStream, FinishReason, TokenUsage};
 use crate::background::LiveResponse;
+use crate::engine::failures::response_error;
 use crate::ids::unix_now;
 use crate::state::AppState;
 use crate::store;
@@ -196,6 +198,7 @@ async fn execute(state: AppState, run_id: String) {
         },
         Some(backend) => {
             let name = backend.name().to_owned();
+            let model = chat.model.clone();
             let call = state.metrics.backend_call(&chat.model, &name);
             let mut signal = cancel.clone();
             let opened = tokio::select! {
@@ -208,10 +211,10 @@ async fn execute(state: AppState, run_id: String) {
                     cancelled: true,
                     ..Outcome::default()
                 },
-                Some(Err(error)) => backend_failure(&name, &call.failed(error)),
+                Some(Err(error)) => backend_failure(&name, &model, &call.failed(error)),
                 Some(Ok(stream)) => {
                     let stream = call.observe(stream);
-                    consume(stream, &name, &mut segment, &mut builder, cancel).await
+                    consume(stream, &name, &model, &mut segment, &mut builder, cancel).await
                 }
             }
         }
@@ -229,6 +232,7 @@ async fn execute(state: AppState, run_id: String) {
 async fn consume(
     mut stream: ChatEventStream,
     backend: &str,
+    model: &str,
     segment: &mut Segment,
     builder: &mut RunStreamBuilder,
     mut cancel: watch::Receiver<bool>,
@@ -271,7 +275,7 @@ async fn consume(
                 Ok(Vec::new())
             }
             Err(error) => {
-                let failed = backend_failure(backend, &error);
+                let failed = backend_failure(backend, model, &error);
                 outcome.failure = failed.failure;
                 break;
             }
@@ -293,22 +297,32 @@ async fn consume(
     outcome
 }
 
-fn backend_failure(backend: &str, error: &BackendError) -> Outcome {
+/// A run's `last_error` for a backend failure: the client's mistakes (a
+/// prompt over the context, a refused parameter) and rate limits in the words
+/// a response's `error` uses (`engine::failures`), the rest as server errors.
+fn backend_failure(backend: &str, model: &str, error: &BackendError) -> Outcome {
     tracing::warn!(backend, %error, "a run's backend failed");
-    let (code, detail) = match error {
-        BackendError::Status { status: 429, .. } => {
-            ("rate_limit_exceeded", "is rate limited (429)".to_owned())
+    let failure = match error {
+        BackendError::Status { fault, .. }
+            if fault.is_client_mistake() || matches!(fault, Fault::RateLimited { .. }) =>
+        {
+            response_error(backend, model, error)
         }
-        BackendError::Status { status, .. } => ("server_error", format!("answered {status}")),
-        BackendError::Unreachable(_) => ("server_error", "is unreachable".to_owned()),
-        BackendError::Timeout(_) => ("server_error", "did not answer in time".to_owned()),
-        BackendError::Stream(_) => ("server_error", "broke off its answer".to_owned()),
+        _ => {
+            let detail = match error {
+                BackendError::Status { status, .. } => format!("answered {status}"),
+                BackendError::Unreachable(_) => "is unreachable".to_owned(),
+                BackendError::Timeout(_) => "did not answer in time".to_owned(),
+                BackendError::Stream(_) => "broke off its answer".to_owned(),
+            };
+            (
+                "server_error".to_owned(),
+                format!("The backend '{backend}' {detail}; the run did not finish."),
+            )
+        }
     };
     Outcome {
-        failure: Some((
-            code.to_owned(),
-            format!("The backend '{backend}' {detail}; the run did not finish."),
-        )),
+        failure: Some(failure),
         ..Outcome::default()
     }
 }

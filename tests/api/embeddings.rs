@@ -183,17 +183,22 @@ async fn backend_errors_come_back_in_the_envelope() {
 }
 
 #[tokio::test]
-async fn a_backends_client_error_keeps_its_param_and_code() {
+async fn a_backends_unknown_model_is_answered_in_openais_words() {
     let app = spawn_app().await;
-    let envelope = json!({"error": {"message": "The model `x` does not exist", "type": "invalid_request_error",
-        "param": "model", "code": "model_not_found"}});
+    // vLLM's wording (NotFoundError, an integer code).
+    let envelope = json!({"error": {"message": "The model `x` does not exist.", "type": "NotFoundError",
+        "param": "model", "code": 404}});
     app.script(json!({"error_status": 404, "error_body": envelope}))
         .await;
     let (status, answer) = app
         .post("/v1/embeddings", json!({"model": "x", "input": "hi"}))
         .await;
     assert_eq!(status, 404);
-    assert_eq!(answer, envelope);
+    assert_eq!(
+        answer,
+        json!({"error": {"message": "The model `x` does not exist or you do not have access to it.",
+            "type": "invalid_request_error", "param": null, "code": "model_not_found"}})
+    );
 }
 
 #[tokio::test]

@@ -1,9 +1,9 @@
 //! Forwarding a Chat Completions or Embeddings body unchanged to a model's
 //! HTTP candidates, with the fallback rules of the parent module: a candidate
 //! that cannot be reached, times out before its answer's headers (the time to
-//! first token for a stream, the total time for a whole answer), or answers
-//! 5xx/429/408 is retried and then passed over; a client error (4xx) is the
-//! answer. A route's upstream rename is written into the body's `model`. When
+//! first token for a stream, the total time for a whole answer), or fails on
+//! its side (see `fault`) is retried and then passed over; the client's
+//! mistake is the answer. A route's upstream rename is written into the body's `model`. When
 //! the next candidate cannot take a forwarded body (it is not an HTTP Chat
 //! Completions server), the remaining candidates are handed back to be served
 //! through `stream_chat` instead.
