@@ -73,6 +73,7 @@ fn backend(name: &str, address: SocketAddr) -> BackendConfig {
         base_url: format!("http://{address}/v1"),
         api_key_env: None,
         models: vec!["*".into()],
+        profile: None,
     }
 }
 

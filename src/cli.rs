@@ -49,6 +49,15 @@ pub enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8081")]
         listen: SocketAddr,
+        /// Pose as this kind of server (generic, vllm, sglang, llama-server,
+        /// llama-cpp-python, ollama, lm-studio): its /v1/models answer, its
+        /// refusals, its stream quirks and its error dialect.
+        #[arg(long, default_value = "generic")]
+        kind: String,
+        /// Word scripted errors in this dialect (openai, vllm, vllm-flat,
+        /// llamacpp, ollama, fastapi, lmstudio) [default: the kind's own].
+        #[arg(long)]
+        error_dialect: Option<String>,
     },
     /// Print the OpenAPI document.
     Openapi,
@@ -75,6 +84,10 @@ pub enum Command {
         /// With --target: the token limit added to requests that set none.
         #[arg(long, default_value_t = 64)]
         max_tokens: u64,
+        /// Without --target: the mock backend words its errors in this dialect
+        /// (vllm, vllm-flat, llamacpp, ollama, fastapi, lmstudio), posing as that kind.
+        #[arg(long)]
+        error_dialect: Option<String>,
     },
 }
 
@@ -94,7 +107,11 @@ pub async fn run() -> ExitCode {
             db,
             no_autodetect,
         } => serve(config, backends, listen, db, no_autodetect).await,
-        Command::MockBackend { listen } => mock_backend(listen).await,
+        Command::MockBackend {
+            listen,
+            kind,
+            error_dialect,
+        } => mock_backend(listen, &kind, error_dialect.as_deref()).await,
         Command::Conformance {
             target,
             cassettes,
@@ -103,20 +120,25 @@ pub async fn run() -> ExitCode {
             model,
             only,
             max_tokens,
-        } => {
-            conformance(
-                crate::conformance::Options {
-                    cassettes,
-                    target,
-                    api_key,
-                    model,
-                    only,
-                    max_tokens: Some(max_tokens),
-                },
-                report,
-            )
-            .await
-        }
+            error_dialect,
+        } => match error_dialect.as_deref().map(str::parse).transpose() {
+            Err(error) => Err(error),
+            Ok(dialect) => {
+                conformance(
+                    crate::conformance::Options {
+                        cassettes,
+                        target,
+                        api_key,
+                        model,
+                        only,
+                        max_tokens: Some(max_tokens),
+                        dialect,
+                    },
+                    report,
+                )
+                .await
+            }
+        },
         Command::Openapi => {
             println!("{}", crate::openapi::document_json());
             Ok(())
@@ -177,13 +199,21 @@ async fn serve(
     app.run().await.map_err(|error| error.to_string())
 }
 
-async fn mock_backend(listen: SocketAddr) -> Result<(), String> {
+async fn mock_backend(
+    listen: SocketAddr,
+    kind: &str,
+    error_dialect: Option<&str>,
+) -> Result<(), String> {
+    let mut pose = crate::mock_backend::Pose::as_kind(kind.parse()?);
+    if let Some(dialect) = error_dialect {
+        pose.dialect = dialect.parse()?;
+    }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|error| error.to_string())?;
     let address = listener.local_addr().map_err(|error| error.to_string())?;
     announce("portico mock-backend", address);
-    crate::mock_backend::serve(listener)
+    crate::mock_backend::serve_as(listener, pose)
         .await
         .map_err(|error| error.to_string())
 }

@@ -12,6 +12,8 @@
 //! base_url = "http://127.0.0.1:8080/v1"
 //! api_key_env = "LLAMA_API_KEY"   # optional: the key is read from this variable
 //! models = ["*"]                  # model names served, or "*" for any
+//! profile = "auto"                # or the server's kind: vllm, sglang, llama-server,
+//!                                 # llama-cpp-python, ollama, lm-studio, generic
 //!
 //! [[api_keys]]
 //! key = "sk-team-a"               # or key_env = "TEAM_A_KEY"
@@ -266,6 +268,11 @@ pub struct BackendConfig {
     /// Models served; `*` serves any name.
     #[serde(default = "all_models")]
     pub models: Vec<String>,
+    /// The kind of server (`vllm`, `sglang`, `llama-server`,
+    /// `llama-cpp-python`, `ollama`, `lm-studio`, `generic`), whose request
+    /// forms Portico uses; `auto` (the default) asks the server.
+    #[serde(default)]
+    pub profile: Option<String>,
 }
 
 fn all_models() -> Vec<String> {
@@ -332,6 +339,7 @@ impl Config {
             base_url: url.to_owned(),
             api_key_env: None,
             models: all_models(),
+            profile: None,
         });
     }
 

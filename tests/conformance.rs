@@ -23,6 +23,7 @@ async fn pass_rates_never_fall_below_the_recorded_levels() {
         model: None,
         only: None,
         max_tokens: None,
+        dialect: None,
     };
     let (results, target) = run(&options).await.unwrap();
     assert!(

@@ -10,6 +10,7 @@ use std::time::Duration;
 use super::fallback::CallPolicy;
 use super::ollama::OllamaBackend;
 use super::openai_compat::OpenAiCompatBackend;
+use super::profile::ServerKind;
 use super::scripted::ScriptedBackend;
 use super::{Backend, BackendRegistry};
 use crate::config::{BackendConfig, BackendKind, Config, ConfigError};
@@ -68,12 +69,21 @@ fn build_backend(
                 })?),
                 None => None,
             };
-            Arc::new(OpenAiCompatBackend::with_connect_timeout(
-                &backend.name,
-                &backend.base_url,
-                api_key,
-                connect_timeout,
-            ))
+            let kind = match backend.profile.as_deref() {
+                None | Some("auto") => None,
+                Some(name) => Some(name.parse::<ServerKind>().map_err(|error| {
+                    ConfigError::Invalid(format!("backend {}: {error}", backend.name))
+                })?),
+            };
+            Arc::new(
+                OpenAiCompatBackend::with_connect_timeout(
+                    &backend.name,
+                    &backend.base_url,
+                    api_key,
+                    connect_timeout,
+                )
+                .with_kind(kind),
+            )
         }
         BackendKind::Ollama => Arc::new(OllamaBackend::new(&backend.name, &backend.base_url)),
         BackendKind::Builtin => {
@@ -171,6 +181,7 @@ pub async fn detect_servers(servers: &[KnownServer]) -> Vec<BackendConfig> {
                 base_url: (*base_url).to_owned(),
                 api_key_env: None,
                 models: vec!["*".to_owned()],
+                profile: None,
             })
         }
     });

@@ -139,11 +139,12 @@ impl Fault {
             _ => {}
         }
         if let Some(param) = words.validation_param() {
+            let detail = words.validation_message();
             return Self::Invalid {
                 status: 400,
                 param,
-                code: None,
-                detail: words.validation_message(),
+                code: detail.as_deref().and_then(openai_code).map(str::to_owned),
+                detail,
             };
         }
         if status >= 500 && client_mistake_in_500(&words.lower) {
@@ -162,13 +163,49 @@ impl Fault {
         if (400..500).contains(&status) {
             return Self::Invalid {
                 status: if status == 422 { 400 } else { status },
-                param: words.param.clone(),
-                code: words.code.clone(),
+                param: words
+                    .param
+                    .clone()
+                    .or_else(|| parameter_suffix(&words.message)),
+                code: words
+                    .code
+                    .clone()
+                    .or_else(|| openai_code(&words.message).map(str::to_owned)),
                 detail: safe_detail(&words.message),
             };
         }
         Self::ServerFailure {
             detail: safe_detail(&words.message),
+        }
+    }
+
+    /// The fault with the parameter its message names, found in `request`
+    /// (the Chat Completions body sent): a quoted parameter path that is in
+    /// the request (`'messages[0].role' does not support …`), else a quoted
+    /// value that only one parameter of the request has (`'minimal' is not
+    /// supported` → `reasoning_effort`). Faults that name one already, or
+    /// whose words could not be shown, are left as they are.
+    pub fn located_in(self, request: &Value) -> Self {
+        match self {
+            Self::Invalid {
+                status,
+                param: None,
+                code,
+                detail: Some(detail),
+            } => Self::Invalid {
+                status,
+                param: param_quoted_in(&detail, request),
+                code,
+                detail: Some(detail),
+            },
+            Self::Unsupported {
+                param: None,
+                detail: Some(detail),
+            } => Self::Unsupported {
+                param: param_quoted_in(&detail, request),
+                detail: Some(detail),
+            },
+            fault => fault,
         }
     }
 
@@ -328,6 +365,105 @@ fn param_from_location(parts: impl Iterator<Item = LocationPart>) -> String {
         }
     }
     param
+}
+
+/// OpenAI's codes for its own message wordings (some servers and proxies
+/// copy them): "Unsupported value: …" is `unsupported_value`, and so on.
+fn openai_code(message: &str) -> Option<&'static str> {
+    const WORDINGS: [(&str, &str); 8] = [
+        ("Unsupported value:", "unsupported_value"),
+        ("Unsupported parameter:", "unsupported_parameter"),
+        ("Invalid type for '", "invalid_type"),
+        ("Missing required parameter:", "missing_required_parameter"),
+        ("Invalid value for '", "invalid_value"),
+        ("Invalid file data:", "invalid_value"),
+        ("Invalid '", "invalid_value"),
+        ("Error while downloading ", "invalid_image_url"),
+    ];
+    WORDINGS
+        .iter()
+        .find(|(wording, _)| message.starts_with(wording))
+        .map(|(_, code)| *code)
+}
+
+/// vLLM's `(parameter=stream_options, …)` suffix.
+fn parameter_suffix(message: &str) -> Option<String> {
+    let start = message.rfind("(parameter=")? + "(parameter=".len();
+    let name: String = message[start..]
+        .chars()
+        .take_while(|c| !matches!(c, ',' | ')'))
+        .collect();
+    (!name.is_empty()).then_some(name)
+}
+
+/// The parameter a message names by quoting it or its value (see
+/// [`Fault::located_in`]).
+fn param_quoted_in(message: &str, request: &Value) -> Option<String> {
+    let quoted: Vec<&str> = message.split('\'').skip(1).step_by(2).collect();
+    if let Some(path) = quoted
+        .iter()
+        .find(|quote| looks_like_parameter(quote) && value_at(request, quote).is_some())
+    {
+        return Some((*path).to_owned());
+    }
+    quoted.iter().find_map(|quote| {
+        let mut found = Vec::new();
+        paths_of_string(request, quote, String::new(), &mut found);
+        match found.as_slice() {
+            [only] => Some(only.clone()),
+            _ => None,
+        }
+    })
+}
+
+fn looks_like_parameter(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.[]".contains(c))
+}
+
+/// The value at a parameter path (`messages[0].role`) of `request`.
+fn value_at<'a>(request: &'a Value, path: &str) -> Option<&'a Value> {
+    let mut value = request;
+    for piece in path.split('.') {
+        let (name, indexes) = piece
+            .split_once('[')
+            .map_or((piece, ""), |(name, rest)| (name, rest));
+        if !name.is_empty() {
+            value = value.get(name)?;
+        }
+        for index in indexes.split('[').filter(|index| !index.is_empty()) {
+            value = value.get(index.trim_end_matches(']').parse::<usize>().ok()?)?;
+        }
+    }
+    Some(value)
+}
+
+/// Every parameter path of `value` whose string value is `wanted`.
+fn paths_of_string(value: &Value, wanted: &str, path: String, found: &mut Vec<String>) {
+    match value {
+        // The model named in a refusal is its context, not what was refused.
+        Value::String(text) if text == wanted && !path.is_empty() && path != "model" => {
+            found.push(path);
+        }
+        Value::Object(object) => {
+            for (key, inner) in object {
+                let inner_path = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                paths_of_string(inner, wanted, inner_path, found);
+            }
+        }
+        Value::Array(items) => {
+            for (index, inner) in items.iter().enumerate() {
+                paths_of_string(inner, wanted, format!("{path}[{index}]"), found);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// vLLM's `body.messages` → `messages`.

@@ -9,6 +9,7 @@ pub mod fault;
 pub mod health;
 pub mod ollama;
 pub mod openai_compat;
+pub mod profile;
 pub mod registry;
 pub mod scripted;
 
@@ -43,6 +44,10 @@ pub struct ChatRequest {
     pub max_tokens: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// How hard a reasoning model should think (`reasoning.effort` of a
+    /// response, a run's `reasoning_effort`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_effort: Option<String>,
     /// The caller needs only the whole answer (a foreground response the
     /// client does not stream): an HTTP backend is asked for it in one piece
     /// instead of token by token, which spares a hand-off between tasks per
@@ -161,6 +166,19 @@ impl BackendError {
         let raw = truncated(&error.to_string());
         tracing::warn!(path, status, body = %raw, ?fault, "backend error in its stream");
         Self::Status { status, fault, raw }
+    }
+
+    /// The error with the parameter its words name found in `request` (see
+    /// [`fault::Fault::located_in`]).
+    pub fn located_in(self, request: &serde_json::Value) -> Self {
+        match self {
+            Self::Status { status, fault, raw } => Self::Status {
+                status,
+                fault: fault.located_in(request),
+                raw,
+            },
+            other => other,
+        }
     }
 
     /// Whether the fault is the client's to fix (see [`fault::Fault::is_client_mistake`]).

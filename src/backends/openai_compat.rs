@@ -4,8 +4,13 @@
 //! [`ChatEvent`]s: tool-call deltas are merged by index (servers that repeat the
 //! call id and name in every delta, or reuse index 0 for parallel calls, are
 //! normalized), and both `reasoning_content` and `reasoning` become reasoning.
+//!
+//! Every chat body sent is first adapted to the server's kind (its
+//! [`Profile`]: `profile::adapt`), set in the configuration or detected from
+//! the server on first use (`profile::detect`).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use eventsource_stream::Eventsource;
@@ -13,6 +18,7 @@ use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 use serde_json::{json, Value};
 
+use super::profile::{adapt, detect, Profile, ServerKind, Tokenizer};
 use super::{
     Backend, BackendError, ChatEvent, ChatEventStream, ChatRequest, FinishReason, TokenUsage,
 };
@@ -27,6 +33,15 @@ pub struct OpenAiCompatBackend {
     /// The hot paths' URLs, parsed once (parsing one per request was a
     /// visible part of a forwarded request's cost).
     parsed_urls: Vec<(&'static str, reqwest::Url)>,
+    /// The server's kind: configured, or detected once it first answers.
+    kind: Arc<KindCell>,
+}
+
+/// A server's kind, set in the configuration or detected from the server.
+#[derive(Debug, Default)]
+struct KindCell {
+    configured: Option<ServerKind>,
+    detected: tokio::sync::OnceCell<ServerKind>,
 }
 
 /// The paths whose URLs are parsed once.
@@ -65,7 +80,48 @@ impl OpenAiCompatBackend {
             api_key,
             client,
             parsed_urls,
+            kind: Arc::default(),
         }
+    }
+
+    /// This backend, speaking to a server of `kind` (`None`: detect it).
+    pub fn with_kind(mut self, kind: Option<ServerKind>) -> Self {
+        self.kind = Arc::new(KindCell {
+            configured: kind,
+            detected: tokio::sync::OnceCell::new(),
+        });
+        self
+    }
+
+    /// The server's kind: the configured one, else the one detected (once,
+    /// when it first answers; a server that cannot be asked yet is treated as
+    /// generic for this call and asked again next time).
+    pub async fn kind(&self) -> ServerKind {
+        if let Some(kind) = self.kind.configured {
+            return kind;
+        }
+        let detected = self
+            .kind
+            .detected
+            .get_or_try_init(|| async {
+                let kind =
+                    detect::detect(&self.client, &self.base_url, self.api_key.as_deref()).await?;
+                tracing::info!(backend = %self.name, %kind, "detected the backend's kind");
+                Ok::<_, String>(kind)
+            })
+            .await;
+        match detected {
+            Ok(kind) => *kind,
+            Err(error) => {
+                tracing::debug!(backend = %self.name, %error, "the backend's kind is not known yet");
+                ServerKind::Generic
+            }
+        }
+    }
+
+    /// What the server accepts.
+    pub async fn profile(&self) -> Profile {
+        self.kind().await.profile()
     }
 
     /// The base URL, without a trailing slash.
@@ -88,14 +144,15 @@ impl OpenAiCompatBackend {
     /// read as one chunk (its `message` as the `delta`) by the stream's
     /// translator, so both ways give the same events.
     async fn whole_answer(&self, request: &ChatRequest) -> Result<ChatEventStream, BackendError> {
+        let body = self.adapted(request, false).await?;
         let response = self
             .post("/chat/completions")
-            .json(request)
+            .json(&body)
             .send()
             .await
             .map_err(classify_send_error)?;
         if !response.status().is_success() {
-            return Err(status_error(response).await);
+            return Err(status_error(response).await.located_in(&body));
         }
         let body = response
             .text()
@@ -109,14 +166,30 @@ impl OpenAiCompatBackend {
         Ok(Box::pin(futures::stream::iter(events.into_iter().map(Ok))) as ChatEventStream)
     }
 
-    /// Forwards a Chat Completions body unchanged and returns the upstream answer.
-    /// Connection failures become [`BackendError`]s; HTTP error statuses are
-    /// returned as they are, for the caller to wrap.
-    pub async fn forward_chat(
-        &self,
-        body: bytes::Bytes,
-    ) -> Result<reqwest::Response, BackendError> {
-        self.forward("/chat/completions", body).await
+    /// A chat request as the body this server reads (streamed or not).
+    async fn adapted(&self, request: &ChatRequest, stream: bool) -> Result<Value, BackendError> {
+        let mut body = serde_json::to_value(request)
+            .map_err(|error| BackendError::Stream(error.to_string()))?;
+        if let (true, Some(object)) = (stream, body.as_object_mut()) {
+            object.insert("stream".into(), Value::Bool(true));
+            object.insert("stream_options".into(), json!({"include_usage": true}));
+        }
+        let mut body = std::borrow::Cow::Owned(body);
+        adapt::adapt_owned(&self.profile().await, &mut body).map_err(refused)?;
+        Ok(body.into_owned())
+    }
+
+    /// Forwards a Chat Completions body, adapted to the server's kind, and
+    /// returns the upstream answer. Connection failures become
+    /// [`BackendError`]s, like a request the server cannot do at all; HTTP
+    /// error statuses are returned as they are, for the caller to read.
+    pub async fn forward_chat(&self, body: &Value) -> Result<reqwest::Response, BackendError> {
+        let profile = self.profile().await;
+        let adapted = adapt::adapt(&profile, body).map_err(refused)?;
+        let bytes = serde_json::to_vec(&*adapted)
+            .map(bytes::Bytes::from)
+            .map_err(|error| BackendError::Stream(error.to_string()))?;
+        self.forward("/chat/completions", bytes).await
     }
 
     /// Forwards an Embeddings body unchanged to `{base_url}/embeddings`, like
@@ -139,6 +212,15 @@ impl OpenAiCompatBackend {
             .send()
             .await
             .map_err(classify_send_error)
+    }
+}
+
+/// A request the server cannot do, refused before it is sent (a 400).
+fn refused(fault: super::fault::Fault) -> BackendError {
+    BackendError::Status {
+        status: 400,
+        fault,
+        raw: "refused by Portico before sending: the server cannot do it".to_owned(),
     }
 }
 
@@ -172,12 +254,7 @@ impl Backend for OpenAiCompatBackend {
             if request.whole_answer {
                 return self.whole_answer(&request).await;
             }
-            let mut body = serde_json::to_value(&request)
-                .map_err(|error| BackendError::Stream(error.to_string()))?;
-            if let Some(object) = body.as_object_mut() {
-                object.insert("stream".into(), Value::Bool(true));
-                object.insert("stream_options".into(), json!({"include_usage": true}));
-            }
+            let body = self.adapted(&request, true).await?;
             let response = self
                 .post("/chat/completions")
                 .json(&body)
@@ -185,7 +262,7 @@ impl Backend for OpenAiCompatBackend {
                 .await
                 .map_err(classify_send_error)?;
             if !response.status().is_success() {
-                return Err(status_error(response).await);
+                return Err(status_error(response).await.located_in(&body));
             }
             let mut events = response.bytes_stream().eventsource();
             let stream = async_stream::stream! {
@@ -273,14 +350,20 @@ impl Backend for OpenAiCompatBackend {
         Some(self)
     }
 
-    /// llama.cpp and vLLM serve `POST /tokenize` next to `/v1`.
+    /// The server's own tokenizer, when its kind has one (see `profile`).
     fn count_tokens(&self, text: &str) -> BoxFuture<'_, Option<u64>> {
-        let body = json!({"content": text, "prompt": text});
+        let text = text.to_owned();
         async move {
+            let tokenizer = self.profile().await.tokenizer?;
             let root = self.base_url.trim_end_matches("/v1");
+            let (path, body) = match tokenizer {
+                Tokenizer::Vllm => ("/tokenize", json!({"prompt": text})),
+                Tokenizer::LlamaServer => ("/tokenize", json!({"content": text})),
+                Tokenizer::LlamaCppPython => ("/extras/tokenize/count", json!({"input": text})),
+            };
             let mut builder = self
                 .client
-                .post(format!("{root}/tokenize"))
+                .post(format!("{root}{path}"))
                 .timeout(Duration::from_secs(5))
                 .json(&body);
             if let Some(key) = &self.api_key {

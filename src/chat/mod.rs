@@ -16,6 +16,7 @@ pub mod accumulate;
 pub mod legacy_functions;
 pub mod normalize;
 pub mod pipeline;
+pub mod prompt_tokens;
 pub mod relay;
 pub mod shared;
 pub mod sse_lines;
@@ -112,8 +113,14 @@ pub async fn create_chat_completion(
         body
     };
     let call = state.metrics.backend_call(&model, candidates.name());
+    let candidates = Arc::new(candidates);
+    // Counted only for a usage chunk the backend may not send.
+    let counted_prompt: relay::PromptTokens = if include_usage {
+        prompt_tokens::counted_by(candidates.clone(), &sent)
+    } else {
+        Box::pin(async { 0 })
+    };
     if candidates.all_forwardable() && state.cache.applies_to_chat(&model, &sent) {
-        let candidates = Arc::new(candidates);
         let (answer, outcome) =
             shared::forwarded_through_cache(&state, candidates.clone(), &model, sent, &call)
                 .await
@@ -129,14 +136,14 @@ pub async fn create_chat_completion(
             legacy_functions: legacy,
             fresh_id: outcome != CacheOutcome::Miss,
         };
-        let mut answer = relay::relay(answer, asked, recorder, call).await?;
+        let mut answer = relay::relay(answer, asked, recorder, call, counted_prompt).await?;
         outcome.mark(&mut answer);
         return Ok(answer);
     }
     let forwarded = candidates
         .forward(PassthroughPath::ChatCompletions, &sent)
         .await;
-    call.attempted(&candidates);
+    call.attempted(&*candidates);
     let backend: Arc<dyn Backend> = match forwarded {
         Ok(Forwarded::Answer {
             answer,
@@ -153,7 +160,7 @@ pub async fn create_chat_completion(
                 fresh_id: false,
             };
             let answer = relay::UpstreamAnswer::from_response(answer, limits);
-            return relay::relay(answer, asked, recorder, call).await;
+            return relay::relay(answer, asked, recorder, call, counted_prompt).await;
         }
         Err(error) => {
             return Err(backend_error(

@@ -5,6 +5,12 @@
 //! form when the request used `functions`, and framed with the SSE fields it
 //! came with. Error chunks pass unchanged (after anything held) and mark the stream
 //! failed: a failed stream is not stored.
+//!
+//! When the client asked for `stream_options.include_usage` and the backend
+//! sent no usage (llama-cpp-python never does), the pipeline makes the usage
+//! chunk OpenAI ends with ([`usage_chunk`](ChunkPipeline::usage_chunk)): the
+//! completion tokens are the chunks that carried generated text (a server
+//! streams one token a chunk), the prompt tokens the caller's count.
 
 use std::sync::Arc;
 
@@ -27,6 +33,10 @@ pub struct ChunkPipeline {
     failed: bool,
     backend_call: Option<crate::metrics::BackendCall>,
     tokens: Arc<StreamTokens>,
+    /// Whether a chunk carried `usage`.
+    saw_usage: bool,
+    /// Chunks that carried generated text, per choice summed.
+    generated_chunks: u64,
 }
 
 impl ChunkPipeline {
@@ -40,7 +50,32 @@ impl ChunkPipeline {
             failed: false,
             backend_call: None,
             tokens: Arc::default(),
+            saw_usage: false,
+            generated_chunks: 0,
         }
+    }
+
+    /// Whether the client asked for usage and none came: the caller then
+    /// counts the prompt and sends [`usage_chunk`](Self::usage_chunk).
+    pub fn needs_usage(&self) -> bool {
+        self.normalizer.includes_usage() && !self.saw_usage && !self.failed
+    }
+
+    /// The frames of the usage chunk the backend did not send, for a prompt
+    /// of `prompt_tokens` (see the module doc).
+    pub fn usage_chunk(&mut self, prompt_tokens: u64) -> Vec<Bytes> {
+        let completion_tokens = self.generated_chunks;
+        let chunk = serde_json::json!({
+            "choices": [],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
+        });
+        let mut frames = self.flush();
+        frames.extend(self.chunk(SseEvent::default(), chunk));
+        frames
     }
 
     /// The stream's token count as its chunks pass, for the meter (attach it
@@ -83,6 +118,8 @@ impl ChunkPipeline {
         // As the backend sent it: its usage counts even when the client did
         // not ask to see it.
         self.tokens.observe(&chunk);
+        self.saw_usage |= chunk.get("usage").is_some_and(Value::is_object);
+        self.generated_chunks += generated_pieces(&chunk);
         let chunk = self.normalizer.normalize(chunk);
         if let Some(recorder) = &mut self.recorder {
             recorder.observe(&chunk);
@@ -125,6 +162,39 @@ impl ChunkPipeline {
             recorder.save_stream().await;
         }
     }
+}
+
+/// How many choices of `chunk` carry generated text (content, a refusal,
+/// reasoning, or tool-call arguments).
+fn generated_pieces(chunk: &Value) -> u64 {
+    let carries_text = |delta: &Value| {
+        ["content", "refusal", "reasoning_content", "reasoning"]
+            .iter()
+            .any(|key| {
+                delta
+                    .get(*key)
+                    .and_then(Value::as_str)
+                    .is_some_and(|text| !text.is_empty())
+            })
+            || delta
+                .get("tool_calls")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .any(|call| {
+                    call.pointer("/function/arguments")
+                        .and_then(Value::as_str)
+                        .is_some_and(|text| !text.is_empty())
+                })
+    };
+    chunk
+        .get("choices")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|choice| choice.get("delta"))
+        .filter(|delta| carries_text(delta))
+        .count() as u64
 }
 
 #[cfg(test)]

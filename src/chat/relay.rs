@@ -117,12 +117,17 @@ where
     }
 }
 
+/// The prompt's token count, for a usage chunk the backend did not send:
+/// worked out only when it is needed.
+pub type PromptTokens = futures::future::BoxFuture<'static, u64>;
+
 /// The client's answer for a successful upstream answer; `recorder` stores it.
 pub async fn relay(
     answer: UpstreamAnswer,
     asked: ClientAsked<'_>,
     recorder: Option<Recorder>,
     call: crate::metrics::BackendCall,
+    prompt_tokens: PromptTokens,
 ) -> ApiResult<Response> {
     let is_stream = answer.event_stream;
     let mut normalizer =
@@ -144,8 +149,8 @@ pub async fn relay(
         let mut response = sse_response(normalized_stream(
             call.observe_bytes(answer.body),
             pipeline,
-            backend,
-            asked.model.to_owned(),
+            (backend, asked.model.to_owned()),
+            prompt_tokens,
         ));
         response.extensions_mut().insert(tokens);
         return Ok(response);
@@ -213,12 +218,14 @@ pub fn mid_stream_error(message: &str) -> Bytes {
     }}))
 }
 
-/// The backend's SSE bytes, normalized frame by frame (see the module doc).
+/// The backend's SSE bytes, normalized frame by frame (see the module doc),
+/// with a usage chunk counted from `prompt_tokens` and the chunks when the
+/// client asked for usage and the backend sent none.
 pub fn normalized_stream<S, B, E>(
     upstream: S,
     mut pipeline: ChunkPipeline,
-    backend: String,
-    model: String,
+    (backend, model): (String, String),
+    prompt_tokens: PromptTokens,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> + Send
 where
     S: Stream<Item = Result<B, E>> + Send + 'static,
@@ -249,7 +256,11 @@ where
                 yield Ok(chunk);
             }
             if done.is_some() || ended {
-                if let Some(chunk) = joined(pipeline.flush()) {
+                let mut frames = pipeline.flush();
+                if pipeline.needs_usage() {
+                    frames.extend(pipeline.usage_chunk(prompt_tokens.await));
+                }
+                if let Some(chunk) = joined(frames) {
                     yield Ok(chunk);
                 }
                 pipeline.finish().await;

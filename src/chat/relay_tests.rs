@@ -18,8 +18,8 @@ async fn relayed(pieces: &[&str], tail_error: Option<&str>) -> String {
     let frames: Vec<Result<Bytes, Infallible>> = normalized_stream(
         futures::stream::iter(items),
         ChunkPipeline::new(ChunkNormalizer::new("requested", false), None),
-        "local".to_owned(),
-        "requested".to_owned(),
+        ("local".to_owned(), "requested".to_owned()),
+        Box::pin(async { 0 }),
     )
     .collect()
     .await;

@@ -293,6 +293,10 @@ pub fn chat_request_from_body(body: &Value) -> Result<ChatRequest, String> {
             .get("user")
             .and_then(Value::as_str)
             .map(str::to_owned),
+        reasoning_effort: object
+            .get("reasoning_effort")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         whole_answer: false,
     })
 }

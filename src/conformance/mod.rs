@@ -35,6 +35,9 @@ pub struct Options {
     pub max_tokens: Option<u64>,
     /// Only cassettes whose id contains this.
     pub only: Option<String>,
+    /// In-process mode: the mock backend poses as the kind of server whose
+    /// errors read as this dialect (`None`: OpenAI's own words).
+    pub dialect: Option<crate::mock_backend::dialect::ErrorDialect>,
 }
 
 /// Replays every cassette and returns each result, with a description of the target.
@@ -63,13 +66,19 @@ pub async fn run(options: &Options) -> Result<(Vec<CassetteResult>, String), Str
             )
         }
         None => {
-            let (target, guard) = start_in_process().await?;
-            (
-                target,
-                "Portico (this build) in front of its scripted mock backend, over loopback HTTP"
-                    .to_owned(),
-                Some(guard),
-            )
+            let pose = options
+                .dialect
+                .map(crate::mock_backend::Pose::with_dialect)
+                .unwrap_or_default();
+            let (target, guard) = start_in_process(pose).await?;
+            let description = match options.dialect {
+                None => "Portico (this build) in front of its scripted mock backend, over loopback HTTP".to_owned(),
+                Some(dialect) => format!(
+                    "Portico (this build) in front of its scripted mock backend posing as {} (errors in the {dialect} dialect), over loopback HTTP",
+                    pose.kind
+                ),
+            };
+            (target, description, Some(guard))
         }
     };
     let mut results = Vec::with_capacity(cassettes.len());
@@ -90,14 +99,16 @@ impl Drop for TempDirectory {
 }
 
 /// Starts the mock backend and Portico on loopback ports, Portico with one API key.
-async fn start_in_process() -> Result<(Target, TempDirectory), String> {
+async fn start_in_process(
+    pose: crate::mock_backend::Pose,
+) -> Result<(Target, TempDirectory), String> {
     let mock_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|error| error.to_string())?;
     let mock_address = mock_listener
         .local_addr()
         .map_err(|error| error.to_string())?;
-    tokio::spawn(crate::mock_backend::serve(mock_listener));
+    tokio::spawn(crate::mock_backend::serve_as(mock_listener, pose));
     let directory = std::env::temp_dir().join(format!(
         "portico-conformance-{}",
         uuid::Uuid::new_v4().simple()
@@ -112,6 +123,7 @@ async fn start_in_process() -> Result<(Target, TempDirectory), String> {
             base_url: format!("http://{mock_address}/v1"),
             api_key_env: None,
             models: vec!["*".into()],
+            profile: None,
         }],
         api_keys: vec![ApiKeyConfig {
             key: Some(CONFORMANCE_KEY.into()),

@@ -133,6 +133,12 @@ pub fn chat_request(
         top_p: request.top_p,
         max_tokens: request.max_output_tokens,
         user: request.user.clone(),
+        reasoning_effort: request
+            .reasoning
+            .as_ref()
+            .and_then(|reasoning| reasoning.get("effort"))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         // Only the final object is wanted: the backend may answer in one piece.
         whole_answer: !request.stream.unwrap_or(false) && !request.background.unwrap_or(false),
     }

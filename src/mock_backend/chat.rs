@@ -14,7 +14,7 @@ use axum::Json;
 use futures::StreamExt;
 use serde_json::Value;
 
-use super::{error_response, Counters, MockState};
+use super::{error_response, kinds, Counters, MockState};
 use crate::backends::scripted::{play, Script};
 use crate::backends::ChatEventStream;
 use crate::chat::synthesize::{chat_request_from_body, collect_completion, ChunkEncoder};
@@ -42,9 +42,16 @@ pub(super) async fn create_chat_completion(
     if let Some(answer) = raw_answer(&script) {
         return answer;
     }
-    if let Some((status, body)) = script.error_answer() {
-        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        return (status, Json(body)).into_response();
+    if let Some((status, refusal)) = kinds::refusal(state.pose.kind, &body) {
+        return json_answer(status, refusal);
+    }
+    if let Some((status, error)) = script.error_answer() {
+        let (status, error) =
+            state
+                .pose
+                .dialect
+                .word("/v1/chat/completions", status, &error, &request.model);
+        return json_answer(status, error);
     }
     let events = match play(script, &request).await {
         Ok(events) => events,
@@ -59,10 +66,17 @@ pub(super) async fn create_chat_completion(
             .pointer("/stream_options/include_usage")
             .and_then(Value::as_bool)
             .unwrap_or(false);
+        let include_usage = include_usage && kinds::streams_usage(state.pose.kind);
         stream_completion(&state, &request.model, include_usage, choices, events)
     } else {
         complete(&request.model, choices, events).await
     }
+}
+
+/// A JSON answer with this status.
+pub(super) fn json_answer(status: u16, body: Value) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, Json(body)).into_response()
 }
 
 /// `chunk` (of choice 0) as a chunk of choice `index`.
@@ -138,10 +152,15 @@ fn stream_completion(
     mut events: ChatEventStream,
 ) -> Response {
     let mut encoder = ChunkEncoder::new(model, include_usage);
+    let kind = state.pose.kind;
     let mut guard = StreamGuard::new(Arc::clone(&state.counters));
     let frames = async_stream::stream! {
         // Choice 0's chunks, kept to be sent again for the other choices.
-        let mut sent = vec![encoder.first_chunk()];
+        let mut first = encoder.first_chunk();
+        if let Some(delta) = kinds::first_delta(kind) {
+            first["choices"][0]["delta"] = delta;
+        }
+        let mut sent = vec![first];
         yield Ok(data_frame(&sent[0]));
         while let Some(event) = events.next().await {
             match event {

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::chat::raw_answer;
+use super::chat::{json_answer, raw_answer};
 use super::{error_response, MockState};
 use crate::backends::scripted::estimate_tokens;
 
@@ -33,16 +33,13 @@ pub(super) async fn create_embeddings(State(state): State<MockState>, body: Byte
     };
     state.record_request(&body);
     let script = state.scripts.next();
-    if let Some(status) = script.error_status {
-        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        if let Some(body) = &script.error_body {
-            return (status, Json(body.clone())).into_response();
-        }
-        let message = script
-            .error_message
-            .as_deref()
-            .unwrap_or("scripted backend failure");
-        return error_response(status, message);
+    if let Some((status, error)) = script.error_answer() {
+        let model = body.get("model").and_then(Value::as_str).unwrap_or("mock");
+        let (status, error) = state
+            .pose
+            .dialect
+            .word("/v1/embeddings", status, &error, model);
+        return json_answer(status, error);
     }
     if let Some(answer) = raw_answer(&script) {
         return answer;

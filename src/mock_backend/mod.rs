@@ -12,7 +12,15 @@
 //!   quirks of real servers.
 //! * `POST /v1/embeddings` — deterministic float vectors (see `embeddings`);
 //!   honours a scripted `error_status` and `raw_body`.
-//! * `GET /v1/models` — the one model, `mock`.
+//! * `GET /v1/models` — the one model, `mock` (and the ones set through
+//!   `/control/models`), in the shape of the kind posed as.
+//! * `POST /tokenize`, `POST /extras/tokenize/count` — the token counters of
+//!   llama.cpp, vLLM and llama-cpp-python; `GET /api/version`, Ollama's version
+//!   (posing as Ollama only).
+//!
+//! With a [`Pose`] (`--kind`, `--error-dialect`) the mock describes itself,
+//! refuses requests, streams and words its errors as that kind of server does
+//! (`kinds`, `dialect`).
 //! * `POST|DELETE /control/scripts` — queue scripts (one or an array) / clear them.
 //! * `GET|DELETE /control/requests` — the chat and embeddings request bodies
 //!   received / forget them.
@@ -27,7 +35,9 @@
 
 mod chat;
 mod control;
+pub mod dialect;
 mod embeddings;
+pub mod kinds;
 mod ollama;
 pub mod switchable;
 
@@ -42,7 +52,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
+use crate::backends::profile::ServerKind;
 use crate::backends::scripted::ScriptQueue;
+use dialect::ErrorDialect;
 
 /// How many request bodies the log keeps; older ones are dropped first so that a
 /// long benchmark run does not grow without bound.
@@ -60,6 +72,45 @@ pub struct MockState {
     counters: Arc<Counters>,
     /// Model ids listed besides `mock` (set through `/control/models`).
     models: Arc<Mutex<Vec<String>>>,
+    /// The kind of server the mock poses as, and how it words errors.
+    pub pose: Pose,
+}
+
+/// The kind of server the mock poses as (see `kinds`) and the dialect of its
+/// errors (see `dialect`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pose {
+    pub kind: ServerKind,
+    pub dialect: ErrorDialect,
+}
+
+impl Pose {
+    /// A pose as `kind`, wording errors as that kind does.
+    pub fn as_kind(kind: ServerKind) -> Self {
+        let dialect = match kind {
+            ServerKind::Generic => ErrorDialect::Openai,
+            ServerKind::Vllm => ErrorDialect::Vllm,
+            ServerKind::Sglang => ErrorDialect::VllmFlat,
+            ServerKind::LlamaServer => ErrorDialect::Llamacpp,
+            ServerKind::LlamaCppPython => ErrorDialect::Fastapi,
+            ServerKind::Ollama => ErrorDialect::Ollama,
+            ServerKind::LmStudio => ErrorDialect::Lmstudio,
+        };
+        Self { kind, dialect }
+    }
+
+    /// The kind whose own errors read as `dialect`, wording them so.
+    pub fn with_dialect(dialect: ErrorDialect) -> Self {
+        let kind = match dialect {
+            ErrorDialect::Openai => ServerKind::Generic,
+            ErrorDialect::Vllm | ErrorDialect::VllmFlat => ServerKind::Vllm,
+            ErrorDialect::Llamacpp => ServerKind::LlamaServer,
+            ErrorDialect::Ollama => ServerKind::Ollama,
+            ErrorDialect::Fastapi => ServerKind::LlamaCppPython,
+            ErrorDialect::Lmstudio => ServerKind::LmStudio,
+        };
+        Self { kind, dialect }
+    }
 }
 
 #[derive(Default)]
@@ -131,11 +182,17 @@ impl MockState {
 
 /// The mock server's routes over `state`.
 pub fn router(state: MockState) -> Router {
-    Router::new()
+    let header = kinds::identifying_header(state.pose.kind);
+    let mut routes = Router::new();
+    if state.pose.kind == ServerKind::Ollama {
+        routes = routes.route("/api/version", get(ollama::version));
+    }
+    routes
         .route("/v1/chat/completions", post(chat::create_chat_completion))
         .route("/v1/embeddings", post(embeddings::create_embeddings))
         .route("/v1/models", get(list_models))
         .route("/tokenize", post(tokenize))
+        .route("/extras/tokenize/count", post(count_tokens))
         .route("/api/chat", post(ollama::chat))
         .route("/api/tags", get(ollama::tags))
         .route(
@@ -151,6 +208,17 @@ pub fn router(state: MockState) -> Router {
         .route("/health", get(health))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(axum::middleware::map_response(
+            move |mut response: Response| {
+                let header = header.clone();
+                async move {
+                    if let Some((name, value)) = header {
+                        response.headers_mut().insert(name, value);
+                    }
+                    response
+                }
+            },
+        ))
         .with_state(state)
 }
 
@@ -158,6 +226,15 @@ pub fn router(state: MockState) -> Router {
 /// the listener fails.
 pub async fn serve(listener: tokio::net::TcpListener) -> std::io::Result<()> {
     serve_with_state(listener, MockState::default()).await
+}
+
+/// Serves the mock backend posing as `pose` (see [`Pose`]).
+pub async fn serve_as(listener: tokio::net::TcpListener, pose: Pose) -> std::io::Result<()> {
+    let state = MockState {
+        pose,
+        ..MockState::default()
+    };
+    serve_with_state(listener, state).await
 }
 
 /// Serves the mock backend with the given state, so that an in-process caller
@@ -173,11 +250,13 @@ pub async fn serve_with_state(
     .await
 }
 
-/// `POST /tokenize` as llama.cpp serves it: `{"content": text}` → `{"tokens": [...]}`,
-/// one token per whitespace-separated word (deterministic, for tests).
+/// `POST /tokenize` as llama.cpp (`{"content"}` → `{"tokens"}`) and vLLM
+/// (`{"prompt"}` → `{"count", "tokens"}`) serve it: one token per
+/// whitespace-separated word (deterministic, for tests).
 async fn tokenize(Json(body): Json<Value>) -> Json<Value> {
     let text = body
         .get("content")
+        .or_else(|| body.get("prompt"))
         .and_then(Value::as_str)
         .unwrap_or_default();
     let tokens: Vec<usize> = text
@@ -185,16 +264,21 @@ async fn tokenize(Json(body): Json<Value>) -> Json<Value> {
         .enumerate()
         .map(|(index, _)| index)
         .collect();
-    Json(json!({"tokens": tokens}))
+    Json(json!({"count": tokens.len(), "tokens": tokens}))
+}
+
+/// `POST /extras/tokenize/count` as llama-cpp-python serves it: `{"input"}` →
+/// `{"count"}`, one token per word like [`tokenize`].
+async fn count_tokens(Json(body): Json<Value>) -> Json<Value> {
+    let text = body
+        .get("input")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    Json(json!({"count": text.split_whitespace().count()}))
 }
 
 async fn list_models(State(state): State<MockState>) -> Json<Value> {
-    let data: Vec<Value> = state
-        .models()
-        .into_iter()
-        .map(|id| json!({"id": id, "object": "model", "created": 0, "owned_by": "portico"}))
-        .collect();
-    Json(json!({"object": "list", "data": data}))
+    Json(kinds::models_answer(state.pose.kind, &state.models()))
 }
 
 async fn health() -> Json<Value> {

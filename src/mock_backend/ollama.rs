@@ -100,6 +100,11 @@ pub(super) async fn chat(State(state): State<MockState>, body: Bytes) -> Respons
     response
 }
 
+/// `GET /api/version`, as Ollama answers it (`server/routes.go#L1880`).
+pub(super) async fn version() -> Json<Value> {
+    Json(json!({"version": "0.33.0"}))
+}
+
 /// `GET /api/tags`.
 pub(super) async fn tags(State(state): State<MockState>) -> Json<Value> {
     let models: Vec<Value> = state

@@ -190,6 +190,7 @@ pub fn chat_request(
         top_p: run.top_p,
         max_tokens,
         user: None,
+        reasoning_effort: run.reasoning_effort.clone(),
         whole_answer: false,
     }))
 }

@@ -24,6 +24,7 @@ pub fn backend_config(name: &str, kind: BackendKind, base_url: String) -> Backen
         base_url,
         api_key_env: None,
         models: vec!["*".into()],
+        profile: None,
     }
 }
 
@@ -80,6 +81,8 @@ pub struct Options {
     pub run_expiry_seconds: Option<u64>,
     /// Changes to the config after the mock backend is in (routes, cache, more backends…).
     pub configure: Option<Configure>,
+    /// The kind of server the mock poses as (default: a generic OpenAI-compatible one).
+    pub pose: Option<portico::mock_backend::Pose>,
 }
 
 /// Portico on its defaults (the built-in `echo` backend, no mock), as a new
@@ -101,10 +104,22 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(Options::default()).await
 }
 
+/// Portico in front of the mock posing as `kind` (its requests, quirks and errors).
+pub async fn spawn_app_posing_as(kind: portico::backends::profile::ServerKind) -> TestApp {
+    spawn_app_with(Options {
+        pose: Some(portico::mock_backend::Pose::as_kind(kind)),
+        ..Options::default()
+    })
+    .await
+}
+
 pub async fn spawn_app_with(options: Options) -> TestApp {
     let mock_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let mock_address = mock_listener.local_addr().unwrap();
-    tokio::spawn(portico::mock_backend::serve(mock_listener));
+    tokio::spawn(portico::mock_backend::serve_as(
+        mock_listener,
+        options.pose.unwrap_or_default(),
+    ));
     let directory = tempfile::tempdir().unwrap();
     let mut config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
@@ -125,6 +140,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
             .unwrap_or_else(|| format!("http://{mock_address}/v1")),
         api_key_env: None,
         models: vec!["*".into()],
+        profile: None,
     });
     config.api_keys = options
         .api_keys

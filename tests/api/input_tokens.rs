@@ -3,11 +3,14 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::spawn_app;
+use portico::backends::profile::ServerKind;
+
+use crate::helpers::{spawn_app, spawn_app_posing_as};
 
 #[tokio::test]
 async fn input_tokens_are_counted_by_the_backends_tokenizer_including_the_chain() {
-    let app = spawn_app().await;
+    // llama.cpp's server counts tokens (`POST /tokenize`); the mock poses as one.
+    let app = spawn_app_posing_as(ServerKind::LlamaServer).await;
     let answer = app
         .client
         .post(app.url("/v1/responses/input_tokens"))

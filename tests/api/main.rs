@@ -4,6 +4,7 @@
 
 mod assistants;
 mod auth;
+mod backend_kinds;
 mod background;
 mod chat;
 mod chat_cache;

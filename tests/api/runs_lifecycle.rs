@@ -189,6 +189,7 @@ async fn a_restart_fails_the_run_it_interrupted() {
             base_url: format!("http://{}/v1", app.mock_address),
             api_key_env: None,
             models: vec!["*".into()],
+            profile: None,
         }],
         ..Config::default()
     };

@@ -66,9 +66,6 @@ impl FallbackBackend {
         body: &Value,
     ) -> Result<Forwarded, BackendError> {
         let available: Vec<&Candidate> = self.available();
-        let unchanged = serde_json::to_vec(body)
-            .map(bytes::Bytes::from)
-            .map_err(|error| BackendError::Stream(error.to_string()))?;
         let mut last_error: Option<BackendError> = None;
         let deadline = tokio::time::Instant::now() + self.policy.total_timeout;
         // A body not streamed answers its headers with the whole answer.
@@ -90,24 +87,22 @@ impl FallbackBackend {
                 continue;
             }
             let sent = match &candidate.upstream_model {
-                Some(model) => renamed(body, model)?,
-                None => unchanged.clone(),
+                Some(model) => std::borrow::Cow::Owned(renamed(body, model)),
+                None => std::borrow::Cow::Borrowed(body),
             };
             for attempt in 0..=self.policy.retries {
                 self.trying(candidate, last_error.as_ref());
                 let answer = tokio::time::timeout(first_event_timeout, async {
                     let answer = match path {
-                        PassthroughPath::ChatCompletions => {
-                            upstream.forward_chat(sent.clone()).await?
-                        }
+                        PassthroughPath::ChatCompletions => upstream.forward_chat(&sent).await?,
                         PassthroughPath::Embeddings => {
-                            upstream.forward_embeddings(sent.clone()).await?
+                            upstream.forward_embeddings(serialized(&sent)?).await?
                         }
                     };
                     if answer.status().is_success() {
                         Ok(answer)
                     } else {
-                        Err(status_error(answer).await)
+                        Err(status_error(answer).await.located_in(&sent))
                     }
                 })
                 .await
@@ -144,13 +139,17 @@ impl FallbackBackend {
     }
 }
 
-/// `body` with its `model` replaced, serialized.
-fn renamed(body: &Value, model: &str) -> Result<bytes::Bytes, BackendError> {
+/// `body` with its `model` replaced.
+fn renamed(body: &Value, model: &str) -> Value {
     let mut body = body.clone();
     if let Some(object) = body.as_object_mut() {
         object.insert("model".to_owned(), Value::String(model.to_owned()));
     }
-    serde_json::to_vec(&body)
+    body
+}
+
+fn serialized(body: &Value) -> Result<bytes::Bytes, BackendError> {
+    serde_json::to_vec(body)
         .map(bytes::Bytes::from)
         .map_err(|error| BackendError::Stream(error.to_string()))
 }

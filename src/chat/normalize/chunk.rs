@@ -52,6 +52,11 @@ impl ChunkNormalizer {
         }
     }
 
+    /// Whether the client asked for `stream_options.include_usage`.
+    pub fn includes_usage(&self) -> bool {
+        self.include_usage
+    }
+
     /// Gives every chunk this `id` whatever the backend sent (a stored
     /// completion is kept under Portico's own id).
     pub fn with_id(mut self, id: &str) -> Self {

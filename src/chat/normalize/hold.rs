@@ -10,7 +10,8 @@
 //! (so text is not delayed: the first text chunk releases it at once). When the
 //! next chunk starts the same choice's tool calls, the two become one chunk with
 //! `content: null`; when it starts a refusal, the held chunk gets `content: null`
-//! and `refusal: ""`; otherwise both go out unchanged. Each chunk travels with a
+//! and `refusal: ""`; otherwise the held chunk opens text with `content: ""`
+//! (a server that sent no `content`, or `null`, gets OpenAI's empty string). Each chunk travels with a
 //! tag of the caller's (the SSE fields it came with, say).
 
 use serde_json::{Map, Value};
@@ -51,6 +52,7 @@ impl<T> FirstChunkHold<T> {
                 vec![(held_tag, held), (tag, chunk)]
             }
             Opening::Other => {
+                open_text(&mut held);
                 let mut out = vec![(held_tag, held)];
                 out.extend(self.push(tag, chunk));
                 out
@@ -61,7 +63,10 @@ impl<T> FirstChunkHold<T> {
     /// The held chunk, if any: call before anything that is not a chunk (an
     /// error, `[DONE]`) and at the end of the stream.
     pub fn flush(&mut self) -> Option<(T, Value)> {
-        self.held.take()
+        self.held.take().map(|(tag, mut held)| {
+            open_text(&mut held);
+            (tag, held)
+        })
     }
 }
 
@@ -126,6 +131,28 @@ fn opening(chunk: &Value, index: Option<u64>) -> Opening {
         return Opening::Refusal;
     }
     Opening::Other
+}
+
+/// A role-only chunk that opens text (or nothing) carries `content: ""` after
+/// the role, as OpenAI's does (llama-cpp-python sends no `content`, llama.cpp
+/// `null`).
+fn open_text(held: &mut Value) {
+    let Some(delta) = first_delta_mut(held) else {
+        return;
+    };
+    if delta.get("content").is_some_and(Value::is_string) {
+        return;
+    }
+    let rest = std::mem::take(delta);
+    for (key, value) in rest {
+        let is_role = key == "role";
+        if key != "content" {
+            delta.insert(key, value);
+        }
+        if is_role {
+            delta.insert("content".into(), Value::String(String::new()));
+        }
+    }
 }
 
 fn first_delta_mut(chunk: &mut Value) -> Option<&mut Map<String, Value>> {
@@ -217,6 +244,30 @@ mod tests {
                 json!({"refusal": "No"})
             ]
         );
+    }
+
+    #[test]
+    fn a_role_chunk_without_content_opens_text_with_an_empty_string() {
+        for opening in [
+            json!({"role": "assistant"}),
+            json!({"role": "assistant", "content": null, "refusal": null}),
+        ] {
+            let mut hold = FirstChunkHold::default();
+            hold.push((), chunk(opening));
+            let sent = hold.push((), chunk(json!({"content": "Hi"})));
+            assert_eq!(sent[0].1["choices"][0]["delta"]["content"], "");
+            let keys: Vec<&String> = sent[0].1["choices"][0]["delta"]
+                .as_object()
+                .map(|delta| delta.keys().collect())
+                .unwrap_or_default();
+            assert_eq!(keys[..2], ["role", "content"]);
+        }
+        let mut hold = FirstChunkHold::default();
+        hold.push((), chunk(json!({"role": "assistant"})));
+        let flushed = hold
+            .flush()
+            .map(|(_, held)| held["choices"][0]["delta"].clone());
+        assert_eq!(flushed, Some(json!({"role": "assistant", "content": ""})));
     }
 
     #[test]
