@@ -1,8 +1,9 @@
-//! Retention of background responses created without `store: true`: OpenAI
-//! keeps them about ten minutes for polling and then deletes them (only an
-//! explicit `store: true` keeps a background response). A sweeper deletes
-//! such responses, with their items and event log, once they have ended and
-//! are older than [`UNSTORED_RETENTION`].
+//! Retention of background responses created without `store: true`: OpenAI's
+//! docs say they are kept about ten minutes for polling and then deleted
+//! (only an explicit `store: true` keeps a background response), whatever
+//! their `store` echo says (see `responses::defaults`). Each such row is
+//! stored with its `expires_at`; a sweeper deletes them, with their items and
+//! event log, once they have ended and expired.
 
 use std::time::Duration;
 
@@ -23,8 +24,7 @@ pub fn spawn(state: &AppState) {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
-            let cutoff = crate::ids::unix_now() - UNSTORED_RETENTION.as_secs() as i64;
-            match store::background::delete_unstored_before(&db, cutoff).await {
+            match store::background::delete_expired(&db, crate::ids::unix_now()).await {
                 Ok(0) => {}
                 Ok(deleted) => tracing::info!(deleted, "unstored background responses expired"),
                 Err(error) => {

@@ -75,9 +75,9 @@ pub fn classify(cassette: &Cassette) -> Scope {
     if cassette.has_flag("assistants-v1-header") {
         return Scope::OutOfScope("Assistants v1 (retired; Portico implements v2)".into());
     }
-    if old_background_store_default(cassette) {
+    if february_background_store_default(cassette) {
         return Scope::OutOfScope(
-            "background `store` default changed: recorded when OpenAI echoed `store: true` for background responses that did not ask for it (it echoes `false` since February 2026, as Portico does)".into(),
+            "background `store` default changed: recorded in February 2026, when OpenAI echoed `store: false` for background responses that did not ask for `store` (its newest recording, 2026-07, echoes `true` again, as Portico does)".into(),
         );
     }
     if lists_outside_objects(cassette) {
@@ -244,9 +244,10 @@ fn lists_outside_objects(cassette: &Cassette) -> bool {
 }
 
 /// Whether a background request that did not set `store` was answered with
-/// `store: true` — OpenAI's behaviour before February 2026; recordings since
-/// show `false`, which is what Portico answers.
-fn old_background_store_default(cassette: &Cassette) -> bool {
+/// `store: false` — what OpenAI's recordings of February 2026 show; the older
+/// ones (2025-09, 2026-02-05) and the newest (2026-07-21) show `true`, which
+/// is what Portico answers.
+fn february_background_store_default(cassette: &Cassette) -> bool {
     cassette.interactions.iter().any(|interaction| {
         let Some(request) = &interaction.request else {
             return false;
@@ -254,7 +255,7 @@ fn old_background_store_default(cassette: &Cassette) -> bool {
         let asked_background =
             request.body.get("background").and_then(Value::as_bool) == Some(true);
         let store_unset = request.body.get("store").is_none();
-        let answered_stored =
+        let answered_unstored =
             interaction
                 .response
                 .final_object()
@@ -265,7 +266,7 @@ fn old_background_store_default(cassette: &Cassette) -> bool {
                 })
                 .and_then(|object| object.get("store"))
                 .and_then(Value::as_bool)
-                == Some(true);
-        request.method == "POST" && asked_background && store_unset && answered_stored
+                == Some(false);
+        request.method == "POST" && asked_background && store_unset && answered_unstored
     })
 }

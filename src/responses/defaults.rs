@@ -46,6 +46,7 @@ pub fn blank_response(id: String, model: String, created_at: i64) -> ResponseObj
         usage: None,
         user: None,
         metadata: Map::new(),
+        expires_at: None,
     }
 }
 
@@ -80,9 +81,16 @@ pub fn response_from_request(
             response.service_tier = tier.clone();
         }
     }
-    // Background responses are kept only when asked for (`store: true`); they are
-    // still stored until they finish, so that they can be polled.
-    response.store = request.store.unwrap_or(!response.background);
+    // `store` left out is echoed `true`, background or not: OpenAI's newest
+    // recording (2026-07) answers a background request so (the February 2026
+    // ones said `false`). A background response is kept only when asked for
+    // (`store: true`), though: the others are deleted about ten minutes after
+    // their creation, as OpenAI's docs say (see `background::retention`).
+    response.store = request.store.unwrap_or(true);
+    if response.background && request.store != Some(true) {
+        response.expires_at =
+            Some(created_at + crate::background::retention::UNSTORED_RETENTION.as_secs() as i64);
+    }
     response.temperature = request.temperature.unwrap_or(1.0);
     if let Some(text) = &request.text {
         let mut echoed = json!({"format": {"type": "text"}, "verbosity": "medium"});

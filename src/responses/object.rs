@@ -95,6 +95,11 @@ pub struct ResponseObject {
     pub user: Option<String>,
     #[schema(value_type = Object)]
     pub metadata: Map<String, Value>,
+    /// Not part of the object: when an unkept background response is
+    /// deleted (Unix seconds), kept with its row (see `background::retention`).
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub expires_at: Option<i64>,
 }
 
 /// `billing`: who pays (always the developer here). Typed rather than a JSON

@@ -203,17 +203,18 @@ pub async fn recover(pool: &SqlitePool) -> Result<Recovery, sqlx::Error> {
     Ok(recovery)
 }
 
-/// Deletes the background responses created without `store: true` before
-/// `cutoff` (Unix seconds) that have ended, with their items and event log.
-/// Returns how many were deleted. The first two conditions are those of the
-/// partial index `responses_unstored_background`, so only such rows are read.
-pub async fn delete_unstored_before(pool: &SqlitePool, cutoff: i64) -> Result<u64, sqlx::Error> {
+/// Deletes the responses whose `expires_at` (Unix seconds) is before `now`
+/// (background responses created without `store: true`) and that have
+/// ended, with their items and event log. Returns how many were deleted. The
+/// first condition is the partial index `responses_expiring`'s, so only such
+/// rows are read.
+pub async fn delete_expired(pool: &SqlitePool, now: i64) -> Result<u64, sqlx::Error> {
     let deleted = sqlx::query(
         "DELETE FROM responses
-         WHERE background = 1 AND json_extract(body, '$.store') = 0
-           AND created_at < ? AND status NOT IN ('queued', 'in_progress')",
+         WHERE expires_at IS NOT NULL AND expires_at < ?
+           AND status NOT IN ('queued', 'in_progress')",
     )
-    .bind(cutoff)
+    .bind(now)
     .execute(pool)
     .await?;
     Ok(deleted.rows_affected())

@@ -159,8 +159,8 @@ fn insert_row(
 ) -> Result<(), sqlx::Error> {
     write
         .statement(
-            "INSERT INTO responses (id, project, previous_response_id, status, model, created_at, background, body, job)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO responses (id, project, previous_response_id, status, model, created_at, background, body, job, expires_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(response.id.clone())
         .bind(project.to_owned())
@@ -170,7 +170,8 @@ fn insert_row(
         .bind(response.created_at)
         .bind(response.background)
         .bind(to_json(response)?)
-        .bind(job.map(Value::to_string));
+        .bind(job.map(Value::to_string))
+        .bind(response.expires_at);
     Ok(())
 }
 

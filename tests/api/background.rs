@@ -362,44 +362,58 @@ async fn chaining_onto_an_unfinished_response_is_refused() {
 }
 
 #[tokio::test]
-async fn unstored_background_responses_expire_and_stored_ones_stay() {
+async fn background_responses_not_asked_to_be_kept_expire_and_stored_ones_stay() {
     let app = spawn_app().await;
     let mut ids = Vec::new();
-    for body in [
-        json!({"model": "m", "input": "keep me", "background": true, "store": true}),
-        json!({"model": "m", "input": "poll me for a while", "background": true}),
+    for (body, echoed_store) in [
+        (
+            json!({"model": "m", "input": "keep me", "background": true, "store": true}),
+            true,
+        ),
+        // `store` left out: echoed `true`, as OpenAI's newest recording does.
+        (
+            json!({"model": "m", "input": "poll me for a while", "background": true}),
+            true,
+        ),
+        (
+            json!({"model": "m", "input": "do not keep me", "background": true, "store": false}),
+            false,
+        ),
     ] {
         let (status, queued) = app.post("/v1/responses", body).await;
         assert_eq!(status, 200, "{queued}");
+        assert_eq!(queued["store"], echoed_store, "{queued}");
         let id = queued["id"].as_str().unwrap().to_owned();
-        poll_until_finished(&app, &id).await;
+        assert_eq!(poll_until_finished(&app, &id).await["store"], echoed_store);
         ids.push(id);
     }
-    let (kept, unstored) = (&ids[0], &ids[1]);
+    let (kept, unstated, unstored) = (&ids[0], &ids[1], &ids[2]);
     let pool = portico::store::open(&app.database_path()).await.unwrap();
     let now = portico::ids::unix_now();
     let retention = portico::background::retention::UNSTORED_RETENTION.as_secs() as i64;
     assert_eq!(
-        portico::store::background::delete_unstored_before(&pool, now - retention)
+        portico::store::background::delete_expired(&pool, now)
             .await
             .unwrap(),
         0,
         "still within the retention"
     );
     assert_eq!(
-        portico::store::background::delete_unstored_before(&pool, now + 1)
+        portico::store::background::delete_expired(&pool, now + retention + 1)
             .await
             .unwrap(),
-        1,
-        "only the unstored one, once it is old enough"
+        2,
+        "the two not asked to be kept, once they are old enough"
     );
+    assert_eq!(app.get(&format!("/v1/responses/{unstated}")).await.0, 404);
     assert_eq!(app.get(&format!("/v1/responses/{unstored}")).await.0, 404);
     assert_eq!(app.get(&format!("/v1/responses/{kept}")).await.0, 200);
     let events: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM response_events WHERE response_id = ?")
+        sqlx::query_scalar("SELECT count(*) FROM response_events WHERE response_id IN (?, ?)")
+            .bind(unstated)
             .bind(unstored)
             .fetch_one(pool.pool())
             .await
             .unwrap();
-    assert_eq!(events, 0, "its event log went with it");
+    assert_eq!(events, 0, "their event logs went with them");
 }
