@@ -12,12 +12,19 @@
 #
 # Environment:
 #   PYTHON       interpreter used to create the venv (default: python3)
-#   CMAKE_ARGS   passed through to the llama.cpp build (default: none)
+#   CMAKE_ARGS   passed through to the llama.cpp build (default: a portable
+#                x86-64 build, see PORTABLE_CMAKE_ARGS)
 set -euo pipefail
 
 LLAMA_CPP_PYTHON_VERSION="0.3.36"
 GEMMA_GGUF_VERSION="1.0.0"
 MODEL_BYTES=253113024
+# llama.cpp's default build uses every instruction the CPU advertises. Some
+# virtual machines advertise AMX but fault on its first instruction (seen
+# here: a general protection fault in ldtilecfg on the first generation), so
+# the build targets AVX2 and leaves AMX and AVX-512 out.
+PORTABLE_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"
+BUILD_ARGS="${CMAKE_ARGS:-$PORTABLE_CMAKE_ARGS}"
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
@@ -52,15 +59,22 @@ else
     "$PY" -m pip install --quiet --upgrade pip
 fi
 
-# 2. llama-cpp-python with its server extra
+# 2. llama-cpp-python with its server extra, built with BUILD_ARGS (a marker
+#    file remembers them: other flags mean a rebuild)
+BUILT_WITH="$VENV/.portico-llama-build-args"
 if [[ "$(installed_version llama-cpp-python)" == "$LLAMA_CPP_PYTHON_VERSION" ]] \
+    && [[ "$(cat "$BUILT_WITH" 2>/dev/null)" == "$BUILD_ARGS" ]] \
     && "$PY" -c 'import llama_cpp.server.app, uvicorn, fastapi, sse_starlette' >/dev/null 2>&1; then
     log "llama-cpp-python $LLAMA_CPP_PYTHON_VERSION present"
 else
     log "installing llama-cpp-python[server]==$LLAMA_CPP_PYTHON_VERSION (builds llama.cpp from source, ~5 min)"
+    log "  CMAKE_ARGS=$BUILD_ARGS"
     start=$(date +%s)
-    CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}" \
-        "$PY" -m pip install "llama-cpp-python[server]==$LLAMA_CPP_PYTHON_VERSION"
+    rm -f "$BUILT_WITH"
+    CMAKE_ARGS="$BUILD_ARGS" CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}" \
+        "$PY" -m pip install --no-cache-dir --force-reinstall --no-deps "llama-cpp-python==$LLAMA_CPP_PYTHON_VERSION"
+    "$PY" -m pip install "llama-cpp-python[server]==$LLAMA_CPP_PYTHON_VERSION"
+    echo "$BUILD_ARGS" > "$BUILT_WITH"
     log "llama-cpp-python installed in $(( $(date +%s) - start )) s"
 fi
 
