@@ -138,8 +138,7 @@ impl Fault {
             }
             _ => {}
         }
-        if let Some(param) = words.validation_param() {
-            let detail = words.validation_message();
+        if let Some((param, detail)) = words.validation() {
             return Self::Invalid {
                 status: 400,
                 param,
@@ -290,54 +289,137 @@ impl ErrorWords {
             && (self.lower.contains("does not exist") || self.lower.contains("not found"))
     }
 
-    /// For a validation failure (a pydantic dump or FastAPI's list): the
-    /// parameter of its first error, in OpenAI's spelling (`messages[0].role`).
-    fn validation_param(&self) -> Option<Option<String>> {
-        if let Some(first) = self.detail_list.first() {
-            return Some(first.get("loc").and_then(Value::as_array).map(|loc| {
-                param_from_location(loc.iter().map(|part| match part {
-                    Value::String(name) => LocationPart::Name(name.clone()),
-                    Value::Number(index) => LocationPart::Index(index.as_u64().unwrap_or(0)),
-                    _ => LocationPart::Name(String::new()),
-                }))
-            }));
-        }
-        if !is_validation_dump(&self.message) {
-            return None;
-        }
-        let Some(start) = self.message.find("'loc': (") else {
-            return Some(self.param.clone());
+    /// For a validation failure (a pydantic dump or FastAPI's list), the
+    /// error that says what is wrong: its parameter in OpenAI's spelling
+    /// (`messages[0].content`) and its words (see [`ValidationError::pick`]).
+    fn validation(&self) -> Option<(Option<String>, Option<String>)> {
+        let errors: Vec<ValidationError> = if self.detail_list.is_empty() {
+            if !is_validation_dump(&self.message) {
+                return None;
+            }
+            self.message
+                .lines()
+                .filter_map(ValidationError::from_dump_line)
+                .collect()
+        } else {
+            self.detail_list
+                .iter()
+                .map(ValidationError::from_fastapi)
+                .collect()
         };
-        let rest = &self.message[start + "'loc': (".len()..];
-        let inside = rest.split(')').next().unwrap_or_default();
-        let parts = inside
-            .split(',')
-            .map(str::trim)
-            .filter(|part| !part.is_empty());
-        Some(Some(param_from_location(parts.map(
-            |part| match part.parse::<u64>() {
-                Ok(index) => LocationPart::Index(index),
-                Err(_) => LocationPart::Name(part.trim_matches('\'').to_owned()),
-            },
-        ))))
-    }
-
-    /// The first validation error's own words ("Input should be 'system'").
-    fn validation_message(&self) -> Option<String> {
-        if let Some(first) = self.detail_list.first() {
-            return first
-                .get("msg")
-                .and_then(Value::as_str)
-                .and_then(safe_detail);
-        }
-        let start = self.message.find("'msg': ")? + "'msg': ".len();
-        let rest = &self.message[start..];
-        let quote = rest.chars().next()?;
-        let end = rest[1..].find(quote)?;
-        safe_detail(&rest[1..=end])
+        Some(match ValidationError::pick(&errors) {
+            Some((param, detail)) => (Some(param), detail.as_deref().and_then(safe_detail)),
+            None => (self.param.clone(), None),
+        })
     }
 }
 
+/// One error of a validation failure.
+#[derive(Debug)]
+struct ValidationError {
+    kind: String,
+    location: Vec<LocationPart>,
+    message: String,
+}
+
+impl ValidationError {
+    /// `{'type': 'string_type', 'loc': ('body', 'messages', 1, 'X', 'content'), 'msg': '…', …}`
+    fn from_dump_line(line: &str) -> Option<Self> {
+        let kind = quoted_after(line, "'type': ")?;
+        let start = line.find("'loc': (")? + "'loc': (".len();
+        let inside = line[start..].split(')').next().unwrap_or_default();
+        let location = inside
+            .split(',')
+            .map(str::trim)
+            .filter(|part| !part.is_empty())
+            .map(|part| match part.parse::<u64>() {
+                Ok(index) => LocationPart::Index(index),
+                Err(_) => LocationPart::Name(part.trim_matches('\'').to_owned()),
+            })
+            .collect();
+        let message = quoted_after(line, "'msg': ").unwrap_or_default();
+        Some(Self {
+            kind,
+            location,
+            message,
+        })
+    }
+
+    /// `{"loc": ["body", "messages", 1, "content"], "msg": "…", "type": "…"}`
+    fn from_fastapi(item: &Value) -> Self {
+        let text = |key: &str| {
+            item.get(key)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let location = item
+            .get("loc")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|part| match part {
+                Value::Number(index) => LocationPart::Index(index.as_u64().unwrap_or(0)),
+                other => LocationPart::Name(other.as_str().unwrap_or_default().to_owned()),
+            })
+            .collect();
+        Self {
+            kind: text("type"),
+            location,
+            message: text("msg"),
+        }
+    }
+
+    fn about_role(&self) -> bool {
+        self.kind == "literal_error"
+            && matches!(self.location.last(), Some(LocationPart::Name(name)) if name == "role")
+    }
+
+    /// pydantic tries a message against every member of a union (system,
+    /// user, assistant, tool, function) and reports each failure: "Input
+    /// should be 'user'" on the role and "Field required" for another
+    /// member's fields say only that the message is not that member. The
+    /// error that tells what is wrong is the first of any other kind; when
+    /// there is none, the role itself is refused, and the roles accepted are
+    /// the ones the role errors expected.
+    fn pick(errors: &[Self]) -> Option<(String, Option<String>)> {
+        if let Some(error) = errors
+            .iter()
+            .find(|error| !error.about_role() && error.kind != "missing")
+        {
+            return Some((error.param(), Some(error.message.clone())));
+        }
+        let roles: Vec<&Self> = errors.iter().filter(|error| error.about_role()).collect();
+        let first = roles.first().copied().or_else(|| errors.first())?;
+        let accepted: Vec<String> = roles
+            .iter()
+            .filter_map(|error| quoted_after(&error.message, "Input should be "))
+            .map(|role| format!("'{role}'"))
+            .collect();
+        let detail = match accepted.as_slice() {
+            [] | [_] => first.message.clone(),
+            [rest @ .., last] => format!("Input should be {} or {last}", rest.join(", ")),
+        };
+        Some((first.param(), Some(detail)))
+    }
+
+    fn param(&self) -> String {
+        param_from_location(self.location.iter().map(|part| match part {
+            LocationPart::Name(name) => LocationPart::Name(name.clone()),
+            LocationPart::Index(index) => LocationPart::Index(*index),
+        }))
+    }
+}
+
+/// The Python string literal right after `marker` (quoted with ' or ").
+fn quoted_after(text: &str, marker: &str) -> Option<String> {
+    let rest = &text[text.find(marker)? + marker.len()..];
+    let quote = rest.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+    let end = rest[1..].find(quote)?;
+    Some(rest[1..=end].to_owned())
+}
+
+#[derive(Debug)]
 enum LocationPart {
     Name(String),
     Index(u64),

@@ -324,3 +324,59 @@ fn details_with_tracebacks_paths_or_dumps_are_never_shown() {
         Some(301)
     );
 }
+
+#[test]
+fn every_captured_llama_cpp_python_refusal_names_what_is_wrong() {
+    let captured: serde_json::Value = serde_json::from_str(include_str!(
+        "../mock_backend/captured/llama-cpp-python.json"
+    ))
+    .unwrap_or_default();
+    let expected = [
+        (
+            "developer_role",
+            "messages[0].role",
+            "Input should be 'system', 'user', 'assistant', 'tool' or 'function'",
+        ),
+        (
+            "system_text_parts",
+            "messages[0].content",
+            "Input should be a valid string",
+        ),
+        (
+            "assistant_null_beside_tool_calls",
+            "messages[1].content",
+            "Input should be a valid string",
+        ),
+        (
+            "assistant_text_parts",
+            "messages[1].content",
+            "Input should be a valid string",
+        ),
+        (
+            "tool_text_parts",
+            "messages[2].content",
+            "Input should be a valid string",
+        ),
+        (
+            "json_schema_response_format",
+            "response_format.type",
+            "Input should be 'text' or 'json_object'",
+        ),
+    ];
+    for (name, param, detail) in expected {
+        let refusal = &captured[name];
+        let status = refusal["status"].as_u64().unwrap_or_default() as u16;
+        assert_eq!(status, 500, "{name}");
+        let fault = Fault::classify(CHAT, status, &refusal["body"].to_string());
+        assert_eq!(
+            fault,
+            Fault::Invalid {
+                status: 400,
+                param: Some(param.into()),
+                code: None,
+                detail: Some(detail.into())
+            },
+            "{name}"
+        );
+    }
+}

@@ -8,10 +8,11 @@
 //!
 //! Refusals, by kind (sources as in `backends::profile`):
 //! * llama-cpp-python 0.3.36 (bodies captured from the real server, with its
-//!   Python validation dump and the file path in it): a `developer` message, a
-//!   `system` or `assistant` message whose content is a list of parts,
-//!   `content: null` beside `tool_calls`, `response_format` of type
-//!   `json_schema` — each a 500 `internal_server_error`.
+//!   Python validation dump and the file path in it: `captured/`): a
+//!   `developer` message, a `system`, `assistant` or `tool` message whose
+//!   content is a list of parts, `content: null` beside `tool_calls`,
+//!   `response_format` of type `json_schema` — each a 500
+//!   `internal_server_error`.
 //! * LM Studio: `response_format` of type `json_object` (400 `{"error": "'response_format.type'
 //!   must be 'json_schema' or 'text'"}`, tada#16) and the `developer` role
 //!   (400, lmstudio-bug-tracker#669).
@@ -133,46 +134,51 @@ fn role(message: &Value) -> &str {
         .unwrap_or_default()
 }
 
-/// llama-cpp-python validates a request against its own models and answers a
-/// mismatch with pydantic's dump as a 500 (the first offending message, as
-/// captured).
+/// llama-cpp-python's captured refusals (`captured/llama-cpp-python.json`):
+/// name → the request that drew it, and the status and body it answered.
+const LLAMA_CPP_PYTHON_REFUSALS: &str = include_str!("captured/llama-cpp-python.json");
+
+/// llama-cpp-python validates a request against its own pydantic models and
+/// answers a mismatch with the dump as a 500: the captured body of the first
+/// offending message (its index put in), else of the response format.
 fn llama_cpp_python_refusal(messages: &[Value], format: Option<&str>) -> Option<(u16, Value)> {
     for (index, message) in messages.iter().enumerate() {
         let content = message.get("content");
-        let dump = match role(message) {
-            "developer" => Some(llama_cpp_python_dump(&format!(
-                "7 validation errors:\n  {{'type': 'literal_error', 'loc': ('body', 'messages', {index}, 'ChatCompletionRequestSystemMessage', 'role'), 'msg': \"Input should be 'system'\", 'input': 'developer', 'ctx': {{'expected': \"'system'\"}}}}\n  {{'type': 'literal_error', 'loc': ('body', 'messages', {index}, 'ChatCompletionRequestUserMessage', 'role'), 'msg': \"Input should be 'user'\", 'input': 'developer', 'ctx': {{'expected': \"'user'\"}}}}"
-            ))),
-            "system" if content.is_some_and(Value::is_array) => Some(llama_cpp_python_dump(&format!(
-                "1 validation error:\n  {{'type': 'string_type', 'loc': ('body', 'messages', {index}, 'ChatCompletionRequestSystemMessage', 'content'), 'msg': 'Input should be a valid string', 'input': []}}"
-            ))),
+        let parts = content.is_some_and(Value::is_array);
+        let captured = match role(message) {
+            "developer" => "developer_role",
+            "system" if parts => "system_text_parts",
             "assistant"
                 if message.get("tool_calls").is_some() && content.is_none_or(Value::is_null) =>
             {
-                Some(llama_cpp_python_dump(&format!(
-                    "1 validation error:\n  {{'type': 'string_type', 'loc': ('body', 'messages', {index}, 'ChatCompletionRequestAssistantMessage', 'content'), 'msg': 'Input should be a valid string', 'input': None}}"
-                )))
+                "assistant_null_beside_tool_calls"
             }
-            "assistant" if content.is_some_and(Value::is_array) => Some(llama_cpp_python_dump(&format!(
-                "1 validation error:\n  {{'type': 'string_type', 'loc': ('body', 'messages', {index}, 'ChatCompletionRequestAssistantMessage', 'content'), 'msg': 'Input should be a valid string', 'input': []}}"
-            ))),
-            _ => None,
+            "assistant" if parts => "assistant_text_parts",
+            "tool" if parts => "tool_text_parts",
+            _ => continue,
         };
-        if dump.is_some() {
-            return dump;
-        }
+        return captured_refusal(captured, Some(index));
     }
-    (format == Some("json_schema")).then(|| {
-        llama_cpp_python_dump("1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), 'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema', 'ctx': {'expected': \"'text' or 'json_object'\"}}")
-    })
+    (format == Some("json_schema"))
+        .then(|| captured_refusal("json_schema_response_format", None))
+        .flatten()
 }
 
-/// llama-cpp-python's 500 around a validation dump, with the file path its
-/// message carries.
-fn llama_cpp_python_dump(errors: &str) -> (u16, Value) {
-    let message = format!("{errors}\n\n  File \"/srv/venv/lib/python3.11/site-packages/llama_cpp/server/app.py\", line 376, in create_chat_completion\n    POST /v1/chat/completions");
-    (
-        500,
-        json!({"error": {"message": message, "type": "internal_server_error", "param": null, "code": null}}),
-    )
+/// A captured refusal, with the offending message's index in its dump.
+fn captured_refusal(name: &str, index: Option<usize>) -> Option<(u16, Value)> {
+    let captured: Value = serde_json::from_str(LLAMA_CPP_PYTHON_REFUSALS).ok()?;
+    let refusal = captured.get(name)?;
+    let status = refusal.get("status")?.as_u64()? as u16;
+    let mut body = refusal.get("body")?.clone();
+    if let (Some(index), Some(Value::String(message))) = (index, body.pointer_mut("/error/message"))
+    {
+        // Every error of a captured dump is about one message (of index < 10).
+        for recorded in 0..10 {
+            *message = message.replace(
+                &format!("'messages', {recorded},"),
+                &format!("'messages', {index},"),
+            );
+        }
+    }
+    Some((status, body))
 }
