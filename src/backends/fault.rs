@@ -178,31 +178,32 @@ impl Fault {
         }
     }
 
-    /// The fault with the parameter its message names, found in `request`
-    /// (the Chat Completions body sent): a quoted parameter path that is in
-    /// the request (`'messages[0].role' does not support …`), else a quoted
-    /// value that only one parameter of the request has (`'minimal' is not
-    /// supported` → `reasoning_effort`). Faults that name one already, or
-    /// whose words could not be shown, are left as they are.
-    pub fn located_in(self, request: &Value) -> Self {
+    /// The fault with the parameter its backend's words (`body`) name, found
+    /// in `request` (the Chat Completions body sent): a quoted parameter path
+    /// that is in the request (`'messages[0].role' does not support …`,
+    /// llama.cpp's `Field 'temperature': …`), else a quoted value that only
+    /// one parameter of the request has (`'minimal' is not supported` →
+    /// `reasoning_effort`). Faults that name one already are left as they are.
+    pub fn located_in(self, body: &str, request: &Value) -> Self {
+        let locate = || param_quoted_in(&ErrorWords::read(body).message, request);
         match self {
             Self::Invalid {
                 status,
                 param: None,
                 code,
-                detail: Some(detail),
+                detail,
             } => Self::Invalid {
                 status,
-                param: param_quoted_in(&detail, request),
+                param: locate(),
                 code,
-                detail: Some(detail),
+                detail,
             },
             Self::Unsupported {
                 param: None,
-                detail: Some(detail),
+                detail,
             } => Self::Unsupported {
-                param: param_quoted_in(&detail, request),
-                detail: Some(detail),
+                param: locate(),
+                detail,
             },
             fault => fault,
         }

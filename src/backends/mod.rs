@@ -174,7 +174,7 @@ impl BackendError {
         match self {
             Self::Status { status, fault, raw } => Self::Status {
                 status,
-                fault: fault.located_in(request),
+                fault: fault.located_in(&raw, request),
                 raw,
             },
             other => other,
