@@ -350,10 +350,13 @@ async fn what_the_server_cannot_do_is_the_clients_400_naming_the_parameter() {
     assert_eq!(error["error"]["param"], "model");
 }
 
+/// What a captured error must be read as.
+type Meaning = fn(&Fault) -> bool;
+
 #[test]
 fn every_captured_error_is_read_as_what_it_means() {
     let fixtures = fixtures();
-    let expected: [(&str, fn(&Fault) -> bool); 9] = [
+    let expected: [(&str, Meaning); 9] = [
         ("context_too_long", |fault| {
             matches!(
                 fault,
