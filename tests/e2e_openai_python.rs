@@ -13,9 +13,7 @@
 mod venv;
 
 use std::path::Path;
-use std::process::Command;
-
-use venv::{describe, prepare_venv};
+use venv::{prepare_venv, run_pytest};
 
 const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -25,19 +23,11 @@ fn openai_python_sdk_suite_passes_against_portico() {
     let requirements = manifest.join("tests").join("e2e").join("requirements.txt");
     let python = prepare_venv("e2e-venv", &requirements);
 
-    let output = Command::new(&python)
-        .current_dir(manifest)
-        .args(["-m", "pytest", "tests/e2e", "-q", "-p", "no:cacheprovider"])
-        .env("PORTICO_BIN", env!("CARGO_BIN_EXE_portico"))
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .env("PYTHONUNBUFFERED", "1")
-        .output()
-        .unwrap_or_else(|err| panic!("could not run pytest with {}: {err}", python.display()));
-
-    let report = describe(&output);
-    assert!(
-        output.status.success(),
-        "the openai-python end-to-end suite failed\n{report}"
+    run_pytest(
+        &python,
+        manifest,
+        "tests/e2e",
+        &[("PORTICO_BIN", env!("CARGO_BIN_EXE_portico").as_ref())],
+        "the openai-python end-to-end suite",
     );
-    println!("{report}");
 }

@@ -16,7 +16,7 @@ mod venv;
 use std::path::Path;
 use std::process::Command;
 
-use venv::{describe, prepare_venv};
+use venv::{prepare_venv, run_pytest};
 
 const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -50,20 +50,15 @@ fn openai_sdks_work_through_portico_in_front_of_real_llama_cpp_python() {
         .join("real_backend")
         .join("requirements.txt");
     let python = prepare_venv("real-backend-client-venv", &requirements);
-    let output = Command::new(&python)
-        .current_dir(manifest.join("tests").join("real_backend"))
-        .args(["-m", "pytest", ".", "-q", "-p", "no:cacheprovider", "-s"])
-        .env("PORTICO_BIN", env!("CARGO_BIN_EXE_portico"))
-        .env("LLAMA_PYTHON", &server_python)
-        .env("LLAMA_MODEL", &model)
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .env("PYTHONUNBUFFERED", "1")
-        .output()
-        .unwrap_or_else(|err| panic!("could not run pytest with {}: {err}", python.display()));
-    let report = describe(&output);
-    assert!(
-        output.status.success(),
-        "the real-backend suite failed\n{report}"
+    run_pytest(
+        &python,
+        &manifest.join("tests").join("real_backend"),
+        ".",
+        &[
+            ("PORTICO_BIN", env!("CARGO_BIN_EXE_portico").as_ref()),
+            ("LLAMA_PYTHON", server_python.as_os_str()),
+            ("LLAMA_MODEL", model.as_os_str()),
+        ],
+        "the real-backend suite",
     );
-    println!("{report}");
 }

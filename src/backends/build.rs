@@ -1,8 +1,8 @@
 //! Building the backend registry from the configuration: one backend per
 //! `[[backends]]` entry (OpenAI-compatible, Ollama native, or built-in), the
 //! `[[routes]]`, timeouts and breakers; the built-in `echo` backend when nothing
-//! is configured; the active health probes; and the detection of local servers
-//! on their usual ports.
+//! is configured; the active health probes (and the first asking of each
+//! server's kind); and the detection of local servers on their usual ports.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -98,9 +98,16 @@ fn build_backend(
     })
 }
 
-/// Probes every backend every `interval` (its model list): a failure counts
-/// against its circuit, a success closes it.
+/// Asks every HTTP backend its kind now (see `profile::detect`), so that the
+/// first request finds it known; then probes every backend every `interval`
+/// (its model list): a failure counts against its circuit, a success closes it.
 pub fn spawn_probes(registry: Arc<BackendRegistry>, interval: Duration) {
+    for entry in registry.entries() {
+        if let Some(http) = entry.backend.chat_passthrough() {
+            let http = http.clone();
+            tokio::spawn(async move { http.kind().await });
+        }
+    }
     if interval.is_zero() {
         return;
     }

@@ -89,12 +89,16 @@ pub fn ollama_request(request: &ChatRequest) -> Value {
     body
 }
 
-/// A Chat message in Ollama's form: text content, tool-call arguments as objects.
+/// A Chat message in Ollama's form: text content, tool-call arguments as
+/// objects, `developer` as `system` (Ollama hands roles to the model's
+/// template as they are, and most templates know no `developer`: see
+/// `profile`).
 fn ollama_message(message: &Value) -> Value {
-    let role = message
-        .get("role")
-        .and_then(Value::as_str)
-        .unwrap_or("user");
+    let role = match message.get("role").and_then(Value::as_str) {
+        Some("developer") => "system",
+        Some(role) => role,
+        None => "user",
+    };
     let content = match message.get("content") {
         Some(Value::String(text)) => text.clone(),
         Some(Value::Array(parts)) => parts
@@ -353,6 +357,7 @@ mod tests {
             messages: vec![
                 json!({"role": "assistant", "content": null, "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{\"a\":2}"}}]}),
                 json!({"role": "tool", "tool_call_id": "call_1", "content": "ok"}),
+                json!({"role": "developer", "content": "be brief"}),
             ],
             temperature: Some(0.0),
             max_tokens: Some(32),
@@ -365,6 +370,10 @@ mod tests {
             json!({"a": 2})
         );
         assert_eq!(body["messages"][1]["role"], "tool");
+        assert_eq!(
+            body["messages"][2],
+            json!({"role": "system", "content": "be brief"})
+        );
         assert_eq!(
             body["options"],
             json!({"temperature": 0.0, "num_predict": 32})

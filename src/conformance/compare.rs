@@ -106,6 +106,8 @@ pub struct ActualResponse {
     pub content_type: String,
     pub body: Value,
     pub events: Option<Vec<RecordedEvent>>,
+    /// The grader added a token cap the recorded request did not have.
+    pub capped: bool,
 }
 
 /// The outcome of comparing one exchange.
@@ -115,13 +117,32 @@ pub struct Comparison {
     pub extras: Vec<String>,
     /// Compare content values (false in `--target` mode).
     pub scripted: bool,
+    /// The grader capped the tokens of a request of this cassette: what the
+    /// cap alone changes (its echo, `incomplete` for `completed`) is not graded.
+    pub capped: bool,
+    /// `--target` only: where the model answered otherwise than OpenAI's (a
+    /// different output item, a tool call or not), kept apart from the
+    /// contract's differences.
+    pub model_choices: Vec<String>,
 }
 
 impl Comparison {
     fn differ(&mut self, message: String) {
         self.differences.push(message);
     }
+
+    fn chose_differently(&mut self, message: String) {
+        self.model_choices.push(message);
+    }
 }
+
+/// What a grader's token cap alone changes in an answer.
+const CAP_ECHOES: [&str; 4] = [
+    "max_output_tokens",
+    "max_tokens",
+    "max_completion_tokens",
+    "incomplete_details",
+];
 
 /// Compares one answer with OpenAI's.
 pub fn compare_exchange(
@@ -227,6 +248,12 @@ pub fn compare_value(
     {
         return;
     }
+    if out.capped && CAP_ECHOES.contains(&key) {
+        return;
+    }
+    if !out.scripted && model_chose_differently(path, key, recorded, actual, out) {
+        return;
+    }
     if json_type(recorded) != json_type(actual) {
         out.differ(format!(
             "{path}: {} instead of {} ({})",
@@ -236,7 +263,11 @@ pub fn compare_value(
         ));
         return;
     }
-    let content_key = CONTENT_KEYS.contains(&key);
+    let content_key = CONTENT_KEYS.contains(&key)
+        // How many items come before an output is the model's choice too.
+        || key == "output_index";
+    let patched = as_if_completed(recorded, actual, path, out);
+    let actual = patched.as_ref().unwrap_or(actual);
     match (recorded, actual) {
         (Value::Object(recorded_object), Value::Object(actual_object)) => {
             if ["metadata", "tool_choice"].contains(&key) && recorded != actual {
@@ -344,6 +375,104 @@ pub fn compare_value(
         }
         _ => {}
     }
+}
+
+/// In `--target` mode: whether the model answered otherwise than OpenAI's at
+/// this point (noted apart, and the rest of the value left alone): an output
+/// item, content part or run step of another type, tool calls where OpenAI's
+/// had none (or the other way round), a refusal where OpenAI's answered, or
+/// the other way round.
+fn model_chose_differently(
+    path: &str,
+    key: &str,
+    recorded: &Value,
+    actual: &Value,
+    out: &mut Comparison,
+) -> bool {
+    let item_type = |value: &Value| value.get("type").and_then(Value::as_str).map(str::to_owned);
+    let run_step =
+        |value: &Value| value.get("object").and_then(Value::as_str) == Some("thread.run.step");
+    if ["output", "item", "content", "part", "step_details"].contains(&key)
+        || (run_step(recorded) && run_step(actual))
+    {
+        if let (Some(recorded_type), Some(actual_type)) = (item_type(recorded), item_type(actual)) {
+            if recorded_type != actual_type {
+                out.chose_differently(format!(
+                    "{path}: the model answered a {actual_type} where OpenAI's answered a {recorded_type}"
+                ));
+                return true;
+            }
+        }
+    }
+    if key == "message" || key == "delta" {
+        let calls = |value: &Value| {
+            value
+                .get("tool_calls")
+                .is_some_and(|calls| calls.as_array().is_some_and(|calls| !calls.is_empty()))
+        };
+        let refuses = |value: &Value| value.get("refusal").is_some_and(Value::is_string);
+        let choice = |value: &Value| {
+            if calls(value) {
+                "called a tool"
+            } else if refuses(value) {
+                "refused"
+            } else {
+                "answered text"
+            }
+        };
+        if choice(recorded) != choice(actual) {
+            out.chose_differently(format!(
+                "{path}: the model {} where OpenAI's {}",
+                choice(actual),
+                choice(recorded)
+            ));
+            return true;
+        }
+    }
+    false
+}
+
+/// In `--target` mode, a response the model wrote until its token limit where
+/// OpenAI's finished earlier: noted as the model's choice, and compared as if
+/// it had completed (its `status`, `completed_at` and `incomplete_details`
+/// taken from OpenAI's).
+fn as_if_completed(
+    recorded: &Value,
+    actual: &Value,
+    path: &str,
+    out: &mut Comparison,
+) -> Option<Value> {
+    let status = |value: &Value| {
+        value
+            .get("status")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let is_response = recorded.get("object").and_then(Value::as_str) == Some("response");
+    let by_length = actual
+        .pointer("/incomplete_details/reason")
+        .and_then(Value::as_str)
+        == Some("max_output_tokens");
+    if out.scripted
+        || !is_response
+        || !by_length
+        || status(recorded).as_deref() != Some("completed")
+        || status(actual).as_deref() != Some("incomplete")
+    {
+        return None;
+    }
+    if !out.capped {
+        out.chose_differently(format!(
+            "{path}: the model wrote until max_output_tokens where OpenAI's finished"
+        ));
+    }
+    let mut patched = actual.clone();
+    for key in ["status", "completed_at", "incomplete_details"] {
+        if let (Some(object), Some(value)) = (patched.as_object_mut(), recorded.get(key)) {
+            object.insert(key.to_owned(), value.clone());
+        }
+    }
+    Some(patched)
 }
 
 fn clip(value: &Value) -> String {

@@ -20,6 +20,7 @@ fn actual_json(status: u16, body: Value) -> ActualResponse {
         content_type: "application/json".into(),
         body,
         events: None,
+        capped: false,
     }
 }
 
@@ -170,6 +171,7 @@ fn responses_streams_need_dense_sequence_numbers_and_the_same_collapsed_order() 
         content_type: "text/event-stream".into(),
         body: Value::Null,
         events: Some(events),
+        capped: false,
     };
     assert!(differences(
         recorded.clone(),
@@ -209,4 +211,70 @@ fn policy_fields_accept_null_or_a_value() {
         differences(recorded, missing, StreamKind::Responses).len(),
         1
     );
+}
+
+/// An unscripted comparison of two Responses objects, with or without a
+/// grader's token cap.
+fn unscripted(recorded: &Value, actual: &Value, capped: bool) -> Comparison {
+    let mut out = Comparison {
+        scripted: false,
+        capped,
+        ..Comparison::default()
+    };
+    compare_value("$", "", recorded, actual, &IdMap::default(), &mut out);
+    out
+}
+
+#[test]
+fn what_the_graders_cap_alone_changes_is_not_graded() {
+    let recorded = json!({"object": "response", "status": "completed", "completed_at": 5, "max_output_tokens": null, "incomplete_details": null});
+    let actual = json!({"object": "response", "status": "incomplete", "completed_at": null, "max_output_tokens": 16, "incomplete_details": {"reason": "max_output_tokens"}});
+    let capped = unscripted(&recorded, &actual, true);
+    assert!(capped.differences.is_empty(), "{:?}", capped.differences);
+    assert!(
+        capped.model_choices.is_empty(),
+        "the grader's cap is nobody's choice"
+    );
+    // Without a cap of the grader's, writing until the limit is the model's choice…
+    let echo_free = json!({"object": "response", "status": "incomplete", "completed_at": null, "max_output_tokens": null, "incomplete_details": {"reason": "max_output_tokens"}});
+    let uncapped = unscripted(&recorded, &echo_free, false);
+    assert!(
+        uncapped.differences.is_empty(),
+        "{:?}",
+        uncapped.differences
+    );
+    assert_eq!(uncapped.model_choices.len(), 1);
+    // …but the echo of a limit nobody asked for is the server's.
+    assert_eq!(unscripted(&recorded, &actual, false).differences.len(), 1);
+}
+
+#[test]
+fn another_choice_of_the_model_is_reported_apart_from_a_broken_contract() {
+    let recorded = json!({"output": [{"type": "function_call", "name": "f", "arguments": "{}", "call_id": "call_1"}]});
+    let actual = json!({"output": [{"type": "message", "role": "assistant", "content": []}]});
+    let out = unscripted(&recorded, &actual, false);
+    assert!(out.differences.is_empty(), "{:?}", out.differences);
+    assert_eq!(out.model_choices.len(), 1);
+    let chat_recorded = json!({"choices": [{"message": {"role": "assistant", "content": null, "tool_calls": [{"id": "call_1"}]}}]});
+    let chat_actual = json!({"choices": [{"message": {"role": "assistant", "content": "hi"}}]});
+    let out = unscripted(&chat_recorded, &chat_actual, false);
+    assert!(out.differences.is_empty(), "{:?}", out.differences);
+    assert_eq!(out.model_choices.len(), 1);
+    // A broken shape is still the server's: an item without its keys.
+    let broken = json!({"output": [{"type": "function_call", "name": "f"}]});
+    assert!(!unscripted(&recorded, &broken, false).differences.is_empty());
+    // Scripted, the model's choice is Portico's to get right.
+    let mut scripted = Comparison {
+        scripted: true,
+        ..Comparison::default()
+    };
+    compare_value(
+        "$",
+        "",
+        &recorded,
+        &actual,
+        &IdMap::default(),
+        &mut scripted,
+    );
+    assert!(!scripted.differences.is_empty());
 }

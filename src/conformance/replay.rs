@@ -34,6 +34,10 @@ pub struct Target {
 pub enum Outcome {
     Passed,
     Failed(Vec<String>),
+    /// `--target` only: the contract held, but the model answered otherwise
+    /// than OpenAI's (text where it called a tool, no reasoning item): not the
+    /// server's fault, reported apart.
+    ModelChoseDifferently(Vec<String>),
     /// Hosted tools: Portico's clean 400 was checked.
     HostedToolRefused {
         passed: bool,
@@ -159,8 +163,23 @@ pub async fn replay(
             super::assistants::learn_stream_ids(recorded, events, &mut ids);
         }
         let kind = stream_kind(&request.path);
+        // Once the grader capped a request, what it created carries the cap.
+        comparison.capped |= actual.capped;
+        let choices_before = comparison.model_choices.len();
         compare_exchange(&interaction.response, &actual, kind, &ids, &mut comparison);
         prefix_new(&mut comparison, before, number, request);
+        if comparison.model_choices.len() > choices_before {
+            let choices = &mut comparison.model_choices[choices_before..];
+            for choice in choices.iter_mut() {
+                *choice = format!(
+                    "#{number} {} {}: {choice}",
+                    request.method,
+                    route_shape(&request.path)
+                );
+            }
+            // The conversation went another way: what follows answers another history.
+            break;
+        }
         if let (Some(recorded), Some(actual_object)) =
             (interaction.response.final_object(), final_object(&actual))
         {
@@ -168,6 +187,7 @@ pub async fn replay(
         }
     }
     let passed = comparison.differences.is_empty();
+    let chose_differently = !comparison.model_choices.is_empty();
     result.outcome = match scope {
         Scope::HostedToolRefusal(reason) if !refusal_checked => {
             Outcome::OutOfScope(format!("{reason} (output only)"))
@@ -176,6 +196,9 @@ pub async fn replay(
             passed,
             differences: comparison.differences,
         },
+        _ if passed && chose_differently => {
+            Outcome::ModelChoseDifferently(comparison.model_choices)
+        }
         _ if passed => Outcome::Passed,
         _ => Outcome::Failed(comparison.differences),
     };
@@ -345,7 +368,15 @@ async fn send_paced(
             || super::assistants::is_run_poll(&request.method, &request.path))
         && interaction.response.events.is_none()
         && !recorded_status.is_empty();
-    let mut actual = send(client, target, request, ids, wrong_key).await?;
+    let mut actual = send(
+        client,
+        target,
+        request,
+        &interaction.response,
+        ids,
+        wrong_key,
+    )
+    .await?;
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while is_poll && actual.status == 200 && std::time::Instant::now() < deadline {
         let status = status_of(&actual.body);
@@ -353,7 +384,15 @@ async fn send_paced(
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
-        actual = send(client, target, request, ids, wrong_key).await?;
+        actual = send(
+            client,
+            target,
+            request,
+            &interaction.response,
+            ids,
+            wrong_key,
+        )
+        .await?;
     }
     Ok(actual)
 }
@@ -362,12 +401,19 @@ async fn send(
     client: &reqwest::Client,
     target: &Target,
     request: &RecordedRequest,
+    recorded_answer: &super::cassette::RecordedResponse,
     ids: &IdMap,
     wrong_key: bool,
 ) -> Result<ActualResponse, String> {
     let method = reqwest::Method::from_bytes(request.method.as_bytes())
         .map_err(|error| error.to_string())?;
-    let url = format!("{}{}", target.base_url, ids.apply_path(&request.path));
+    let mut path = ids.apply_path(&request.path);
+    if let (Some(model), Some(rest)) = (&target.model, path.strip_prefix("/v1/models/")) {
+        if !rest.is_empty() && !answered_model_not_found(recorded_answer) {
+            path = format!("/v1/models/{model}");
+        }
+    }
+    let url = format!("{}{path}", target.base_url);
     let mut builder = client.request(method, url).timeout(Duration::from_secs(60));
     let query = query_pairs(&request.query, ids);
     if !query.is_empty() {
@@ -385,21 +431,16 @@ async fn send(
             key
         });
     }
+    let mut capped = false;
     if !request.body.is_null() {
         let mut body = ids.apply(&request.body);
         if let (Some(model), Some(object)) = (&target.model, body.as_object_mut()) {
-            if object.contains_key("model") {
+            // A model OpenAI said does not exist stays as recorded: renamed, it would exist.
+            if object.contains_key("model") && !answered_model_not_found(recorded_answer) {
                 object.insert("model".into(), Value::String(model.clone()));
             }
             if let (Some(cap), Some(object)) = (target.max_tokens, body.as_object_mut()) {
-                let limits = ["max_tokens", "max_completion_tokens", "max_output_tokens"];
-                if !limits.iter().any(|limit| object.contains_key(*limit)) {
-                    if request.path.ends_with("/chat/completions") {
-                        object.insert("max_tokens".into(), Value::from(cap));
-                    } else if request.path.ends_with("/responses") {
-                        object.insert("max_output_tokens".into(), Value::from(cap.max(16)));
-                    }
-                }
+                capped = cap_tokens(object, &request.path, cap);
             }
         }
         if !request.headers.contains_key("content-type") {
@@ -425,6 +466,7 @@ async fn send(
             content_type,
             body: Value::Null,
             events: Some(parse_sse(&text)),
+            capped,
         });
     }
     let body = if text.trim().is_empty() {
@@ -437,7 +479,41 @@ async fn send(
         content_type,
         body,
         events: None,
+        capped,
     })
+}
+
+/// `--target`: caps a generation request at `cap` tokens (adding the limit
+/// when it has none, lowering one above it: a real model may write until it
+/// is reached, and each exchange has a minute). Whether it changed the request.
+fn cap_tokens(object: &mut Map<String, Value>, path: &str, cap: u64) -> bool {
+    let (field, cap) = if path.ends_with("/chat/completions") {
+        ("max_tokens", cap)
+    } else if path.ends_with("/responses") {
+        ("max_output_tokens", cap.max(16))
+    } else {
+        return false;
+    };
+    let limits = ["max_tokens", "max_completion_tokens", "max_output_tokens"];
+    let mut capped = false;
+    for limit in limits {
+        if let Some(given) = object.get(limit).and_then(Value::as_u64) {
+            if given > cap {
+                object.insert(limit.into(), Value::from(cap));
+                capped = true;
+            }
+        }
+    }
+    if !limits.iter().any(|limit| object.contains_key(*limit)) {
+        object.insert(field.into(), Value::from(cap));
+        capped = true;
+    }
+    capped
+}
+
+/// Whether OpenAI answered that the request's model does not exist.
+fn answered_model_not_found(answer: &super::cassette::RecordedResponse) -> bool {
+    answer.body.pointer("/error/code").and_then(Value::as_str) == Some("model_not_found")
 }
 
 fn query_pairs(query: &Map<String, Value>, ids: &IdMap) -> Vec<(String, String)> {

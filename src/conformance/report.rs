@@ -1,6 +1,9 @@
 //! The report: pass rates per API and per feature over in-scope cassettes,
 //! out-of-scope counts with their reasons, what a target lacks, and the first
-//! differences of each failure — as Markdown.
+//! differences of each failure — as Markdown. In `--target` mode, cassettes
+//! where the contract held but the model answered otherwise than OpenAI's
+//! (text for a tool call, no reasoning item) are counted apart: they pass the
+//! contract and are listed in their own section.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -14,6 +17,8 @@ pub struct Tally {
     pub failed: usize,
     pub refusals_passed: usize,
     pub refusals_failed: usize,
+    /// The contract held; the model answered otherwise than OpenAI's.
+    pub chose_differently: usize,
     pub out_of_scope: usize,
 }
 
@@ -22,6 +27,7 @@ impl Tally {
         match outcome {
             Outcome::Passed => self.passed += 1,
             Outcome::Failed(_) => self.failed += 1,
+            Outcome::ModelChoseDifferently(_) => self.chose_differently += 1,
             Outcome::HostedToolRefused { passed: true, .. } => self.refusals_passed += 1,
             Outcome::HostedToolRefused { passed: false, .. } => self.refusals_failed += 1,
             Outcome::OutOfScope(_) => self.out_of_scope += 1,
@@ -30,16 +36,25 @@ impl Tally {
 
     /// Cassettes whose answers are compared (refusal checks included).
     pub fn in_scope(&self) -> usize {
-        self.passed + self.failed + self.refusals_passed + self.refusals_failed
+        self.passed
+            + self.failed
+            + self.refusals_passed
+            + self.refusals_failed
+            + self.chose_differently
     }
 
-    /// Passed over in scope (1.0 when nothing is in scope).
+    /// Cassettes whose answers kept the contract (the model's own choices aside).
+    pub fn kept_contract(&self) -> usize {
+        self.passed + self.refusals_passed + self.chose_differently
+    }
+
+    /// Kept the contract over in scope (1.0 when nothing is in scope).
     pub fn pass_rate(&self) -> f64 {
         let in_scope = self.in_scope();
         if in_scope == 0 {
             1.0
         } else {
-            (self.passed + self.refusals_passed) as f64 / in_scope as f64
+            self.kept_contract() as f64 / in_scope as f64
         }
     }
 }
@@ -64,7 +79,7 @@ pub fn markdown(results: &[CassetteResult], target: &str) -> String {
         text,
         "Rules, scope and how to regenerate: conformance/README.md.\n"
     );
-    let _ = writeln!(text, "## By API\n\n| API | in scope | passed | failed | pass rate | hosted-tool refusals (passed/checked) | out of scope |\n|---|---|---|---|---|---|---|");
+    let _ = writeln!(text, "## By API\n\n| API | in scope | passed | the model chose differently | failed | pass rate | hosted-tool refusals (passed/checked) | out of scope |\n|---|---|---|---|---|---|---|---|");
     let apis = by_api(results);
     let mut total = Tally::default();
     for (api, tally) in &apis {
@@ -73,6 +88,7 @@ pub fn markdown(results: &[CassetteResult], target: &str) -> String {
         total.failed += tally.failed;
         total.refusals_passed += tally.refusals_passed;
         total.refusals_failed += tally.refusals_failed;
+        total.chose_differently += tally.chose_differently;
         total.out_of_scope += tally.out_of_scope;
     }
     row(&mut text, "**all**", &total);
@@ -95,7 +111,7 @@ pub fn markdown(results: &[CassetteResult], target: &str) -> String {
             text,
             "| {feature} | {} | {} | {:.1} % |",
             tally.in_scope(),
-            tally.passed + tally.refusals_passed,
+            tally.kept_contract(),
             tally.pass_rate() * 100.0
         );
     }
@@ -132,6 +148,25 @@ pub fn markdown(results: &[CassetteResult], target: &str) -> String {
         }
     }
 
+    let chose: Vec<&CassetteResult> = results
+        .iter()
+        .filter(|result| matches!(result.outcome, Outcome::ModelChoseDifferently(_)))
+        .collect();
+    if !chose.is_empty() {
+        let _ = writeln!(
+            text,
+            "\n## The model chose differently (the contract held)\n"
+        );
+        for result in chose {
+            if let Outcome::ModelChoseDifferently(choices) = &result.outcome {
+                let _ = writeln!(text, "- `{}`", result.id);
+                for choice in choices.iter().take(2) {
+                    let _ = writeln!(text, "  - {}", choice.replace('|', "\\|"));
+                }
+            }
+        }
+    }
+
     let _ = writeln!(text, "\n## Failures (first differences)\n");
     for result in results {
         let differences = match &result.outcome {
@@ -153,9 +188,10 @@ pub fn markdown(results: &[CassetteResult], target: &str) -> String {
 fn row(text: &mut String, name: &str, tally: &Tally) {
     let _ = writeln!(
         text,
-        "| {name} | {} | {} | {} | {:.1} % | {}/{} | {} |",
+        "| {name} | {} | {} | {} | {} | {:.1} % | {}/{} | {} |",
         tally.in_scope(),
         tally.passed + tally.refusals_passed,
+        tally.chose_differently,
         tally.failed + tally.refusals_failed,
         tally.pass_rate() * 100.0,
         tally.refusals_passed,

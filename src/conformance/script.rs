@@ -15,6 +15,9 @@ const BACKGROUND_DELAY_MS: u64 = 300;
 /// How long the scripted backend waits between pieces of a background answer.
 const BACKGROUND_CHUNK_DELAY_MS: u64 = 100;
 
+/// How many pieces a background answer's text comes in, at most.
+const BACKGROUND_PIECES: usize = 20;
+
 /// The mock-backend script for one recorded exchange, if the endpoint reaches a backend.
 pub fn script_for(request: &RecordedRequest, response: &RecordedResponse) -> Option<Value> {
     let path = request.path.split('?').next().unwrap_or_default();
@@ -278,8 +281,16 @@ pub fn background_script(
     })?;
     let mut script = script_from_response(latest);
     script["delay_ms"] = json!(BACKGROUND_DELAY_MS);
-    // A moment between pieces, so that a poll can see the response in progress.
+    // A moment between pieces, so that a poll can see the response in progress;
+    // a long answer in at most BACKGROUND_PIECES pieces, so it takes seconds, not minutes.
     script["chunk_delay_ms"] = json!(BACKGROUND_CHUNK_DELAY_MS);
+    let length = script
+        .get("content")
+        .and_then(Value::as_str)
+        .map_or(0, |text| text.chars().count());
+    if length > 0 {
+        script["chunk_chars"] = json!(length.div_ceil(BACKGROUND_PIECES).max(8));
+    }
     Some(script)
 }
 

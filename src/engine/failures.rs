@@ -63,9 +63,10 @@ pub fn backend_error(call: FailedCall<'_>, error: BackendError) -> ApiError {
     let backend = call.backend;
     tracing::warn!(backend, %error, "backend failed before the first token");
     match error {
-        BackendError::Unreachable(detail) => ApiError::Backend {
+        // The connection error names the backend's address: logged above, not sent.
+        BackendError::Unreachable(_) => ApiError::Backend {
             status: StatusCode::SERVICE_UNAVAILABLE,
-            message: format!("The backend '{backend}' is unavailable: {detail}"),
+            message: format!("The backend '{backend}' is unavailable; try again shortly."),
         },
         BackendError::Timeout(detail) => ApiError::Backend {
             status: StatusCode::GATEWAY_TIMEOUT,

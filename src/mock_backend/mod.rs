@@ -103,7 +103,9 @@ impl Pose {
     pub fn with_dialect(dialect: ErrorDialect) -> Self {
         let kind = match dialect {
             ErrorDialect::Openai => ServerKind::Generic,
-            ErrorDialect::Vllm | ErrorDialect::VllmFlat => ServerKind::Vllm,
+            ErrorDialect::Vllm => ServerKind::Vllm,
+            // SGLang still answers in the flat form vLLM left in 0.10.1.
+            ErrorDialect::VllmFlat => ServerKind::Sglang,
             ErrorDialect::Llamacpp => ServerKind::LlamaServer,
             ErrorDialect::Ollama => ServerKind::Ollama,
             ErrorDialect::Fastapi => ServerKind::LlamaCppPython,

@@ -47,6 +47,14 @@ def wait_for(url: str, process: subprocess.Popen, what: str, log: Path) -> None:
     raise RuntimeError(f"{what} not ready after {STARTUP_TIMEOUT_S} s:\n{log.read_text()[-4000:]}")
 
 
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 class Relay(http.server.ThreadingHTTPServer):
     """Passes every request to the server unchanged and keeps the JSON bodies
     of chat and embeddings requests, in order."""
@@ -133,11 +141,7 @@ def llama(work_dir: Path) -> str:
         wait_for(f"{base}/v1/models", process, "llama-cpp-python", log)
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
 
 
 @pytest.fixture(scope="session")
@@ -170,11 +174,7 @@ def portico(relay: Relay, work_dir: Path) -> str:
         wait_for(f"{base}/readyz", process, "portico", log)
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
         print(f"--- portico log (tail) ---\n{log.read_text()[-3000:]}")
 
 

@@ -29,7 +29,7 @@ fn fnv1a(bytes: &[u8]) -> String {
     format!("{hash:016x}")
 }
 
-pub fn describe(output: &Output) -> String {
+fn describe(output: &Output) -> String {
     format!(
         "exit status: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
         output.status,
@@ -126,4 +126,27 @@ pub fn prepare_venv(name: &str, requirements: &Path) -> PathBuf {
         fs::write(&marker, format!("{wanted}\n")).unwrap();
     }
     python
+}
+
+/// Runs pytest with `python` in `directory` on `target` with `envs` (plus
+/// unbuffered, bytecode-free Python), fails with the whole output when the
+/// suite fails, and prints it when it passes.
+pub fn run_pytest(
+    python: &Path,
+    directory: &Path,
+    target: &str,
+    envs: &[(&str, &std::ffi::OsStr)],
+    suite: &str,
+) {
+    let output = Command::new(python)
+        .current_dir(directory)
+        .args(["-m", "pytest", target, "-q", "-p", "no:cacheprovider", "-s"])
+        .envs(envs.iter().copied())
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("PYTHONUNBUFFERED", "1")
+        .output()
+        .unwrap_or_else(|err| panic!("could not run pytest with {}: {err}", python.display()));
+    let report = describe(&output);
+    assert!(output.status.success(), "{suite} failed\n{report}");
+    println!("{report}");
 }
