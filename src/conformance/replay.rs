@@ -368,23 +368,8 @@ async fn send_paced(
             || super::assistants::is_run_poll(&request.method, &request.path))
         && interaction.response.events.is_none()
         && !recorded_status.is_empty();
-    let mut actual = send(
-        client,
-        target,
-        request,
-        &interaction.response,
-        ids,
-        wrong_key,
-    )
-    .await?;
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while is_poll && actual.status == 200 && std::time::Instant::now() < deadline {
-        let status = status_of(&actual.body);
-        if status == recorded_status || finished(&status) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        actual = send(
+    let send_once = || {
+        send(
             client,
             target,
             request,
@@ -392,7 +377,16 @@ async fn send_paced(
             ids,
             wrong_key,
         )
-        .await?;
+    };
+    let mut actual = send_once().await?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while is_poll && actual.status == 200 && std::time::Instant::now() < deadline {
+        let status = status_of(&actual.body);
+        if status == recorded_status || finished(&status) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        actual = send_once().await?;
     }
     Ok(actual)
 }

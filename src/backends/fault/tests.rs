@@ -328,7 +328,7 @@ fn details_with_tracebacks_paths_or_dumps_are_never_shown() {
 #[test]
 fn every_captured_llama_cpp_python_refusal_names_what_is_wrong() {
     let captured: serde_json::Value = serde_json::from_str(include_str!(
-        "../mock_backend/captured/llama-cpp-python.json"
+        "../../mock_backend/captured/llama-cpp-python.json"
     ))
     .unwrap_or_default();
     let expected = [
