@@ -17,7 +17,7 @@
 //! | `llamacpp` | `{"error":{code:int,message,type}}` | 400 "model 'M' not found" (router mode) | 400 `exceed_context_size_error` + `n_prompt_tokens`, `n_ctx` | 400 `invalid_request_error` (no `param`) | 503 `unavailable_error` "Loading model" | 500 `server_error` |
 //! | `ollama` (≥0.18) | `{"error":{message,type,param:null,code:null}}` | 404 `not_found_error` "model 'M' not found" | 400 "the prompt is longer than the context length…" | 400 `invalid_request_error` | 503 `api_error` "server busy…" | 500 `api_error` |
 //! | `fastapi` (llama-cpp-python, FastAPI) | llama-cpp-python's envelope; FastAPI's `{"detail":…}` | 400 `model_not_found`, "The model \`M\` does not exist" | 400 its `context_length_exceeded` | 422 `{"detail":[{loc,msg,type}]}` when a parameter is named, else 400 `{"detail":…}` | 503 `{"detail":"Service Unavailable"}` | 500 `internal_server_error` |
-//! | `lmstudio` | `{"error":"…"}` or `{"error":{…,"code":"model_not_found"}}` | 400 "Invalid model identifier \"M\"…" | 400 "Trying to keep the first N tokens…" | 400 `{"error":"…"}` | 503 `{"error":"…"}` | 500 `{"error":"…"}` |
+//! | `lmstudio` | `{"error":"…"}` or `{"error":{…,"code":"model_not_found"}}` | 400 "Invalid model identifier \"M\"…" | 400 "Trying to keep the first N tokens…" | 400 `{"error":"…"}` | (none documented) `{"error":"…"}` | 500 `{"error":"…"}` |
 
 use std::fmt;
 use std::str::FromStr;
@@ -90,8 +90,8 @@ impl ErrorDialect {
                 self.context_too_long(prompt_tokens.unwrap_or(CONTEXT_TOKENS + 904))
             }
             Fault::CannotEmbed => self.cannot_embed(),
-            Fault::Overloaded { .. } | Fault::RateLimited { .. } => self.busy(status),
-            Fault::Unauthorized => self.envelope(status, "Invalid API Key", None),
+            Fault::Overloaded { .. } | Fault::RateLimited { .. } => self.busy(status, &message),
+            Fault::Unauthorized => self.envelope(status, &message, None),
             Fault::ServerFailure { .. } => self.envelope(status.max(500), &message, None),
             Fault::Invalid { .. } | Fault::Unsupported { .. } => {
                 self.refusal(status, &message, param)
@@ -192,11 +192,11 @@ impl ErrorDialect {
         }
     }
 
-    fn busy(self, status: u16) -> (u16, Value) {
+    fn busy(self, status: u16, message: &str) -> (u16, Value) {
         match self {
             Self::Openai => (
                 503,
-                json!({"error": {"message": "The server is overloaded or not ready yet.", "type": "server_error", "param": null, "code": null}}),
+                json!({"error": {"message": "The engine is currently overloaded, please try again later", "type": "server_error", "param": null, "code": null}}),
             ),
             Self::Vllm => (
                 503,
@@ -215,7 +215,8 @@ impl ErrorDialect {
                 json!({"error": {"message": "server busy, please try again.  maximum pending requests exceeded", "type": "api_error", "param": null, "code": null}}),
             ),
             Self::Fastapi => (503, json!({"detail": "Service Unavailable"})),
-            Self::Lmstudio => (status, json!({"error": "Server busy"})),
+            // LM Studio documents no busy answer: its envelope, the scripted words.
+            Self::Lmstudio => (status, json!({"error": message})),
         }
     }
 
