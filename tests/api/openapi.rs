@@ -47,6 +47,15 @@ async fn the_spec_and_swagger_ui_are_served_without_network() {
     let (status, spec) = app.get("/openapi.json").await;
     assert_eq!(status, 200);
     assert_eq!(spec["info"]["title"], "Portico");
+    let committed: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        spec == committed,
+        "the served document is not the committed one"
+    );
     let page = app.client.get(app.url("/docs/")).send().await.unwrap();
     assert_eq!(page.status().as_u16(), 200);
     let html = page.text().await.unwrap();

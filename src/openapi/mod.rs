@@ -1,6 +1,10 @@
-//! The OpenAPI document, generated from the handlers' annotations, and the
-//! Swagger UI that serves it at `/docs` (assets vendored: works offline; the
-//! validator badge, which would call an outside host, is turned off).
+//! The OpenAPI document, generated from the handlers' annotations (and what
+//! `enforced` writes into it: security, event streams, the constraints the
+//! server enforces, links), and the Swagger UI that serves it at `/docs`
+//! (assets vendored: works offline; the validator badge, which would call an
+//! outside host, is turned off).
+
+mod enforced;
 
 use axum::Router;
 use utoipa::OpenApi;
@@ -88,19 +92,26 @@ use crate::state::AppState;
 )]
 pub struct ApiDoc;
 
-/// The document as pretty JSON (what `portico openapi` prints and `openapi/openapi.json` holds).
-pub fn document_json() -> String {
-    ApiDoc::openapi()
-        .to_pretty_json()
-        .unwrap_or_else(|_| "{}".to_owned())
+/// The whole document: the handlers' annotations, with what `enforced` adds.
+pub fn document() -> serde_json::Value {
+    let mut document = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    enforced::apply(&mut document);
+    document
 }
 
-/// `/openapi.json` and `/docs`.
+/// The document as pretty JSON (what `portico openapi` prints and `openapi/openapi.json` holds).
+pub fn document_json() -> String {
+    serde_json::to_string_pretty(&document()).unwrap_or_else(|_| "{}".to_owned())
+}
+
+/// `/openapi.json` (the document, built once) and `/docs`.
 pub fn router() -> Router<AppState> {
     let config = utoipa_swagger_ui::Config::from("/openapi.json").validator_url("none");
-    Router::new().merge(
-        SwaggerUi::new("/docs")
-            .url("/openapi.json", ApiDoc::openapi())
-            .config(config),
-    )
+    let document = axum::Json(document());
+    Router::new()
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || std::future::ready(document.clone())),
+        )
+        .merge(SwaggerUi::new("/docs").config(config))
 }
