@@ -60,6 +60,7 @@ pub async fn create_embedding(
 ) -> ApiResult<Json<Value>> {
     let model = required_model(&body)?;
     check_input(body.get("input"))?;
+    let body = with_integer_tokens(body);
     let format = requested_format(&body)?;
     let candidates = state
         .backends
@@ -125,7 +126,7 @@ pub async fn create_embedding(
 /// `input` must be a string, or a non-empty array of strings, of token ids, or
 /// of non-empty token arrays.
 fn check_input(input: Option<&Value>) -> ApiResult<()> {
-    let is_token = |value: &Value| value.as_u64().is_some();
+    let is_token = |value: &Value| crate::extract::whole_number(value).is_some();
     let valid = match input {
         None | Some(Value::Null) => {
             return Err(ApiError::invalid_with_code(
@@ -154,6 +155,26 @@ fn check_input(input: Option<&Value>) -> ApiResult<()> {
         Some("input".to_owned()),
         "invalid_value",
     ))
+}
+
+/// The body with token ids written as integers (`5.0` is accepted as `5`;
+/// backends may not accept it).
+fn with_integer_tokens(mut body: Value) -> Value {
+    fn integers(value: &mut Value) {
+        match value {
+            Value::Array(items) => items.iter_mut().for_each(integers),
+            Value::Number(_) => {
+                if let Some(token) = crate::extract::whole_number(value) {
+                    *value = Value::from(token);
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(input) = body.get_mut("input") {
+        integers(input);
+    }
+    body
 }
 
 fn requested_format(body: &Value) -> ApiResult<EncodingFormat> {

@@ -5,6 +5,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, Request};
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::ApiError;
@@ -57,6 +58,52 @@ pub fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
             None,
         )
     })
+}
+
+/// A count written as a whole number, also with a decimal point (`16.0`), as
+/// JSON Schema's `integer` and OpenAI accept it: `None` for anything else
+/// (negative, fractional, 2^64 or more, not a number).
+pub fn whole_number(value: &Value) -> Option<u64> {
+    const TWO_TO_THE_64: f64 = 18_446_744_073_709_551_616.0;
+    value.as_u64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|number| number.fract() == 0.0 && (0.0..TWO_TO_THE_64).contains(number))
+            .map(|number| number as u64)
+    })
+}
+
+/// `deserialize_with` for an optional count (`Option<u64>`): a whole number,
+/// `16.0` included; `null` is `None`. Other values get serde's own errors, so
+/// `from_value` words them as before.
+pub fn optional_count<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<u64>, D::Error> {
+    use serde::de::{Error, Unexpected};
+    let value = Option::<Value>::deserialize(deserializer)?;
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => whole_number(&value).map(Some).ok_or_else(|| match &value {
+            Value::Number(number) if number.is_i64() => D::Error::invalid_value(
+                Unexpected::Signed(number.as_i64().unwrap_or_default()),
+                &"u64",
+            ),
+            Value::Number(number) if number.as_f64().is_some_and(|n| n.fract() == 0.0) => {
+                D::Error::invalid_value(
+                    Unexpected::Float(number.as_f64().unwrap_or_default()),
+                    &"u64",
+                )
+            }
+            Value::Number(number) => D::Error::invalid_type(
+                Unexpected::Float(number.as_f64().unwrap_or_default()),
+                &"u64",
+            ),
+            Value::Bool(flag) => D::Error::invalid_type(Unexpected::Bool(*flag), &"u64"),
+            Value::String(text) => D::Error::invalid_type(Unexpected::Str(text), &"u64"),
+            Value::Array(_) => D::Error::invalid_type(Unexpected::Seq, &"u64"),
+            _ => D::Error::invalid_type(Unexpected::Map, &"u64"),
+        }),
+    }
 }
 
 /// Deserializes a JSON value, naming the failing field's path on error
@@ -177,6 +224,52 @@ mod tests {
         );
         let error = from_value::<Sample>(serde_json::json!({"metadata": {"k": true}})).unwrap_err();
         assert_eq!(error.body().error.param.as_deref(), Some("metadata.k"));
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Counted {
+        #[serde(default, deserialize_with = "optional_count")]
+        tokens: Option<u64>,
+    }
+
+    fn counted(value: serde_json::Value) -> Result<Option<u64>, ApiError> {
+        from_value::<Counted>(serde_json::json!({ "tokens": value })).map(|counted| counted.tokens)
+    }
+
+    #[test]
+    fn a_count_may_be_written_with_a_decimal_point_but_must_be_whole() {
+        assert_eq!(counted(serde_json::json!(16)).unwrap(), Some(16));
+        assert_eq!(counted(serde_json::json!(16.0)).unwrap(), Some(16));
+        assert_eq!(counted(serde_json::json!(null)).unwrap(), None);
+        assert_eq!(
+            counted(serde_json::json!(u64::MAX)).unwrap(),
+            Some(u64::MAX)
+        );
+        let code = |value| counted(value).unwrap_err().body().error.code;
+        assert_eq!(
+            code(serde_json::json!(16.5)).as_deref(),
+            Some("invalid_type")
+        );
+        assert_eq!(
+            code(serde_json::json!("16")).as_deref(),
+            Some("invalid_type")
+        );
+        assert_eq!(
+            code(serde_json::json!(-1)).as_deref(),
+            Some("invalid_value")
+        );
+        assert_eq!(
+            code(serde_json::json!(1.8446744073709552e19)).as_deref(),
+            Some("invalid_value")
+        );
+        assert_eq!(
+            counted(serde_json::json!(-1))
+                .unwrap_err()
+                .body()
+                .error
+                .message,
+            "Invalid value for 'tokens': invalid value: integer `-1`, expected u64."
+        );
     }
 }
 

@@ -14,7 +14,7 @@ use super::shared::{
     check_tools, missing,
 };
 
-const FIELDS: [&str; 11] = [
+pub const FIELDS: [&str; 11] = [
     "model",
     "name",
     "description",
@@ -88,7 +88,7 @@ fn check_length(param: &str, text: Option<&str>, limit: usize) -> ApiResult<()> 
 }
 
 /// `reasoning_effort`: one of OpenAI's levels.
-fn check_reasoning_effort(effort: Option<&str>) -> ApiResult<()> {
+pub fn check_reasoning_effort(effort: Option<&str>) -> ApiResult<()> {
     match effort {
         Some(effort) if !REASONING_EFFORTS.contains(&effort) => {
             Err(unknown_reasoning_effort("reasoning_effort", effort))

@@ -16,7 +16,7 @@ use crate::store;
 
 /// OpenAI's `IncludeEnum`: what `include[]` may name. Portico stores items whole,
 /// so every accepted value is already honoured.
-const INCLUDE_VALUES: [&str; 8] = [
+pub const INCLUDE_VALUES: [&str; 8] = [
     "file_search_call.results",
     "web_search_call.results",
     "web_search_call.action.sources",

@@ -32,7 +32,7 @@ use super::request::CreateResponseRequest;
 
 /// The parameters of OpenAI's `CompactResponseMethodPublicBody` (and `image`,
 /// its image options, which openai-python sends).
-const KNOWN_PARAMETERS: [&str; 9] = [
+pub const KNOWN_PARAMETERS: [&str; 9] = [
     "model",
     "input",
     "previous_response_id",

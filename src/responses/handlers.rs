@@ -150,6 +150,7 @@ pub async fn get_response(
     query: QueryParams,
 ) -> ApiResult<Response> {
     let stream = query.boolean("stream")?;
+    let after = query.unsigned("starting_after")?;
     crate::conversations::request::validate_include(&query)?;
     let stored = store::responses::get_response(&state.db, &project.0, &response_id)
         .await?
@@ -162,7 +163,6 @@ pub async fn get_response(
                 "invalid_request_error",
             ));
         }
-        let after = query.unsigned("starting_after")?;
         let frames = super::lifecycle::replay(&state, &response_id, &stored.status, after).await?;
         return Ok(sse_frames(frames));
     }

@@ -18,7 +18,7 @@ use crate::state::AppState;
 use super::request::CreateResponseRequest;
 
 /// The parameters OpenAI's `TokenCountsBody` accepts.
-const KNOWN_PARAMETERS: [&str; 12] = [
+pub const KNOWN_PARAMETERS: [&str; 12] = [
     "model",
     "input",
     "previous_response_id",

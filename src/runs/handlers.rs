@@ -148,9 +148,11 @@ async fn start_run(
             .clone()
             .filter(|value| !value.is_null())
             .map(|mut strategy| {
-                if strategy.get("last_messages").is_none() {
-                    strategy["last_messages"] = Value::Null;
-                }
+                // `3.0` is stored (and echoed) as the count it stands for.
+                strategy["last_messages"] = strategy
+                    .get("last_messages")
+                    .and_then(crate::extract::whole_number)
+                    .map_or(Value::Null, Value::from);
                 strategy
             })
             .unwrap_or_else(default_truncation),

@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
 
+use crate::assistants::request::check_reasoning_effort;
 use crate::assistants::shared::{
     check_fields, check_id, check_metadata, check_response_format, check_sampling,
     check_tool_choice, check_tool_resources, check_tools, missing,
@@ -13,7 +14,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::from_value;
 use crate::threads::request::{messages_of, not_an_array, parse_thread, NewMessage, NewThread};
 
-const RUN_FIELDS: [&str; 17] = [
+pub const RUN_FIELDS: [&str; 17] = [
     "assistant_id",
     "model",
     "reasoning_effort",
@@ -53,7 +54,9 @@ pub struct CreateRunRequest {
     pub temperature: Option<f64>,
     pub top_p: Option<f64>,
     pub stream: Option<bool>,
+    #[serde(default, deserialize_with = "crate::extract::optional_count")]
     pub max_prompt_tokens: Option<u64>,
+    #[serde(default, deserialize_with = "crate::extract::optional_count")]
     pub max_completion_tokens: Option<u64>,
     #[schema(value_type = Option<Object>)]
     pub truncation_strategy: Option<Value>,
@@ -99,6 +102,7 @@ pub fn parse_run(body: Value, with_thread: bool) -> ApiResult<RunRequest> {
     };
     let request: CreateRunRequest = from_value(body)?;
     check_id("assistant_id", &request.assistant_id, "asst")?;
+    check_reasoning_effort(request.reasoning_effort.as_deref())?;
     check_tools(request.tools.as_deref().unwrap_or_default(), "tools")?;
     check_tool_resources(request.tool_resources.as_ref(), "tool_resources")?;
     check_metadata(request.metadata.as_ref(), "metadata")?;
@@ -136,7 +140,7 @@ fn check_truncation(strategy: Option<&Value>) -> ApiResult<()> {
     match strategy.get("type").and_then(Value::as_str) {
         Some("auto") => Ok(()),
         Some("last_messages") => match strategy.get("last_messages") {
-            Some(Value::Number(count)) if count.as_u64().is_some_and(|count| count >= 1) => Ok(()),
+            Some(count) if crate::extract::whole_number(count).is_some_and(|count| count >= 1) => Ok(()),
             _ => Err(ApiError::invalid_with_code(
                 "Invalid 'truncation_strategy.last_messages': expected an integer >= 1 with type 'last_messages'.",
                 Some("truncation_strategy.last_messages".to_owned()),
@@ -256,6 +260,21 @@ mod tests {
             .as_deref(),
             Some("max_completion_tokens")
         );
+        // As OpenAI (and an assistant's own `reasoning_effort`): a known level only.
+        assert_eq!(
+            param_of(parse_run(
+                json!({"assistant_id": "asst_1", "reasoning_effort": "extreme"}),
+                false
+            ))
+            .as_deref(),
+            Some("reasoning_effort")
+        );
+        let whole = parse_run(
+            json!({"assistant_id": "asst_1", "max_completion_tokens": 256.0, "truncation_strategy": {"type": "last_messages", "last_messages": 3.0}}),
+            false,
+        )
+        .unwrap();
+        assert_eq!(whole.fields.max_completion_tokens, Some(256));
         assert_eq!(
             param_of(parse_run(
                 json!({"assistant_id": "asst_1", "thread": {}}),

@@ -12,7 +12,7 @@ use crate::assistants::shared::{
 use crate::error::{ApiError, ApiResult};
 
 /// The most messages one thread may be created with.
-const MAX_MESSAGES: usize = 32;
+pub const MAX_MESSAGES: usize = 32;
 
 /// A message to add: role, stored content parts, metadata.
 #[derive(Debug, Clone, PartialEq)]

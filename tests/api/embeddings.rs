@@ -88,6 +88,29 @@ async fn float_embeddings_come_back_in_openai_shape_and_the_body_is_forwarded_un
 }
 
 #[tokio::test]
+async fn token_ids_written_with_a_decimal_point_reach_the_backend_as_integers() {
+    let app = spawn_app().await;
+    let (status, answer) = app
+        .post(
+            "/v1/embeddings",
+            json!({"model": "nomic-embed", "input": [[1.0, 2], [3.0]]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let sent = app.backend_requests().await;
+    assert_eq!(sent[0]["input"], json!([[1, 2], [3]]));
+    assert!(sent[0]["input"][0][0].is_u64());
+    let (status, refused) = app
+        .post(
+            "/v1/embeddings",
+            json!({"model": "nomic-embed", "input": [1.5]}),
+        )
+        .await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(refused["error"]["param"], "input");
+}
+
+#[tokio::test]
 async fn base64_is_made_from_the_backends_floats_and_decodes_to_the_float_answer() {
     let app = spawn_app().await;
     let ask = |format: Option<&str>| {

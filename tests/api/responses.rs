@@ -454,3 +454,32 @@ async fn a_non_streamed_response_asks_the_backend_for_the_whole_answer_and_a_str
     assert_eq!(whole["usage"], streamed["usage"]);
     assert!(whole["usage"]["output_tokens"].as_u64().unwrap() > 0);
 }
+
+#[tokio::test]
+async fn whole_numbers_may_carry_a_decimal_point_and_query_numbers_are_checked_always() {
+    let app = spawn_app().await;
+    let (status, created) = app
+        .post(
+            "/v1/responses",
+            json!({"model": "m", "input": "Hi", "max_output_tokens": 64.0}),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    assert_eq!(created["max_output_tokens"], 64);
+    let (status, refused) = app
+        .post(
+            "/v1/responses",
+            json!({"model": "m", "input": "Hi", "max_output_tokens": 64.5}),
+        )
+        .await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(refused["error"]["param"], "max_output_tokens");
+    assert_eq!(refused["error"]["code"], "invalid_type");
+    // `starting_after` is a number whether or not the answer is streamed.
+    let id = created["id"].as_str().unwrap();
+    let (status, refused) = app
+        .get(&format!("/v1/responses/{id}?starting_after=abc"))
+        .await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(refused["error"]["param"], "starting_after");
+}
