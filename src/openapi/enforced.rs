@@ -1,11 +1,13 @@
 //! What the handlers' annotations cannot say alone, written into the document
-//! in one pass over it: the security schemes (an API key on `/v1`, the admin
-//! key on `/admin`, nothing on health, metrics and the docs), the answers
-//! streamed as `text/event-stream` beside their JSON, the constraints the
-//! server enforces on every parameter of a given name (id prefixes as
-//! patterns, `limit`'s range, `order`'s values: see [`PARAMETERS`]), and the
-//! links from each create to the operations that take what it created, so a
-//! client generator (and the fuzz run) can follow them.
+//! in one pass over it: the request bodies exactly as they are checked (see
+//! `requests`), the answers' fields of more than one shape (`answers`), where
+//! Portico differs from OpenAI (at the top), the security schemes (an API key
+//! on `/v1`, the admin key on `/admin`, nothing on health, metrics and the
+//! docs), the answers every operation can give whatever its handler, the
+//! answers streamed as `text/event-stream` beside their JSON, the constraints
+//! the server enforces on every parameter of a given name (id prefixes as
+//! patterns, `limit`'s range, `order`'s values: [`parameter_schema`]), and the
+//! links (`links`).
 //!
 //! `tests/openapi_fuzz.rs` holds the document to the server: schemathesis
 //! checks every operation against the real binary, so a rule written here that
@@ -13,13 +15,43 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::conversations::request::INCLUDE_VALUES;
+
 /// Applies everything this module adds to the generated document.
 pub fn apply(document: &mut Value) {
+    super::requests::apply(document);
+    super::answers::apply(document);
+    differences(document);
     security(document);
     common_answers(document);
     event_streams(document);
     parameters(document);
-    links(document);
+    super::links::apply(document);
+}
+
+/// Where Portico answers otherwise than OpenAI's API (and its published
+/// spec) would, said once at the top of the document.
+const DIFFERENCES: &str = "
+
+## Where Portico differs from OpenAI
+
+This document states what this server enforces. Where that differs from OpenAI's own API description, the server follows what OpenAI's API does (recorded traffic), and these are the differences:
+
+- **No hosted tools.** Portico passes function calls through and runs no tool: hosted tool types (web search, file search, code interpreter, computer use, MCP, image generation, shell, `custom` in Responses) are refused with 400 naming the tool's `type`.
+- **No Files API.** `input_file` parts, `image_file` parts, message `attachments` and `tool_resources` that name files or vector stores are refused; images go by URL (data: URLs too).
+- **No stored prompts.** `prompt` must be left out or `null`.
+- **Models are the backends'.** A model no backend serves is refused as OpenAI refuses it: 400 `model_not_found` naming `model` on the Responses API, 404 on Chat Completions, Embeddings and the Assistants API. `DELETE /v1/models/{model}` never deletes (403 for a served model). Embeddings need a backend that embeds.
+- **One choice per request on some backends.** Where the backend generates one choice a request, `n` > 1 is a 400 naming `n`.
+- **Chat Completions and Embeddings pass unlisted parameters to the backend** unchecked, as they are; the other APIs refuse unknown parameters (`unknown_parameter`).
+- **Whole numbers may be written `16.0`**, as JSON Schema's `integer` allows.
+- Health, metrics and `/admin` are Portico's own (not OpenAI's).
+";
+
+fn differences(document: &mut Value) {
+    if let Some(description) = document.pointer_mut("/info/description") {
+        let text = format!("{}{DIFFERENCES}", description.as_str().unwrap_or_default());
+        *description = Value::from(text);
+    }
 }
 
 /// The two bearer keys and which paths need which.
@@ -123,17 +155,42 @@ fn event_streams(document: &mut Value) {
             // JSON first: Swagger UI asks for the first type listed.
             content.insert(
                 "text/event-stream".into(),
-                json!({"schema": {"type": "string", "description": "Server-sent events in OpenAI's grammar for this endpoint (`stream: true`)"}}),
+                json!({"schema": {
+                    "type": "object",
+                    "description": "One server-sent event of OpenAI's grammar for this endpoint (`stream: true`): `data` holds its JSON (Chat Completions ends with `data: [DONE]`); `event` names it where the grammar does (Responses, Assistants).",
+                    "required": ["data"],
+                    "properties": {"event": {"type": "string"}, "data": {"type": "string"}, "id": {"type": "string"}},
+                }}),
             );
         }
     });
 }
 
-/// What the server enforces on every parameter of a name, wherever it appears.
-pub const PARAMETERS: [(&str, &str); 0] = [];
+/// What the server enforces on every parameter of a name, wherever it appears
+/// (`include[]` only where it is read: the Responses and Conversations APIs).
+fn parameter_schema(path: &str, name: &str) -> Option<Value> {
+    let prefixed = |prefix: &str| json!({"type": "string", "pattern": format!("^{prefix}"), "description": format!("An id that begins with `{prefix}`.")});
+    Some(match name {
+        "limit" => json!({"type": "integer", "minimum": 1, "maximum": 100, "default": 20}),
+        "order" => json!({"type": "string", "enum": ["asc", "desc"]}),
+        "starting_after" => json!({"type": "integer", "minimum": 0, "maximum": u64::MAX}),
+        "include[]" | "include"
+            if path.starts_with("/v1/responses") || path.starts_with("/v1/conversations") =>
+        {
+            json!({"type": "array", "items": {"type": "string", "enum": INCLUDE_VALUES}})
+        }
+        "conversation_id" => prefixed("conv"),
+        "assistant_id" => prefixed("asst"),
+        "thread_id" => prefixed("thread"),
+        "message_id" => prefixed("msg"),
+        "run_id" if path.contains("{run_id}") => prefixed("run"),
+        "step_id" => prefixed("step"),
+        _ => return None,
+    })
+}
 
 fn parameters(document: &mut Value) {
-    for_each_operation(document, |_, _, operation| {
+    for_each_operation(document, |path, _, operation| {
         let Some(parameters) = operation
             .get_mut("parameters")
             .and_then(Value::as_array_mut)
@@ -146,21 +203,15 @@ fn parameters(document: &mut Value) {
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_owned();
-            for (constrained, schema) in PARAMETERS {
-                if name == constrained {
-                    if let Ok(schema) = serde_json::from_str::<Value>(schema) {
-                        parameter["schema"] = schema;
-                    }
-                }
+            if let Some(schema) = parameter_schema(path, &name) {
+                parameter["schema"] = schema;
             }
         }
     });
 }
 
-fn links(_document: &mut Value) {}
-
 /// Calls `visit(path, method, operation)` for every operation of the document.
-fn for_each_operation(
+pub(super) fn for_each_operation(
     document: &mut Value,
     mut visit: impl FnMut(&str, &str, &mut Map<String, Value>),
 ) {

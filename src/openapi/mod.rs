@@ -4,7 +4,10 @@
 //! (assets vendored: works offline; the validator badge, which would call an
 //! outside host, is turned off).
 
+mod answers;
 mod enforced;
+mod links;
+mod requests;
 
 use axum::Router;
 use utoipa::OpenApi;
