@@ -4,28 +4,14 @@
 //! the interrupted one failed with a clear error, the queued ones run.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-/// Starts a `portico` subcommand and returns it with the URL it announced.
-fn start(args: &[&str]) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_portico"))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line.trim().rsplit(' ').next().unwrap().to_owned();
-    assert!(url.starts_with("http://"), "unexpected first line {line:?}");
-    (child, url)
-}
+#[path = "support/binary.rs"]
+mod binary;
+
+use binary::start;
 
 async fn status_of(client: &reqwest::Client, url: &str, id: &str) -> Value {
     client
