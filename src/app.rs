@@ -64,7 +64,7 @@ impl App {
             access,
             background: crate::background::Background::default(),
             runs: crate::runs::RunRegistry::new(config.run_expiry_seconds),
-            cache: crate::config::CacheConfig::build(&config),
+            cache: crate::cache::GenerationCache::from_config(&config),
             metrics: crate::metrics::Metrics::new(),
         });
         state

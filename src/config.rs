@@ -119,29 +119,6 @@ impl CacheConfig {
             ttl_seconds: route.ttl_seconds.unwrap_or(self.ttl_seconds),
         }
     }
-
-    /// The generation cache for `config`: these settings, and each route's own.
-    pub fn build(config: &Config) -> crate::cache::GenerationCache {
-        let mut cache = crate::cache::GenerationCache::new(config.cache.settings());
-        for route in &config.routes {
-            if let Some(own) = &route.cache {
-                let mut names = vec![route.model.clone()];
-                names.extend(route.aliases.iter().cloned());
-                cache = cache.with_route(&names, config.cache.overridden_by(own).settings());
-            }
-        }
-        cache
-    }
-
-    /// The settings of the generation cache.
-    pub fn settings(&self) -> crate::cache::CacheSettings {
-        crate::cache::CacheSettings {
-            enabled: self.enabled,
-            dedupe: self.dedupe,
-            max_entries: self.max_entries.max(1),
-            ttl: std::time::Duration::from_secs(self.ttl_seconds.max(1)),
-        }
-    }
 }
 
 /// A model name (or `*`), its aliases and its backends in order of preference.

@@ -28,6 +28,7 @@ use futures::stream::BoxStream;
 use futures::StreamExt;
 
 use crate::backends::{Backend, BackendError, ChatEvent, ChatEventStream, ChatRequest};
+use crate::config::{CacheConfig, Config};
 
 use flight::Flight;
 
@@ -73,6 +74,17 @@ pub struct CacheSettings {
     pub dedupe: bool,
     pub max_entries: u64,
     pub ttl: Duration,
+}
+
+impl From<&CacheConfig> for CacheSettings {
+    fn from(config: &CacheConfig) -> Self {
+        Self {
+            enabled: config.enabled,
+            dedupe: config.dedupe,
+            max_entries: config.max_entries.max(1),
+            ttl: Duration::from_secs(config.ttl_seconds.max(1)),
+        }
+    }
 }
 
 /// A piece of a forwarded Chat Completions answer: its head, then its body.
@@ -138,6 +150,21 @@ impl GenerationCache {
             default: Shelf::new(settings),
             routes: Arc::default(),
         }
+    }
+
+    /// The generation cache `config` asks for: its `[cache]` settings, and
+    /// each route's own over them.
+    pub fn from_config(config: &Config) -> Self {
+        let mut cache = Self::new(CacheSettings::from(&config.cache));
+        for route in &config.routes {
+            if let Some(own) = &route.cache {
+                let mut names = vec![route.model.clone()];
+                names.extend(route.aliases.iter().cloned());
+                let settings = CacheSettings::from(&config.cache.overridden_by(own));
+                cache = cache.with_route(&names, settings);
+            }
+        }
+        cache
     }
 
     /// Gives the model names in `names` (a route's model and aliases) their
