@@ -9,7 +9,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::{App, Config};
+use crate::app::App;
+use crate::config::Config;
 
 /// Portico: the OpenAI platform (Responses, Chat, Models) in front of local inference servers.
 #[derive(Debug, Parser)]

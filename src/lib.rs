@@ -36,6 +36,3 @@ pub mod store;
 pub mod stream;
 pub mod strict_schema;
 pub mod threads;
-
-pub use app::App;
-pub use config::Config;

@@ -49,8 +49,8 @@ const ADDED_LATENCY_BUCKETS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 ];
 
-pub use crate::backends::health::CircuitState;
-pub use crate::cache::CacheOutcome;
+use crate::backends::health::CircuitState;
+use crate::cache::CacheOutcome;
 
 /// The `kind` label of `portico_backend_errors_total` for a backend failure:
 /// `unreachable`, `timeout`, `status` or `stream`.

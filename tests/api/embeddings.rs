@@ -9,12 +9,12 @@ use crate::helpers::spawn_app;
 /// temporary folder of its database (keep it alive as long as the server).
 pub async fn spawn_in_process_app() -> (String, tempfile::TempDir) {
     let directory = tempfile::tempdir().unwrap();
-    let config = portico::Config {
+    let config = portico::config::Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         database: directory.path().join("portico.db"),
-        ..portico::Config::default()
+        ..portico::config::Config::default()
     };
-    let app = portico::App::build(config).await.unwrap();
+    let app = portico::app::App::build(config).await.unwrap();
     let address = app.address().unwrap();
     tokio::spawn(app.run());
     (format!("http://{address}"), directory)

@@ -6,9 +6,9 @@
 
 use serde_json::Value;
 
-use super::super::cassette::RecordedEvent;
-use super::super::idmap::IdMap;
 use super::{clip, compare_value, Comparison};
+use crate::conformance::cassette::RecordedEvent;
+use crate::conformance::idmap::IdMap;
 
 fn event_type(event: &RecordedEvent) -> String {
     event

@@ -5,8 +5,8 @@ use crate::backends::ChatEvent;
 use crate::ids::new_id;
 use crate::responses::object::{ContentPart, ItemStatus, OutputItem, SummaryPart};
 
-use super::super::events::ResponseStreamEvent as Event;
 use super::{output_text, GrammarError, OpenItem, ResponseStreamBuilder, FINAL_ANSWER};
+use crate::stream::events::ResponseStreamEvent as Event;
 
 impl ResponseStreamBuilder {
     /// A backend's normalized chat event, as the grammar's events (`Finish`

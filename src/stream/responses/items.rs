@@ -3,8 +3,8 @@
 
 use crate::responses::object::{ContentPart, ItemStatus, OutputItem, SummaryPart};
 
-use super::super::events::ResponseStreamEvent as Event;
 use super::{output_text, OpenItem, ResponseStreamBuilder};
+use crate::stream::events::ResponseStreamEvent as Event;
 
 impl ResponseStreamBuilder {
     pub(super) fn reasoning_item(
