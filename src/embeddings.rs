@@ -126,7 +126,7 @@ pub async fn create_embedding(
 /// `input` must be a string, or a non-empty array of strings, of token ids, or
 /// of non-empty token arrays.
 fn check_input(input: Option<&Value>) -> ApiResult<()> {
-    let is_token = |value: &Value| crate::extract::whole_number(value).is_some();
+    let is_token = |value: &Value| crate::wire::json::whole_number(value).is_some();
     let valid = match input {
         None | Some(Value::Null) => {
             return Err(ApiError::invalid_with_code(
@@ -164,7 +164,7 @@ fn with_integer_tokens(mut body: Value) -> Value {
         match value {
             Value::Array(items) => items.iter_mut().for_each(integers),
             Value::Number(_) => {
-                if let Some(token) = crate::extract::whole_number(value) {
+                if let Some(token) = crate::wire::json::whole_number(value) {
                     *value = Value::from(token);
                 }
             }

@@ -36,3 +36,4 @@ pub mod store;
 pub mod stream;
 pub mod strict_schema;
 pub mod threads;
+pub mod wire;

@@ -23,6 +23,7 @@ const LAYERS: [(&str, &[&str]); 6] = [
     (
         "wire: OpenAI objects, request types and their validators, ids, the error type",
         &[
+            "wire",
             "error",
             "ids",
             "strict_schema",

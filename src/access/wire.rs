@@ -15,10 +15,10 @@ pub struct CreateKeyRequest {
     #[serde(default)]
     pub name: Option<String>,
     /// Requests per minute; absent: unlimited.
-    #[serde(default, deserialize_with = "crate::extract::optional_count")]
+    #[serde(default, deserialize_with = "crate::wire::json::optional_count")]
     pub requests_per_minute: Option<u64>,
     /// Tokens per minute (counted when responses finish); absent: unlimited.
-    #[serde(default, deserialize_with = "crate::extract::optional_count")]
+    #[serde(default, deserialize_with = "crate::wire::json::optional_count")]
     pub tokens_per_minute: Option<u64>,
 }
 

@@ -7,10 +7,11 @@ use serde_json::{Map, Value};
 
 use crate::auth::Project;
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
-use crate::extract::{JsonBody, QueryParams};
+use crate::extract::JsonBody;
 use crate::ids::{new_id, unix_now};
 use crate::state::AppState;
 use crate::store::assistants::{self as objects, Kind};
+use crate::wire::query::QueryParams;
 
 use super::object::{normalize_tools, AssistantObject};
 use super::request::{self, AssistantRequest};

@@ -6,8 +6,8 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::from_value;
 use crate::responses::request::{unknown_reasoning_effort, REASONING_EFFORTS};
+use crate::wire::json::from_value;
 
 use super::shared::{
     check_fields, check_metadata, check_response_format, check_sampling, check_tool_resources,

@@ -8,9 +8,9 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::QueryParams;
 use crate::responses::request::validate_metadata;
 use crate::store::assistants::{ListQuery, Page};
+use crate::wire::query::QueryParams;
 
 /// The message of every refusal of a hosted tool or a tool resource.
 pub const NO_HOSTED_TOOLS: &str = "Portico passes tool calls through and runs no tools";

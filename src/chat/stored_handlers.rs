@@ -11,10 +11,11 @@ use utoipa::ToSchema;
 
 use crate::auth::Project;
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
-use crate::extract::{JsonBody, QueryParams};
+use crate::extract::JsonBody;
 use crate::responses::request::validate_metadata;
 use crate::state::AppState;
 use crate::store::chat_completions::{self, ListFilter};
+use crate::wire::query::QueryParams;
 
 use super::stored::message_items;
 

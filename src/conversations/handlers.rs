@@ -8,11 +8,13 @@ use serde_json::{json, Value};
 
 use crate::auth::Project;
 use crate::error::{ApiResult, ErrorEnvelope};
-use crate::extract::{parse_json, read_body, JsonBody, QueryParams};
+use crate::extract::{read_body, JsonBody};
 use crate::ids::{new_id, unix_now};
 use crate::state::AppState;
 use crate::store;
 use crate::store::conversations::StoredConversation;
+use crate::wire::json::parse_json;
+use crate::wire::query::QueryParams;
 
 use super::object::{ConversationItemList, ConversationObject, DeletedConversation};
 use super::request::{

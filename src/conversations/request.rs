@@ -9,10 +9,11 @@ use sqlx::SqlitePool;
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{from_value, QueryParams};
 use crate::responses::input::{normalize_input, InputEntry};
 use crate::responses::request::validate_metadata;
 use crate::store;
+use crate::wire::json::from_value;
+use crate::wire::query::QueryParams;
 
 /// OpenAI's `IncludeEnum`: what `include[]` may name. Portico stores items whole,
 /// so every accepted value is already honoured.

@@ -13,11 +13,12 @@ use tokio::sync::mpsc;
 use crate::auth::Project;
 use crate::engine;
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
-use crate::extract::{JsonBody, QueryParams};
+use crate::extract::JsonBody;
 use crate::state::AppState;
 use crate::store;
 use crate::stream::sse::{joined, response_event_frame};
 use crate::stream::ResponseStreamEvent;
+use crate::wire::query::QueryParams;
 
 use super::object::{DeletedResponse, ResponseObject};
 use super::request::CreateResponseRequest;

@@ -12,8 +12,9 @@ use crate::auth::Project;
 use crate::backends::scripted::estimate_tokens;
 use crate::engine::input;
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
-use crate::extract::{from_value, JsonBody};
+use crate::extract::JsonBody;
 use crate::state::AppState;
+use crate::wire::json::from_value;
 
 use super::request::CreateResponseRequest;
 

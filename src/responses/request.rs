@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::from_value;
+use crate::wire::json::from_value;
 
 /// Every top-level parameter OpenAI's `CreateResponse` accepts. Anything else is
 /// `unknown_parameter`.
@@ -85,9 +85,9 @@ pub struct CreateResponseRequest {
     #[schema(value_type = Option<Object>)]
     pub tool_choice: Option<Value>,
     pub parallel_tool_calls: Option<bool>,
-    #[serde(default, deserialize_with = "crate::extract::optional_count")]
+    #[serde(default, deserialize_with = "crate::wire::json::optional_count")]
     pub max_output_tokens: Option<u64>,
-    #[serde(default, deserialize_with = "crate::extract::optional_count")]
+    #[serde(default, deserialize_with = "crate::wire::json::optional_count")]
     pub max_tool_calls: Option<u64>,
     #[schema(value_type = Option<Object>)]
     pub text: Option<Value>,
@@ -97,7 +97,7 @@ pub struct CreateResponseRequest {
     pub truncation: Option<String>,
     pub temperature: Option<f64>,
     pub top_p: Option<f64>,
-    #[serde(default, deserialize_with = "crate::extract::optional_count")]
+    #[serde(default, deserialize_with = "crate::wire::json::optional_count")]
     pub top_logprobs: Option<u64>,
     pub metadata: Option<Map<String, Value>>,
     #[schema(value_type = Option<Object>)]

@@ -12,7 +12,7 @@ use crate::assistants::object::normalize_tools;
 use crate::assistants::shared::{check_id, check_tool_choice, list_query, CursorList};
 use crate::auth::Project;
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
-use crate::extract::{JsonBody, QueryParams};
+use crate::extract::JsonBody;
 use crate::ids::{new_id, unix_now};
 use crate::state::AppState;
 use crate::store;
@@ -21,6 +21,7 @@ use crate::stream::assistants::RunStreamBuilder;
 use crate::threads::object::ThreadObject;
 use crate::threads::request::parse_modify;
 use crate::threads::{client_message, existing_thread, thread_busy, thread_with_messages};
+use crate::wire::query::QueryParams;
 
 use super::object::{RunObject, RunStatus};
 use super::request::{default_truncation, parse_run, CreateRunRequest, RunRequest};
@@ -151,7 +152,7 @@ async fn start_run(
                 // `3.0` is stored (and echoed) as the count it stands for.
                 strategy["last_messages"] = strategy
                     .get("last_messages")
-                    .and_then(crate::extract::whole_number)
+                    .and_then(crate::wire::json::whole_number)
                     .map_or(Value::Null, Value::from);
                 strategy
             })

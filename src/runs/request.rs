@@ -11,8 +11,8 @@ use crate::assistants::shared::{
     check_tool_choice, check_tool_resources, check_tools, missing,
 };
 use crate::error::{ApiError, ApiResult};
-use crate::extract::from_value;
 use crate::threads::request::{messages_of, not_an_array, parse_thread, NewMessage, NewThread};
+use crate::wire::json::from_value;
 
 pub const RUN_FIELDS: [&str; 17] = [
     "assistant_id",
@@ -54,9 +54,9 @@ pub struct CreateRunRequest {
     pub temperature: Option<f64>,
     pub top_p: Option<f64>,
     pub stream: Option<bool>,
-    #[serde(default, deserialize_with = "crate::extract::optional_count")]
+    #[serde(default, deserialize_with = "crate::wire::json::optional_count")]
     pub max_prompt_tokens: Option<u64>,
-    #[serde(default, deserialize_with = "crate::extract::optional_count")]
+    #[serde(default, deserialize_with = "crate::wire::json::optional_count")]
     pub max_completion_tokens: Option<u64>,
     #[schema(value_type = Option<Object>)]
     pub truncation_strategy: Option<Value>,
@@ -140,7 +140,7 @@ fn check_truncation(strategy: Option<&Value>) -> ApiResult<()> {
     match strategy.get("type").and_then(Value::as_str) {
         Some("auto") => Ok(()),
         Some("last_messages") => match strategy.get("last_messages") {
-            Some(count) if crate::extract::whole_number(count).is_some_and(|count| count >= 1) => Ok(()),
+            Some(count) if crate::wire::json::whole_number(count).is_some_and(|count| count >= 1) => Ok(()),
             _ => Err(ApiError::invalid_with_code(
                 "Invalid 'truncation_strategy.last_messages': expected an integer >= 1 with type 'last_messages'.",
                 Some("truncation_strategy.last_messages".to_owned()),

@@ -7,9 +7,9 @@ use axum::Json;
 use crate::assistants::shared::{check_id, list_query, CursorList};
 use crate::auth::Project;
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
-use crate::extract::QueryParams;
 use crate::state::AppState;
 use crate::store::assistants::{self as objects, Kind};
+use crate::wire::query::QueryParams;
 
 use super::handlers::existing_run;
 use super::object::RunStepObject;

@@ -8,10 +8,11 @@ use serde_json::{json, Value};
 use crate::assistants::shared::{check_id, DeletedObject};
 use crate::auth::Project;
 use crate::error::{ApiResult, ErrorEnvelope};
-use crate::extract::{parse_json, read_body, JsonBody};
+use crate::extract::{read_body, JsonBody};
 use crate::state::AppState;
 use crate::store;
 use crate::store::assistants::{self as objects, Kind};
+use crate::wire::json::parse_json;
 
 use super::object::ThreadObject;
 use super::request::{parse_modify, parse_thread};

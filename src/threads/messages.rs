@@ -8,10 +8,11 @@ use serde_json::Value;
 use crate::assistants::shared::{check_id, list_query, CursorList, DeletedObject};
 use crate::auth::Project;
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
-use crate::extract::{JsonBody, QueryParams};
+use crate::extract::JsonBody;
 use crate::state::AppState;
 use crate::store;
 use crate::store::assistants::{self as objects, Kind, Placement};
+use crate::wire::query::QueryParams;
 
 use super::object::MessageObject;
 use super::request::{parse_message, parse_modify};
