@@ -16,10 +16,10 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
 
 use portico::backends::openai_compat::ChunkTranslator;
-use portico::backends::TokenUsage;
 use portico::responses::defaults::blank_response;
 use portico::stream::sse::response_event_frame;
 use portico::stream::{GrammarError, ResponseStreamBuilder, ResponseStreamEvent};
+use portico::wire::chat_events::TokenUsage;
 
 const TEXT_DELTAS: usize = 1_000;
 const ARGUMENT_FRAGMENTS: usize = 200;

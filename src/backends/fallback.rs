@@ -22,7 +22,8 @@ use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 
 use super::health::{CircuitBreaker, CircuitState};
-use super::{Attempts, Backend, BackendError, ChatEventStream, ChatRequest};
+use super::{Attempts, Backend, BackendError, ChatEventStream};
+use crate::wire::chat_events::ChatRequest;
 
 /// Timeouts and retries of calls to backends.
 #[derive(Debug, Clone, Copy)]

@@ -19,9 +19,8 @@ use futures::{FutureExt, StreamExt};
 use serde_json::{json, Value};
 
 use super::profile::{adapt, detect, Profile, ServerKind, Tokenizer};
-use super::{
-    Backend, BackendError, ChatEvent, ChatEventStream, ChatRequest, FinishReason, TokenUsage,
-};
+use super::{Backend, BackendError, ChatEventStream};
+use crate::wire::chat_events::{ChatEvent, ChatRequest, FinishReason, TokenUsage};
 
 /// An OpenAI-compatible chat server.
 #[derive(Debug, Clone)]

@@ -13,9 +13,8 @@ use futures::FutureExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{
-    Backend, BackendError, ChatEvent, ChatEventStream, ChatRequest, FinishReason, TokenUsage,
-};
+use super::{Backend, BackendError, ChatEventStream};
+use crate::wire::chat_events::{estimate_tokens, ChatEvent, ChatRequest, FinishReason, TokenUsage};
 
 /// What the scripted backend answers to one request. Every field is optional;
 /// the default answer echoes the last user message.
@@ -292,11 +291,6 @@ pub fn script_events(script: &Script, request: &ChatRequest) -> Vec<ChatEvent> {
     });
     events.push(ChatEvent::Usage(usage));
     events
-}
-
-/// About four characters a token: the documented estimate used where no tokenizer is known.
-pub fn estimate_tokens(text: &str) -> u64 {
-    (text.chars().count() as u64).div_ceil(4)
 }
 
 /// The text of the last user message, which the echo model says back.

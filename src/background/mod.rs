@@ -17,13 +17,14 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
 use crate::backends::scripted::ScriptedBackend;
-use crate::backends::{Backend, BackendError, ChatRequest};
+use crate::backends::{Backend, BackendError};
 use crate::engine::run::{run_response, Opened};
 use crate::engine::sink::Sink;
 use crate::engine::PreparedResponse;
 use crate::responses::object::ResponseObject;
 use crate::state::AppState;
 use crate::store;
+use crate::wire::chat_events::ChatRequest;
 
 pub use live::{LiveRegistry, LiveResponse};
 

@@ -27,8 +27,9 @@ use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::StreamExt;
 
-use crate::backends::{Backend, BackendError, ChatEvent, ChatEventStream, ChatRequest};
+use crate::backends::{Backend, BackendError, ChatEventStream};
 use crate::config::{CacheConfig, Config};
+use crate::wire::chat_events::{ChatEvent, ChatRequest};
 
 use flight::Flight;
 

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::relay::PromptTokens;
-use crate::backends::scripted::estimate_tokens;
 use crate::backends::Backend;
+use crate::wire::chat_events::estimate_tokens;
 
 /// Tokens a message costs beyond its text (OpenAI's counting rule).
 const TOKENS_PER_MESSAGE: u64 = 3;

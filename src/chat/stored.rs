@@ -175,8 +175,8 @@ fn estimated_usage(request: &Map<String, Value>, completion: &Value) -> Value {
             [text.to_owned(), calls]
         })
         .collect();
-    let prompt_tokens = crate::backends::scripted::estimate_tokens(&prompt);
-    let completion_tokens = crate::backends::scripted::estimate_tokens(&answer);
+    let prompt_tokens = crate::wire::chat_events::estimate_tokens(&prompt);
+    let completion_tokens = crate::wire::chat_events::estimate_tokens(&answer);
     json!({
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,

@@ -35,7 +35,7 @@ use std::collections::HashMap;
 use serde_json::{json, Map, Value};
 
 use super::normalize::{normalize_completion, normalize_usage, ChunkNormalizer};
-use crate::backends::{ChatEvent, ChatRequest, FinishReason, TokenUsage};
+use crate::wire::chat_events::{ChatEvent, ChatRequest, FinishReason, TokenUsage};
 
 /// Turns a backend's events into `chat.completion.chunk` objects, one stream's worth.
 #[derive(Debug, Clone)]

@@ -6,13 +6,13 @@
 
 use serde_json::Value;
 
-use crate::backends::ChatRequest;
 use crate::error::{ApiError, ApiResult};
 use crate::responses::input::{normalize_input, InputEntry};
 use crate::responses::request::CreateResponseRequest;
 use crate::state::AppState;
 use crate::store;
 use crate::store::responses::Continuation;
+use crate::wire::chat_events::ChatRequest;
 
 use super::history;
 

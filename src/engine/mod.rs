@@ -22,7 +22,7 @@ use futures::StreamExt;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::backends::{Backend, BackendError, ChatRequest};
+use crate::backends::{Backend, BackendError};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{new_id, unix_now};
 use crate::responses::defaults::response_from_request;
@@ -31,6 +31,7 @@ use crate::responses::request::CreateResponseRequest;
 use crate::state::AppState;
 use crate::store;
 use crate::stream::ResponseStreamEvent;
+use crate::wire::chat_events::ChatRequest;
 
 /// Everything needed to run one response.
 #[derive(Debug)]

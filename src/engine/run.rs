@@ -7,14 +7,15 @@ use futures::StreamExt;
 use sqlx::SqlitePool;
 use tokio::sync::watch;
 
-use crate::backends::scripted::estimate_tokens;
-use crate::backends::{BackendError, ChatEvent, ChatEventStream, FinishReason, TokenUsage};
+use crate::backends::{BackendError, ChatEventStream};
 use crate::ids::unix_now;
 use crate::responses::object::{
     ContentPart, OutputItem, ResponseError, ResponseObject, ResponseStatus,
 };
 use crate::store::{self, Database};
 use crate::stream::ResponseStreamBuilder;
+use crate::wire::chat_events::estimate_tokens;
+use crate::wire::chat_events::{ChatEvent, FinishReason, TokenUsage};
 
 use super::failures::{generation_failed, response_error};
 use super::sink::Sink;

@@ -162,8 +162,8 @@ impl Sink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backends::{ChatEvent, TokenUsage};
     use crate::responses::defaults::blank_response;
+    use crate::wire::chat_events::{ChatEvent, TokenUsage};
 
     /// Runs a short text answer through a client sink; returns what the handler received.
     async fn received(terminal_only: bool) -> Vec<ResponseStreamEvent> {

@@ -31,8 +31,9 @@ use futures::Stream;
 use serde_json::Value;
 
 use super::Metrics;
-use crate::backends::{Backend, BackendError, ChatEvent, ChatEventStream};
+use crate::backends::{Backend, BackendError, ChatEventStream};
 use crate::observe::context::RequestContext;
+use crate::wire::chat_events::ChatEvent;
 
 /// How a backend request ended (`portico_backend_requests_total{outcome}`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

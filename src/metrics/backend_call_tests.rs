@@ -1,6 +1,6 @@
 //! Unit tests of `BackendCall`: outcomes, time to first token, tokens, error kinds.
 use super::*;
-use crate::backends::TokenUsage;
+use crate::wire::chat_events::TokenUsage;
 use futures::StreamExt;
 
 fn events(items: Vec<Result<ChatEvent, BackendError>>) -> ChatEventStream {

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 
 use super::chat::{json_answer, raw_answer};
 use super::{error_response, MockState};
-use crate::backends::scripted::estimate_tokens;
+use crate::wire::chat_events::estimate_tokens;
 
 const DEFAULT_DIMENSIONS: u64 = 8;
 const MAX_DIMENSIONS: u64 = 4_096;

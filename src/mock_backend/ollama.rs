@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use super::{error_response, MockState};
 use crate::backends::scripted::play;
-use crate::backends::{ChatEvent, ChatRequest, FinishReason};
+use crate::wire::chat_events::{ChatEvent, ChatRequest, FinishReason};
 
 /// `POST /api/chat`.
 pub(super) async fn chat(State(state): State<MockState>, body: Bytes) -> Response {

@@ -19,13 +19,13 @@ use serde_json::{json, Value};
 
 use crate::assistants::shared::check_fields;
 use crate::auth::Project;
-use crate::backends::scripted::estimate_tokens;
-use crate::backends::{ChatEvent, TokenUsage};
 use crate::engine::{backend_error, input, Endpoint, FailedCall};
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::extract::JsonBody;
 use crate::ids::{new_id, unix_now};
 use crate::state::AppState;
+use crate::wire::chat_events::estimate_tokens;
+use crate::wire::chat_events::{ChatEvent, TokenUsage};
 
 use super::object::ResponseUsage;
 use super::request::CreateResponseRequest;

@@ -9,11 +9,11 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
 use crate::auth::Project;
-use crate::backends::scripted::estimate_tokens;
 use crate::engine::input;
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::extract::JsonBody;
 use crate::state::AppState;
+use crate::wire::chat_events::estimate_tokens;
 use crate::wire::json::from_value;
 
 use super::request::CreateResponseRequest;

@@ -188,8 +188,8 @@ pub struct OutputTokensDetails {
     pub reasoning_tokens: u64,
 }
 
-impl From<crate::backends::TokenUsage> for ResponseUsage {
-    fn from(usage: crate::backends::TokenUsage) -> Self {
+impl From<crate::wire::chat_events::TokenUsage> for ResponseUsage {
+    fn from(usage: crate::wire::chat_events::TokenUsage) -> Self {
         Self {
             input_tokens: usage.prompt_tokens,
             input_tokens_details: InputTokensDetails {

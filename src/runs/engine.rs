@@ -11,8 +11,7 @@ use sqlx::SqlitePool;
 use tokio::sync::watch;
 
 use crate::backends::fault::Fault;
-use crate::backends::scripted::estimate_tokens;
-use crate::backends::{BackendError, ChatEvent, ChatEventStream, FinishReason, TokenUsage};
+use crate::backends::{BackendError, ChatEventStream};
 use crate::background::LiveResponse;
 use crate::engine::failures::response_error;
 use crate::ids::unix_now;
@@ -21,6 +20,8 @@ use crate::store;
 use crate::store::assistants::{upsert, Kind, Placement};
 use crate::stream::assistants::{AssistantStreamEvent, RunEnd, RunStreamBuilder};
 use crate::stream::GrammarError;
+use crate::wire::chat_events::estimate_tokens;
+use crate::wire::chat_events::{ChatEvent, FinishReason, TokenUsage};
 
 use super::history::{chat_request, Prepared};
 use super::object::add_usage;

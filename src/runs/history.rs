@@ -10,9 +10,9 @@
 
 use serde_json::{json, Value};
 
-use crate::backends::scripted::estimate_tokens;
-use crate::backends::ChatRequest;
 use crate::threads::object::MessageObject;
+use crate::wire::chat_events::estimate_tokens;
+use crate::wire::chat_events::ChatRequest;
 
 use super::object::{RunObject, RunStepObject};
 use super::RunJob;

@@ -31,10 +31,10 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde::{Deserialize, Serialize};
 
-use crate::backends::TokenUsage;
 use crate::background::LiveRegistry;
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::wire::chat_events::TokenUsage;
 
 /// How long the polling helpers wait between polls (`openai-poll-after-ms`).
 const POLL_AFTER_MS: &str = "100";

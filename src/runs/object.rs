@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
 
 use crate::assistants::shared::HasId;
-use crate::backends::TokenUsage;
+use crate::wire::chat_events::TokenUsage;
 
 /// Where a run is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -4,9 +4,9 @@
 
 use serde_json::{json, Value};
 
-use crate::backends::TokenUsage;
 use crate::runs::object::{last_error, usage_json, RunStatus};
 use crate::threads::request::text_part;
+use crate::wire::chat_events::TokenUsage;
 
 use super::{Event, OpenStep, RunEnd, RunStreamBuilder};
 use crate::stream::GrammarError;

@@ -40,12 +40,12 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::backends::scripted::estimate_tokens;
-use crate::backends::TokenUsage;
 use crate::ids::new_id;
 use crate::runs::object::{usage_json, RunObject, RunStatus, RunStepObject};
 use crate::threads::object::{MessageObject, ThreadObject};
 use crate::threads::request::text_part;
+use crate::wire::chat_events::estimate_tokens;
+use crate::wire::chat_events::TokenUsage;
 
 pub use super::assistant_events::AssistantStreamEvent;
 
