@@ -17,7 +17,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 
-use crate::auth::Project;
+use crate::access::project::Project;
 use crate::backends::fallback::{Forwarded, PassthroughPath};
 use crate::backends::{Backend, BackendError};
 use crate::chat::required_model;

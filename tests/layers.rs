@@ -92,6 +92,8 @@ const LAYERS: [(&str, &[&str]); 6] = [
             "models",
             "openapi",
             "access::admin",
+            "access::gate",
+            "access::kill",
             "assistants",
             "chat",
             "conversations",
@@ -473,8 +475,8 @@ fn an_edge_up_or_round_is_a_breach() {
         edges: BTreeMap::from([
             edge("store::responses", "responses::handlers"),
             edge("responses::handlers", "store::responses"),
-            edge("engine::run", "access::gate"),
-            edge("access::gate", "engine::run"),
+            edge("engine::run", "access::meter"),
+            edge("access::meter", "engine::run"),
             edge("ids", "error"),
         ]),
         hidden: Vec::new(),
@@ -484,8 +486,8 @@ fn an_edge_up_or_round_is_a_breach() {
     assert_eq!(
         found,
         [
-            "cycle: access::gate -> engine::run",
-            "cycle: engine::run -> access::gate",
+            "cycle: access::meter -> engine::run",
+            "cycle: engine::run -> access::meter",
             "up: store::responses -> responses::handlers",
         ]
     );

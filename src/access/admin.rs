@@ -14,7 +14,7 @@ use super::gate::bearer;
 use super::kill;
 use super::limits::RateLimits;
 use super::wire::{CreateKeyRequest, KeyList, KeyObject};
-use crate::auth::mask_key;
+use crate::access::project::mask_key;
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::extract::JsonBody;
 use crate::inflight::Target;

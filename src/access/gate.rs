@@ -24,7 +24,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::keys::KnownKey;
 use super::meter::{self, Watched};
-use crate::auth::{mask_key, Project, DEFAULT_PROJECT};
+use crate::access::project::{mask_key, Project, DEFAULT_PROJECT};
 use crate::error::{ApiError, ErrorBody};
 use crate::inflight::{self, CallerScope, Kind, Target};
 use crate::state::AppState;

@@ -11,7 +11,7 @@ use futures::future::join_all;
 
 use super::admin::key_not_found;
 use super::wire::{Cancelled, KeyObject, ProjectObject};
-use crate::auth::Project;
+use crate::access::project::Project;
 use crate::error::{ApiResult, ErrorEnvelope};
 use crate::inflight::Target;
 use crate::state::AppState;

@@ -19,6 +19,7 @@ pub mod keys;
 pub mod kill;
 pub mod limits;
 pub mod meter;
+pub mod project;
 pub mod responses;
 pub mod window;
 pub mod wire;

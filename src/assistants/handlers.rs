@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::Json;
 use serde_json::{Map, Value};
 
-use crate::auth::Project;
+use crate::access::project::Project;
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::extract::JsonBody;
 use crate::ids::{new_id, unix_now};

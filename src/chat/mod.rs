@@ -35,7 +35,7 @@ use axum::Router;
 use futures::StreamExt;
 use serde_json::Value;
 
-use crate::auth::Project;
+use crate::access::project::Project;
 use crate::backends::fallback::{Forwarded, PassthroughPath};
 use crate::backends::Backend;
 use crate::cache::CacheOutcome;

@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use crate::auth::Project;
+use crate::access::project::Project;
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::extract::JsonBody;
 use crate::responses::request::validate_metadata;

@@ -6,7 +6,7 @@ use axum::extract::{Path, Request, State};
 use axum::Json;
 use serde_json::{json, Value};
 
-use crate::auth::Project;
+use crate::access::project::Project;
 use crate::error::{ApiResult, ErrorEnvelope};
 use crate::extract::{read_body, JsonBody};
 use crate::ids::{new_id, unix_now};

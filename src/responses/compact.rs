@@ -17,8 +17,8 @@ use base64::Engine as _;
 use futures::StreamExt;
 use serde_json::{json, Value};
 
+use crate::access::project::Project;
 use crate::assistants::shared::check_fields;
-use crate::auth::Project;
 use crate::engine::{backend_error, input, Endpoint, FailedCall};
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::extract::JsonBody;

@@ -8,7 +8,7 @@ use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
-use crate::auth::Project;
+use crate::access::project::Project;
 use crate::engine::input;
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::extract::JsonBody;

@@ -10,7 +10,7 @@ use axum::response::Response;
 use bytes::Bytes;
 use futures::Stream;
 
-use crate::auth::Project;
+use crate::access::project::Project;
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::state::AppState;
 use crate::store;

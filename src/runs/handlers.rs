@@ -7,10 +7,10 @@ use axum::response::Response;
 use axum::Json;
 use serde_json::{Map, Value};
 
+use crate::access::project::Project;
 use crate::assistants::handlers::existing_assistant;
 use crate::assistants::object::normalize_tools;
 use crate::assistants::shared::{check_id, check_tool_choice, list_query, CursorList};
-use crate::auth::Project;
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::extract::JsonBody;
 use crate::ids::{new_id, unix_now};

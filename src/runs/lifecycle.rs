@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use crate::auth::Project;
+use crate::access::project::Project;
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::extract::JsonBody;
 use crate::ids::unix_now;

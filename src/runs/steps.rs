@@ -4,8 +4,8 @@
 use axum::extract::{Path, State};
 use axum::Json;
 
+use crate::access::project::Project;
 use crate::assistants::shared::{check_id, list_query, CursorList};
-use crate::auth::Project;
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::state::AppState;
 use crate::store::assistants::{self as objects, Kind};

@@ -5,8 +5,8 @@ use axum::extract::{Path, Request, State};
 use axum::Json;
 use serde_json::{json, Value};
 
+use crate::access::project::Project;
 use crate::assistants::shared::{check_id, DeletedObject};
-use crate::auth::Project;
 use crate::error::{ApiResult, ErrorEnvelope};
 use crate::extract::{read_body, JsonBody};
 use crate::state::AppState;

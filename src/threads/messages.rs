@@ -5,8 +5,8 @@ use axum::extract::{Path, State};
 use axum::Json;
 use serde_json::Value;
 
+use crate::access::project::Project;
 use crate::assistants::shared::{check_id, list_query, CursorList, DeletedObject};
-use crate::auth::Project;
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::extract::JsonBody;
 use crate::state::AppState;
