@@ -11,8 +11,9 @@ use crate::wire::json::from_value;
 
 use super::shared::{
     check_fields, check_metadata, check_response_format, check_sampling, check_tool_resources,
-    check_tools, missing,
+    check_tools,
 };
+use crate::wire::validate::missing;
 
 pub const FIELDS: [&str; 11] = [
     "model",

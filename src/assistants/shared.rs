@@ -8,9 +8,10 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult};
-use crate::responses::request::validate_metadata;
 use crate::store::assistants::{ListQuery, Page};
 use crate::wire::query::QueryParams;
+use crate::wire::validate::validate_metadata;
+use crate::wire::validate::{check_declared_tool, check_function_name, missing};
 
 /// The message of every refusal of a hosted tool or a tool resource.
 pub const NO_HOSTED_TOOLS: &str = "Portico passes tool calls through and runs no tools";
@@ -104,15 +105,6 @@ pub fn check_fields<'a>(body: &'a Value, known: &[&str]) -> ApiResult<&'a Map<St
     }
 }
 
-/// A 400 for a missing required field.
-pub fn missing(param: &str) -> ApiError {
-    ApiError::invalid_with_code(
-        format!("Missing required parameter: '{param}'."),
-        Some(param.to_owned()),
-        "missing_required_parameter",
-    )
-}
-
 /// Validates optional metadata (16 string pairs at most).
 pub fn check_metadata(metadata: Option<&Map<String, Value>>, param: &str) -> ApiResult<()> {
     match metadata {
@@ -153,44 +145,6 @@ pub fn check_tools(tools: &[Value], param: &str) -> ApiResult<()> {
             }
             None => return Err(missing(&format!("{path}.type"))),
         }
-    }
-    Ok(())
-}
-
-/// A function tool's `name` (at `param`): present, and OpenAI's pattern
-/// `^[a-zA-Z0-9_-]{1,64}$`. Shared by Assistants and Chat Completions.
-pub fn check_function_name(name: Option<&Value>, param: &str) -> ApiResult<()> {
-    let name = match name {
-        None | Some(Value::Null) => return Err(missing(param)),
-        Some(Value::String(name)) if name.is_empty() => return Err(missing(param)),
-        Some(Value::String(name)) => name,
-        Some(other) => {
-            return Err(ApiError::invalid_with_code(
-                format!(
-                    "Invalid type for '{param}': expected a string, but got {} instead.",
-                    crate::responses::request::json_type_phrase(other)
-                ),
-                Some(param.to_owned()),
-                "invalid_type",
-            ))
-        }
-    };
-    if name.chars().count() > 64 {
-        return Err(ApiError::invalid_with_code(
-            format!("Invalid '{param}': string too long. Expected a string with maximum length 64, but got a string with length {} instead.", name.chars().count()),
-            Some(param.to_owned()),
-            "string_above_max_length",
-        ));
-    }
-    if !name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    {
-        return Err(ApiError::invalid_with_code(
-            format!("Invalid '{param}': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'."),
-            Some(param.to_owned()),
-            "invalid_value",
-        ));
     }
     Ok(())
 }
@@ -349,27 +303,4 @@ pub fn check_tool_choice(choice: Option<&Value>, tools: Option<&[Value]>) -> Api
             "tool_choice",
         )),
     }
-}
-
-/// `Ok` when `tools` declares a `kind` tool named `name` (its name at the
-/// JSON pointer `name_at` in the tool: Chat nests it, Responses does not);
-/// otherwise OpenAI's 400 for a `tool_choice` that names an undeclared tool.
-pub fn check_declared_tool(
-    tools: &[Value],
-    kind: &str,
-    name_at: &str,
-    name: &str,
-) -> ApiResult<()> {
-    let declared = tools.iter().any(|tool| {
-        tool.get("type").and_then(Value::as_str) == Some(kind)
-            && tool.pointer(name_at).and_then(Value::as_str) == Some(name)
-    });
-    if declared {
-        return Ok(());
-    }
-    Err(ApiError::invalid_with_code(
-        format!("Tool choice '{kind}' with name '{name}' not found in 'tools' parameter."),
-        Some("tool_choice".to_owned()),
-        "invalid_value",
-    ))
 }

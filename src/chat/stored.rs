@@ -30,8 +30,8 @@ use sqlx::SqlitePool;
 use super::accumulate::Accumulator;
 use super::legacy_functions::{completion_to_legacy, uses_legacy_functions};
 use crate::error::{ApiError, ApiResult};
-use crate::responses::request::validate_metadata;
 use crate::store::chat_completions::{self, StoredChatCompletion};
+use crate::wire::validate::validate_metadata;
 
 /// Saves one completion when the request asked for `store: true`.
 #[derive(Debug, Clone)]

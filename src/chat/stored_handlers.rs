@@ -12,10 +12,10 @@ use utoipa::ToSchema;
 use crate::access::project::Project;
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::extract::JsonBody;
-use crate::responses::request::validate_metadata;
 use crate::state::AppState;
 use crate::store::chat_completions::{self, ListFilter};
 use crate::wire::query::QueryParams;
+use crate::wire::validate::validate_metadata;
 
 use super::stored::message_items;
 

@@ -14,12 +14,12 @@
 
 use serde_json::Value;
 
-use crate::assistants::shared::{
-    check_declared_tool, check_function_name, check_tool_choice, missing,
-};
+use crate::assistants::shared::check_tool_choice;
 use crate::error::{ApiError, ApiResult};
-use crate::responses::request::json_type_phrase;
 use crate::strict_schema::check_strict_parameters;
+use crate::wire::validate::json_type_phrase;
+use crate::wire::validate::missing;
+use crate::wire::validate::{check_declared_tool, check_function_name};
 
 const ROLES: [&str; 6] = [
     "system",

@@ -10,23 +10,11 @@ use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult};
 use crate::responses::input::{normalize_input, InputEntry};
-use crate::responses::request::validate_metadata;
 use crate::store;
 use crate::wire::json::from_value;
 use crate::wire::query::QueryParams;
-
-/// OpenAI's `IncludeEnum`: what `include[]` may name. Portico stores items whole,
-/// so every accepted value is already honoured.
-pub const INCLUDE_VALUES: [&str; 8] = [
-    "file_search_call.results",
-    "web_search_call.results",
-    "web_search_call.action.sources",
-    "message.input_image.image_url",
-    "computer_call_output.output.image_url",
-    "code_interpreter_call.outputs",
-    "reasoning.encrypted_content",
-    "message.output_text.logprobs",
-];
+use crate::wire::validate::validate_metadata;
+use crate::wire::validate::{missing, validate_include_values};
 
 /// The most items one request may add.
 pub const MAX_ITEMS: usize = 20;
@@ -131,14 +119,6 @@ fn check_length(items: &[Value], minimum: usize) -> ApiResult<()> {
     Ok(())
 }
 
-fn missing(param: &str) -> ApiError {
-    ApiError::invalid_with_code(
-        format!("Missing required parameter: '{param}'."),
-        Some(param.to_owned()),
-        "missing_required_parameter",
-    )
-}
-
 /// Normalizes items as stored (ids, `status`), resolving `item_reference`s
 /// against the project's stored responses, then its conversations.
 pub async fn resolve_items(
@@ -204,28 +184,6 @@ pub fn validate_include(query: &QueryParams) -> ApiResult<()> {
             .filter(|(key, _)| key == "include" || key == "include[]")
             .map(|(_, value)| value.as_str()),
     )
-}
-
-/// Checks `include` values (of a query or a request body) against OpenAI's
-/// list, shared by the Responses and Conversations APIs.
-pub fn validate_include_values<'a>(values: impl IntoIterator<Item = &'a str>) -> ApiResult<()> {
-    for value in values {
-        if !INCLUDE_VALUES.contains(&value) {
-            let supported: Vec<String> = INCLUDE_VALUES
-                .iter()
-                .map(|value| format!("'{value}'"))
-                .collect();
-            return Err(ApiError::invalid_with_code(
-                format!(
-                    "Invalid value: '{value}'. Supported values are: {}.",
-                    supported.join(", ")
-                ),
-                Some("include".to_owned()),
-                "invalid_value",
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// OpenAI's check of a conversation id's prefix.

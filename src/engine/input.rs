@@ -159,7 +159,7 @@ fn conversation_id(conversation: Option<&Value>) -> ApiResult<Option<String>> {
             Some(other) => Err(ApiError::invalid_with_code(
                 format!(
                     "Invalid type for 'conversation.id': expected a string, but got {} instead.",
-                    crate::responses::request::json_type_phrase(other)
+                    crate::wire::validate::json_type_phrase(other)
                 ),
                 Some("conversation.id".to_owned()),
                 "invalid_type",

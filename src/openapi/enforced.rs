@@ -15,7 +15,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::conversations::request::INCLUDE_VALUES;
+use crate::wire::validate::INCLUDE_VALUES;
 
 /// Applies everything this module adds to the generated document.
 pub fn apply(document: &mut Value) {

@@ -8,6 +8,7 @@ use serde_json::{json, Map, Value};
 
 use crate::error::{ApiError, ApiResult};
 use crate::ids::new_id;
+use crate::wire::validate::missing;
 
 /// One normalized input entry.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,7 +36,7 @@ pub fn normalize_input(input: Option<&Value>) -> ApiResult<Vec<InputEntry>> {
         Some(other) => Err(ApiError::invalid_with_code(
             format!(
                 "Invalid type for 'input': expected a string or an array, but got {} instead.",
-                crate::responses::request::json_type_phrase(other)
+                crate::wire::validate::json_type_phrase(other)
             ),
             Some("input".to_owned()),
             "invalid_type",
@@ -58,7 +59,7 @@ fn normalize_item(item: &Value, param: &str) -> ApiResult<InputEntry> {
         return Err(ApiError::invalid_with_code(
             format!(
                 "Invalid type for '{param}': expected an object, but got {} instead.",
-                crate::responses::request::json_type_phrase(item)
+                crate::wire::validate::json_type_phrase(item)
             ),
             Some(param.to_owned()),
             "invalid_type",
@@ -93,7 +94,7 @@ fn normalize_item(item: &Value, param: &str) -> ApiResult<InputEntry> {
                 Some(Value::Array(parts)) => Value::Array(parts.clone()),
                 Some(other) => {
                     return Err(ApiError::invalid_with_code(
-                        format!("Invalid type for '{param}.output': expected a string or an array, but got {} instead.", crate::responses::request::json_type_phrase(other)),
+                        format!("Invalid type for '{param}.output': expected a string or an array, but got {} instead.", crate::wire::validate::json_type_phrase(other)),
                         Some(format!("{param}.output")),
                         "invalid_type",
                     ))
@@ -164,7 +165,7 @@ fn normalize_message(object: &Map<String, Value>, param: &str) -> ApiResult<Valu
             .collect::<ApiResult<_>>()?,
         Some(other) => {
             return Err(ApiError::invalid_with_code(
-                format!("Invalid type for '{param}.content': expected a string or an array, but got {} instead.", crate::responses::request::json_type_phrase(other)),
+                format!("Invalid type for '{param}.content': expected a string or an array, but got {} instead.", crate::wire::validate::json_type_phrase(other)),
                 Some(format!("{param}.content")),
                 "invalid_type",
             ))
@@ -228,21 +229,13 @@ fn required_string(object: &Map<String, Value>, field: &str, param: &str) -> Api
         Some(other) => Err(ApiError::invalid_with_code(
             format!(
                 "Invalid type for '{param}.{field}': expected a string, but got {} instead.",
-                crate::responses::request::json_type_phrase(other)
+                crate::wire::validate::json_type_phrase(other)
             ),
             Some(format!("{param}.{field}")),
             "invalid_type",
         )),
         None => Err(missing(&format!("{param}.{field}"))),
     }
-}
-
-fn missing(param: &str) -> ApiError {
-    ApiError::invalid_with_code(
-        format!("Missing required parameter: '{param}'."),
-        Some(param.to_owned()),
-        "missing_required_parameter",
-    )
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult};
 use crate::wire::json::from_value;
+use crate::wire::validate::{json_type_phrase, validate_metadata};
 
 /// Every top-level parameter OpenAI's `CreateResponse` accepts. Anything else is
 /// `unknown_parameter`.
@@ -171,9 +172,7 @@ impl CreateResponseRequest {
             validate_tool_choice(choice, self.tools.as_deref().unwrap_or_default())?;
         }
         if let Some(include) = &self.include {
-            crate::conversations::request::validate_include_values(
-                include.iter().map(String::as_str),
-            )?;
+            crate::wire::validate::validate_include_values(include.iter().map(String::as_str))?;
         }
         if let Some(effort) = self
             .reasoning
@@ -239,58 +238,6 @@ fn check_range(param: &str, value: Option<f64>, minimum: f64, maximum: f64) -> A
     }
 }
 
-/// OpenAI's metadata rules: at most 16 pairs, keys up to 64 characters, string
-/// values up to 512 characters.
-pub fn validate_metadata(metadata: &Map<String, Value>, param: &str) -> ApiResult<()> {
-    if metadata.len() > 16 {
-        return Err(ApiError::invalid_with_code(
-            format!("Invalid '{param}': too many properties. Expected an object with at most 16 properties, but got an object with {} properties instead.", metadata.len()),
-            Some(param.to_owned()),
-            "object_above_max_properties",
-        ));
-    }
-    for (key, value) in metadata {
-        if key.chars().count() > 64 {
-            return Err(ApiError::invalid_with_code(
-                format!("Invalid '{param}': metadata keys can be at most 64 characters long, but '{key}' is longer."),
-                Some(param.to_owned()),
-                "invalid_value",
-            ));
-        }
-        let Value::String(text) = value else {
-            return Err(ApiError::invalid_with_code(
-                format!(
-                    "Invalid type for '{param}.{key}': expected a string, but got {} instead.",
-                    json_type_phrase(value)
-                ),
-                Some(format!("{param}.{key}")),
-                "invalid_type",
-            ));
-        };
-        if text.chars().count() > 512 {
-            return Err(ApiError::invalid_with_code(
-                format!("Invalid '{param}.{key}': string too long. Expected a string with maximum length 512, but got a string with length {} instead.", text.chars().count()),
-                Some(format!("{param}.{key}")),
-                "string_above_max_length",
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// "a string", "an integer", … as OpenAI words a JSON value's type.
-pub fn json_type_phrase(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(number) if number.is_f64() => "a decimal",
-        Value::Number(_) => "an integer",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 fn validate_tool(tool: &Value, index: usize) -> ApiResult<()> {
     let kind = tool.get("type").and_then(Value::as_str).unwrap_or_default();
     if HOSTED_TOOL_TYPES.contains(&kind) {
@@ -307,10 +254,7 @@ fn validate_tool(tool: &Value, index: usize) -> ApiResult<()> {
             "invalid_value",
         ));
     }
-    crate::assistants::shared::check_function_name(
-        tool.get("name"),
-        &format!("tools[{index}].name"),
-    )?;
+    crate::wire::validate::check_function_name(tool.get("name"), &format!("tools[{index}].name"))?;
     if tool.get("strict") == Some(&Value::Bool(true)) {
         crate::strict_schema::check_strict_parameters(
             tool.get("name").and_then(Value::as_str).unwrap_or_default(),
@@ -357,7 +301,7 @@ fn validate_tool_choice(choice: &Value, tools: &[Value]) -> ApiResult<()> {
         Value::Object(object) => match object.get("type").and_then(Value::as_str) {
             Some("function") => match object.get("name").and_then(Value::as_str) {
                 Some(name) => {
-                    crate::assistants::shared::check_declared_tool(tools, "function", "/name", name)
+                    crate::wire::validate::check_declared_tool(tools, "function", "/name", name)
                 }
                 None => Err(ApiError::invalid_with_code(
                     "Missing required parameter: 'tool_choice.name'.",

@@ -8,11 +8,12 @@ use utoipa::ToSchema;
 use crate::assistants::request::check_reasoning_effort;
 use crate::assistants::shared::{
     check_fields, check_id, check_metadata, check_response_format, check_sampling,
-    check_tool_choice, check_tool_resources, check_tools, missing,
+    check_tool_choice, check_tool_resources, check_tools,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::threads::request::{messages_of, not_an_array, parse_thread, NewMessage, NewThread};
 use crate::wire::json::from_value;
+use crate::wire::validate::missing;
 
 pub const RUN_FIELDS: [&str; 17] = [
     "assistant_id",

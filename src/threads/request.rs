@@ -7,9 +7,10 @@
 use serde_json::{json, Map, Value};
 
 use crate::assistants::shared::{
-    check_fields, check_metadata, check_tool_resources, missing, NO_HOSTED_TOOLS,
+    check_fields, check_metadata, check_tool_resources, NO_HOSTED_TOOLS,
 };
 use crate::error::{ApiError, ApiResult};
+use crate::wire::validate::missing;
 
 /// The most messages one thread may be created with.
 pub const MAX_MESSAGES: usize = 32;

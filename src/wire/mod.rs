@@ -5,3 +5,4 @@
 pub mod chat_events;
 pub mod json;
 pub mod query;
+pub mod validate;

@@ -5,8 +5,8 @@
 use serde_json::{json, Value};
 
 use super::shared::{nullable, reference};
-use crate::conversations::request::INCLUDE_VALUES;
 use crate::responses::request::{HOSTED_TOOL_TYPES, REASONING_EFFORTS};
+use crate::wire::validate::INCLUDE_VALUES;
 
 /// `input`: a string, or an array of items (`normalize_input`).
 pub fn input() -> Value {
