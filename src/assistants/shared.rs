@@ -8,8 +8,8 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult};
-use crate::store::assistants::{ListQuery, Page};
 use crate::wire::query::QueryParams;
+use crate::wire::query::{ListQuery, Page};
 use crate::wire::validate::validate_metadata;
 use crate::wire::validate::{check_declared_tool, check_function_name, missing};
 

@@ -5,11 +5,13 @@
 use axum::extract::{Path, Request, State};
 use axum::Json;
 use serde_json::{json, Value};
+use sqlx::SqlitePool;
 
 use crate::access::project::Project;
-use crate::error::{ApiResult, ErrorEnvelope};
+use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::extract::{read_body, JsonBody};
 use crate::ids::{new_id, unix_now};
+use crate::responses::input::{normalize_input, InputEntry};
 use crate::state::AppState;
 use crate::store;
 use crate::store::conversations::StoredConversation;
@@ -18,8 +20,8 @@ use crate::wire::query::QueryParams;
 
 use super::object::{ConversationItemList, ConversationObject, DeletedConversation};
 use super::request::{
-    self, validate_conversation_id, validate_include, CreateConversationRequest,
-    CreateItemsRequest, UpdateConversationRequest,
+    self, items_param, rename_input_param, validate_conversation_id, validate_include,
+    CreateConversationRequest, CreateItemsRequest, UpdateConversationRequest,
 };
 use super::{conversation_not_found, item_not_found};
 
@@ -59,7 +61,7 @@ pub async fn create_conversation(
     };
     let request = request::parse_create(body)?;
     let items = match &request.items {
-        Some(items) => request::resolve_items(&state.db, &project.0, items).await?,
+        Some(items) => resolve_items(&state.db, &project.0, items).await?,
         None => Vec::new(),
     };
     let conversation = StoredConversation {
@@ -164,7 +166,7 @@ pub async fn create_items(
     validate_include(&query)?;
     let items = request::parse_create_items(body)?;
     existing(&state, &project, &conversation_id).await?;
-    let items = request::resolve_items(&state.db, &project.0, &items).await?;
+    let items = resolve_items(&state.db, &project.0, &items).await?;
     if !store::conversations::append_items(state.db.pool(), &project.0, &conversation_id, &items)
         .await?
     {
@@ -265,4 +267,36 @@ pub async fn delete_item(
         return Err(item_not_found(&item_id));
     }
     Ok(Json(conversation.into()))
+}
+
+/// Normalizes items as stored (ids, `status`), resolving `item_reference`s
+/// against the project's stored responses, then its conversations.
+pub async fn resolve_items(
+    db: &SqlitePool,
+    project: &str,
+    items: &[Value],
+) -> ApiResult<Vec<Value>> {
+    let entries =
+        normalize_input(Some(&Value::Array(items.to_vec()))).map_err(rename_input_param)?;
+    let mut resolved = Vec::with_capacity(entries.len());
+    for entry in entries {
+        match entry {
+            InputEntry::Item(item) => resolved.push(item),
+            InputEntry::Reference { id, param } => {
+                let found = match store::responses::find_item(db, project, &id).await? {
+                    Some(item) => Some(item),
+                    None => store::conversations::find_item(db, project, &id).await?,
+                };
+                let item = found.ok_or_else(|| {
+                    ApiError::invalid_with_code(
+                        format!("Item with id '{id}' not found."),
+                        Some(items_param(&param)),
+                        "item_not_found",
+                    )
+                })?;
+                resolved.push(item);
+            }
+        }
+    }
+    Ok(resolved)
 }

@@ -5,8 +5,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use crate::store::conversations::StoredConversation;
-
 /// A conversation (`object: "conversation"`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ConversationObject {
@@ -19,17 +17,6 @@ pub struct ConversationObject {
     /// Up to 16 string pairs; `{}` when none were given.
     #[schema(value_type = Object)]
     pub metadata: Map<String, Value>,
-}
-
-impl From<StoredConversation> for ConversationObject {
-    fn from(stored: StoredConversation) -> Self {
-        Self {
-            id: stored.id,
-            object: "conversation".to_owned(),
-            created_at: stored.created_at,
-            metadata: stored.metadata,
-        }
-    }
 }
 
 /// `DELETE /v1/conversations/{id}`'s answer.
@@ -91,11 +78,12 @@ mod tests {
 
     #[test]
     fn objects_serialize_in_openais_field_order() {
-        let conversation = ConversationObject::from(StoredConversation {
+        let conversation = ConversationObject {
             id: "conv_1".into(),
+            object: "conversation".into(),
             created_at: 7,
             metadata: Map::new(),
-        });
+        };
         assert_eq!(
             serde_json::to_string(&conversation).unwrap(),
             r#"{"id":"conv_1","object":"conversation","created_at":7,"metadata":{}}"#

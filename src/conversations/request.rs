@@ -5,12 +5,9 @@
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use sqlx::SqlitePool;
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult};
-use crate::responses::input::{normalize_input, InputEntry};
-use crate::store;
 use crate::wire::json::from_value;
 use crate::wire::query::QueryParams;
 use crate::wire::validate::validate_metadata;
@@ -119,40 +116,8 @@ fn check_length(items: &[Value], minimum: usize) -> ApiResult<()> {
     Ok(())
 }
 
-/// Normalizes items as stored (ids, `status`), resolving `item_reference`s
-/// against the project's stored responses, then its conversations.
-pub async fn resolve_items(
-    db: &SqlitePool,
-    project: &str,
-    items: &[Value],
-) -> ApiResult<Vec<Value>> {
-    let entries =
-        normalize_input(Some(&Value::Array(items.to_vec()))).map_err(rename_input_param)?;
-    let mut resolved = Vec::with_capacity(entries.len());
-    for entry in entries {
-        match entry {
-            InputEntry::Item(item) => resolved.push(item),
-            InputEntry::Reference { id, param } => {
-                let found = match store::responses::find_item(db, project, &id).await? {
-                    Some(item) => Some(item),
-                    None => store::conversations::find_item(db, project, &id).await?,
-                };
-                let item = found.ok_or_else(|| {
-                    ApiError::invalid_with_code(
-                        format!("Item with id '{id}' not found."),
-                        Some(items_param(&param)),
-                        "item_not_found",
-                    )
-                })?;
-                resolved.push(item);
-            }
-        }
-    }
-    Ok(resolved)
-}
-
 /// `input[0].content` → `items[0].content`.
-fn items_param(param: &str) -> String {
+pub fn items_param(param: &str) -> String {
     match param.strip_prefix("input") {
         Some(rest) => format!("items{rest}"),
         None => param.to_owned(),
@@ -160,7 +125,7 @@ fn items_param(param: &str) -> String {
 }
 
 /// The input normalizer names `input[i]…`; here the same paths are `items[i]…`.
-fn rename_input_param(error: ApiError) -> ApiError {
+pub fn rename_input_param(error: ApiError) -> ApiError {
     match error {
         ApiError::InvalidRequest {
             message,
@@ -201,6 +166,7 @@ pub fn validate_conversation_id(id: &str) -> ApiResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::responses::input::normalize_input;
     use serde_json::json;
 
     fn error_of(result: ApiResult<impl std::fmt::Debug>) -> (Option<String>, Option<String>) {

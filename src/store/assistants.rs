@@ -10,6 +10,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
+use crate::wire::query::{ListQuery, Page};
+
 /// Which kind of object a row holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -40,22 +42,6 @@ pub struct Placement<'a> {
     pub run_id: Option<&'a str>,
     pub status: Option<&'a str>,
     pub expires_at: Option<i64>,
-}
-
-/// A cursor list query (`after`, `before`, `limit`, `order`).
-#[derive(Debug, Clone, Default)]
-pub struct ListQuery {
-    pub after: Option<String>,
-    pub before: Option<String>,
-    pub limit: usize,
-    pub descending: bool,
-}
-
-/// One page of bodies and whether more follow.
-#[derive(Debug, Clone)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub has_more: bool,
 }
 
 pub(crate) fn encode<T: Serialize>(value: &T) -> Result<String, sqlx::Error> {

@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Acquire, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
+use crate::conversations::object::ConversationObject;
 use crate::ids::unix_now;
 use crate::store::responses::Page;
 
@@ -358,4 +359,15 @@ pub async fn clear_all_locks(pool: &SqlitePool) -> Result<u64, sqlx::Error> {
             .execute(pool)
             .await?;
     Ok(result.rows_affected())
+}
+
+impl From<StoredConversation> for ConversationObject {
+    fn from(stored: StoredConversation) -> Self {
+        Self {
+            id: stored.id,
+            object: "conversation".to_owned(),
+            created_at: stored.created_at,
+            metadata: stored.metadata,
+        }
+    }
 }

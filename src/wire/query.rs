@@ -86,3 +86,19 @@ impl QueryParams {
         }
     }
 }
+
+/// A cursor list query (`after`, `before`, `limit`, `order`).
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub after: Option<String>,
+    pub before: Option<String>,
+    pub limit: usize,
+    pub descending: bool,
+}
+
+/// One page of bodies and whether more follow.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub has_more: bool,
+}
