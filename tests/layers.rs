@@ -234,40 +234,53 @@ fn expand_use(body: &str) -> Vec<Vec<String>> {
     out
 }
 
-/// The `crate::` paths `text` names, with the line that names each.
-fn crate_paths(text: &str) -> Vec<(Vec<String>, String)> {
+/// The paths `text` names from the crate root (`crate::…`, and `super::…`
+/// resolved from `module`, the module the text is), with the line of each.
+fn crate_paths(text: &str, module: &[String]) -> Vec<(Vec<String>, String)> {
     let mut paths = Vec::new();
-    let mut searched = 0;
-    while let Some(found) = text[searched..].find("crate::") {
-        let start = searched + found;
-        searched = start + "crate::".len();
-        let before = text[..start].chars().next_back();
-        if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
-            continue;
-        }
-        let line_start = text[..start].rfind('\n').map_or(0, |index| index + 1);
-        let line_end = text[start..]
-            .find('\n')
-            .map_or(text.len(), |index| start + index);
-        let line = text[line_start..line_end].trim().to_string();
-        let is_use = text[line_start..start].trim_end().ends_with("use");
-        if is_use {
-            let end = text[searched..]
-                .find(';')
-                .map_or(text.len(), |index| searched + index);
-            for path in expand_use(&text[searched..end]) {
-                paths.push((path, line.clone()));
+    for (anchor, base) in [("crate::", Some(Vec::new())), ("super::", parent(module))] {
+        let Some(base) = base else { continue };
+        let mut searched = 0;
+        while let Some(found) = text[searched..].find(anchor) {
+            let start = searched + found;
+            searched = start + anchor.len();
+            let before = text[..start].chars().next_back();
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
+                continue;
             }
-        } else {
-            let path: String = text[searched..]
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
-                .collect();
-            let parts = path.split("::").filter(|s| !s.is_empty()).map(String::from);
-            paths.push((parts.collect(), line));
+            let line_start = text[..start].rfind('\n').map_or(0, |index| index + 1);
+            let line_end = text[start..]
+                .find('\n')
+                .map_or(text.len(), |index| start + index);
+            let line = text[line_start..line_end].trim().to_string();
+            let is_use = text[line_start..start].trim_end().ends_with("use");
+            let named = if is_use {
+                let end = text[searched..]
+                    .find(';')
+                    .map_or(text.len(), |index| searched + index);
+                expand_use(&text[searched..end])
+            } else {
+                let path: String = text[searched..]
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
+                    .collect();
+                vec![path
+                    .split("::")
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect()]
+            };
+            for path in named {
+                paths.push(([base.clone(), path].concat(), line.clone()));
+            }
         }
     }
     paths
+}
+
+/// The module `super` names from `module` (`None` above the crate root).
+fn parent(module: &[String]) -> Option<Vec<String>> {
+    module.split_last().map(|(_, parent)| parent.to_vec())
 }
 
 /// The deepest known module a path names, cut to two levels.
@@ -329,7 +342,7 @@ fn read_graph(src: &Path) -> Graph {
         if layer_of(&from).is_none() {
             graph.unplaced.insert(from.clone());
         }
-        for (path, line) in crate_paths(&text) {
+        for (path, line) in crate_paths(&text, &module) {
             let Some(to) = resolve(&modules, &path) else {
                 graph.hidden.push(format!(
                     "{shown}: crate::{} (the crate root)",
@@ -337,10 +350,7 @@ fn read_graph(src: &Path) -> Graph {
                 ));
                 continue;
             };
-            if to != from
-                && !from.starts_with(&format!("{to}::"))
-                && !to.starts_with(&format!("{from}::"))
-            {
+            if to != from {
                 graph
                     .edges
                     .entry((from.clone(), to))
@@ -453,15 +463,20 @@ fn modules_only_use_their_own_layer_or_the_layers_below() {
 
 #[test]
 fn use_statements_are_read_whole() {
-    let paths = crate_paths("use crate::a::{b, c::{d, E as F}};\nlet x = crate::g::h::I::new();");
+    let text =
+        "use crate::a::{b, c::{d, E as F}};\nlet x = crate::g::h::I::new();\nuse super::j::K;";
+    let paths = crate_paths(text, &["m".to_string(), "n".to_string()]);
     let names: Vec<String> = paths.into_iter().map(|(path, _)| path.join("::")).collect();
-    assert_eq!(names, ["a::b", "a::c::d", "a::c::E", "g::h::I::new"]);
+    assert_eq!(
+        names,
+        ["a::b", "a::c::d", "a::c::E", "g::h::I::new", "m::j::K"]
+    );
 }
 
 #[test]
 fn test_modules_are_left_out() {
     let text = "use crate::a;\n#[cfg(test)]\nmod tests {\n    use crate::b;\n    fn f() { {} }\n}\nuse crate::c;";
-    let names: Vec<String> = crate_paths(&without_tests(text))
+    let names: Vec<String> = crate_paths(&without_tests(text), &[])
         .into_iter()
         .map(|(path, _)| path.join("::"))
         .collect();
