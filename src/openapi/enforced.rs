@@ -13,9 +13,11 @@
 //! checks every operation against the real binary, so a rule written here that
 //! the server does not enforce (or the other way round) fails the build.
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::wire::validate::INCLUDE_VALUES;
+
+use super::operations::for_each_operation;
 
 /// Applies everything this module adds to the generated document.
 pub fn apply(document: &mut Value) {
@@ -208,24 +210,4 @@ fn parameters(document: &mut Value) {
             }
         }
     });
-}
-
-/// Calls `visit(path, method, operation)` for every operation of the document.
-pub(super) fn for_each_operation(
-    document: &mut Value,
-    mut visit: impl FnMut(&str, &str, &mut Map<String, Value>),
-) {
-    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
-        return;
-    };
-    for (path, item) in paths.iter_mut() {
-        let Some(item) = item.as_object_mut() else {
-            continue;
-        };
-        for (method, operation) in item.iter_mut() {
-            if let Some(operation) = operation.as_object_mut() {
-                visit(path, method, operation);
-            }
-        }
-    }
 }

@@ -5,7 +5,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::enforced::for_each_operation;
+use super::operations::for_each_operation;
 
 /// A link: from an operation's 200 answer to an operation that takes what it
 /// answered (`name: expression` per parameter, and body fields to merge).

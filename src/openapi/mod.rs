@@ -7,6 +7,7 @@
 mod answers;
 mod enforced;
 mod links;
+mod operations;
 mod requests;
 
 use axum::Router;

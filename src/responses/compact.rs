@@ -6,14 +6,10 @@
 //! item's `encrypted_content` carries it for this server to read back when the
 //! item comes as input, where the model sees it as an assistant message.
 //!
-//! OpenAI's content is encrypted; Portico's is only encoded (`pcmp1.` and the
-//! summary in base64), since it goes back to the client that asked for it.
-//! Nothing is stored.
+//! How the summary is sealed is in `sealed`. Nothing is stored.
 
 use axum::extract::State;
 use axum::response::Response;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use futures::StreamExt;
 use serde_json::{json, Value};
 
@@ -29,6 +25,7 @@ use crate::wire::chat_events::{ChatEvent, TokenUsage};
 
 use super::object::ResponseUsage;
 use super::request::CreateResponseRequest;
+use super::sealed::seal;
 
 /// The parameters of OpenAI's `CompactResponseMethodPublicBody` (and `image`,
 /// its image options, which openai-python sends).
@@ -49,9 +46,6 @@ const SUMMARY_REQUEST: &str = "Write a checkpoint summary of the conversation ab
 The conversation will continue from your summary alone, without these messages: keep the \
 user's goals and requests, the decisions made, facts, names and values established, the \
 tool calls made and what they returned, and what remains to be done. Write the summary only.";
-
-/// The prefix of Portico's `encrypted_content`.
-const SEAL: &str = "pcmp1.";
 
 /// Compacts a conversation.
 #[utoipa::path(
@@ -177,30 +171,9 @@ fn user_message(item: Value) -> Option<Value> {
     })
 }
 
-/// The `encrypted_content` that carries `summary`.
-fn seal(summary: &str) -> String {
-    format!("{SEAL}{}", URL_SAFE_NO_PAD.encode(summary))
-}
-
-/// The summary a compaction item of this server carries; `None` for anything
-/// else (another server's, or a damaged one).
-pub fn summary_of(encrypted_content: &str) -> Option<String> {
-    let encoded = encrypted_content.strip_prefix(SEAL)?;
-    let bytes = URL_SAFE_NO_PAD.decode(encoded).ok()?;
-    String::from_utf8(bytes).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_sealed_summary_reads_back_and_nothing_else_does() {
-        let summary = "The user wants a landing page — café, dogs, \"petting\".";
-        assert_eq!(summary_of(&seal(summary)).as_deref(), Some(summary));
-        assert_eq!(summary_of("gAAAAABencrypted-by-openai"), None);
-        assert_eq!(summary_of("pcmp1.***"), None);
-    }
 
     #[test]
     fn only_user_messages_are_kept() {

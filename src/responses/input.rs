@@ -117,7 +117,7 @@ fn normalize_item(item: &Value, param: &str) -> ApiResult<InputEntry> {
         }
         "compaction" => {
             let sealed = required_string(object, "encrypted_content", param)?;
-            if super::compact::summary_of(&sealed).is_none() {
+            if super::sealed::summary_of(&sealed).is_none() {
                 return Err(ApiError::invalid_with_code(
                     format!("Invalid '{param}.encrypted_content': it was not produced by this server's /v1/responses/compact."),
                     Some(format!("{param}.encrypted_content")),

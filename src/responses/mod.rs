@@ -13,6 +13,7 @@ pub mod input_tokens;
 pub mod lifecycle;
 pub mod object;
 pub mod request;
+pub mod sealed;
 
 use axum::routing::{get, post};
 use axum::Router;
