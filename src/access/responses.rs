@@ -13,9 +13,9 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use crate::engine::prepared::PreparedResponse;
 use crate::engine::run::{run_response, Opened};
 use crate::engine::sink::{BeforeTerminal, Sink};
-use crate::engine::PreparedResponse;
 use crate::inflight::{current_key, Registration};
 use crate::responses::object::{ResponseObject, ResponseStatus};
 use crate::state::AppState;

@@ -18,9 +18,9 @@ use tokio::sync::Notify;
 
 use crate::backends::scripted::ScriptedBackend;
 use crate::backends::{Backend, BackendError};
+use crate::engine::prepared::PreparedResponse;
 use crate::engine::run::{run_response, Opened};
 use crate::engine::sink::Sink;
-use crate::engine::PreparedResponse;
 use crate::responses::object::ResponseObject;
 use crate::state::AppState;
 use crate::store;

@@ -18,8 +18,8 @@ use crate::wire::chat_events::estimate_tokens;
 use crate::wire::chat_events::{ChatEvent, FinishReason, TokenUsage};
 
 use super::failures::{generation_failed, response_error};
+use super::prepared::PreparedResponse;
 use super::sink::Sink;
-use super::PreparedResponse;
 
 /// The backend's answer once opened: its first event (already read) and the rest.
 pub type Opened = Result<(Option<Result<ChatEvent, BackendError>>, ChatEventStream), BackendError>;
@@ -193,7 +193,7 @@ async fn append_to_conversation(
             tracing::error!(%error, %conversation_id, "could not append the turn to its conversation");
         }
     }
-    super::release_conversation(db, prepared).await;
+    super::prepared::release_conversation(db, prepared).await;
 }
 
 /// Usage for backends that report none: about four characters a token.
