@@ -63,7 +63,7 @@ impl App {
             backends,
             access,
             background: crate::background::Background::default(),
-            runs: crate::runs::RunRegistry::new(config.run_expiry_seconds),
+            runs: crate::runs::registry::RunRegistry::new(config.run_expiry_seconds),
             cache: crate::cache::GenerationCache::from_config(&config),
             metrics: crate::metrics::Metrics::new(),
         });

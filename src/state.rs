@@ -37,7 +37,7 @@ pub struct Shared {
     /// Background workers and live background responses.
     pub background: crate::background::Background,
     /// Assistants runs: live segments, cancel signals and the expiry setting.
-    pub runs: crate::runs::RunRegistry,
+    pub runs: crate::runs::registry::RunRegistry,
     /// Cached and in-flight deterministic generations.
     pub cache: crate::cache::GenerationCache,
     /// Prometheus series (`GET /metrics`).

@@ -78,7 +78,7 @@ const LAYERS: [(&str, &[&str]); 6] = [
             "responses::lifecycle",
             "runs::engine",
             "runs::history",
-            "runs::lifecycle",
+            "runs::registry",
         ],
     ),
     (
@@ -286,6 +286,30 @@ fn crate_paths(text: &str, module: &[String]) -> Vec<(Vec<String>, String)> {
     paths
 }
 
+/// The paths into `module`'s child module `child` that `text` names
+/// relatively (`child::item`, as `mod.rs` does), with the line of each.
+fn child_paths(text: &str, module: &[String], child: &str) -> Vec<(Vec<String>, String)> {
+    let anchor = format!("{child}::");
+    let mut paths = Vec::new();
+    let mut searched = 0;
+    while let Some(found) = text[searched..].find(&anchor) {
+        let start = searched + found;
+        searched = start + anchor.len();
+        let before = text[..start].chars().next_back();
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
+            continue;
+        }
+        let line_start = text[..start].rfind('\n').map_or(0, |index| index + 1);
+        let line_end = text[start..]
+            .find('\n')
+            .map_or(text.len(), |index| start + index);
+        let mut path = module.to_vec();
+        path.push(child.to_string());
+        paths.push((path, text[line_start..line_end].trim().to_string()));
+    }
+    paths
+}
+
 /// The module `super` names from `module` (`None` above the crate root).
 fn parent(module: &[String]) -> Option<Vec<String>> {
     module.split_last().map(|(_, parent)| parent.to_vec())
@@ -352,7 +376,15 @@ fn read_graph(src: &Path) -> Graph {
         if layer_of(&from).is_none() {
             graph.unplaced.insert(from.clone());
         }
-        for (path, line) in crate_paths(&text, &module) {
+        let children = modules
+            .iter()
+            .filter(|other| other.len() == module.len() + 1 && other.starts_with(&module))
+            .filter_map(|child| child.last().cloned());
+        let mut named = crate_paths(&text, &module);
+        for child in children {
+            named.extend(child_paths(&text, &module, &child));
+        }
+        for (path, line) in named {
             let Some(to) = resolve(&modules, &path) else {
                 graph.hidden.push(format!(
                     "{shown}: crate::{} (the crate root)",

@@ -25,7 +25,7 @@ use crate::wire::chat_events::{ChatEvent, FinishReason, TokenUsage};
 
 use super::history::{chat_request, Prepared};
 use super::object::add_usage;
-use super::RunJob;
+use super::object::RunJob;
 
 /// Starts the task that executes the run's next segment.
 pub fn spawn(state: AppState, run_id: String) {

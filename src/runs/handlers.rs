@@ -23,9 +23,10 @@ use crate::threads::request::parse_modify;
 use crate::threads::{client_message, existing_thread, thread_busy, thread_with_messages};
 use crate::wire::query::QueryParams;
 
+use super::object::{run_not_found, RunJob};
 use super::object::{RunObject, RunStatus};
 use super::request::{default_truncation, parse_run, CreateRunRequest, RunRequest};
-use super::{engine, run_json, run_not_found, sse_frames, RunJob};
+use super::{engine, run_json, sse_frames};
 
 /// Creates a run on a thread (JSON `queued` run, or its events with `stream: true`).
 #[utoipa::path(

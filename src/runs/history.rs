@@ -14,8 +14,8 @@ use crate::threads::object::MessageObject;
 use crate::wire::chat_events::estimate_tokens;
 use crate::wire::chat_events::ChatRequest;
 
+use super::object::RunJob;
 use super::object::{RunObject, RunStepObject};
-use super::RunJob;
 
 /// What the backend is asked, or why it is not asked at all.
 #[derive(Debug, Clone, PartialEq)]

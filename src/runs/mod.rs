@@ -19,6 +19,7 @@ pub mod handlers;
 pub mod history;
 pub mod lifecycle;
 pub mod object;
+pub mod registry;
 pub mod request;
 pub mod steps;
 
@@ -29,52 +30,12 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use serde::{Deserialize, Serialize};
 
-use crate::background::LiveRegistry;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::wire::chat_events::TokenUsage;
 
 /// How long the polling helpers wait between polls (`openai-poll-after-ms`).
 const POLL_AFTER_MS: &str = "100";
-
-/// What the engine keeps about a run between segments, besides the run object.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct RunJob {
-    /// Appended to the instructions for this run only.
-    #[serde(default)]
-    pub additional_instructions: Option<String>,
-    /// Tokens used by the segments so far.
-    #[serde(default)]
-    pub usage: TokenUsage,
-    /// The usage of the segment that asked for tool calls (its step's usage).
-    #[serde(default)]
-    pub pending_tool_usage: Option<TokenUsage>,
-}
-
-/// The runs of this process: live segments (frames and cancel signals), and
-/// how long a run waits for tool outputs.
-#[derive(Debug, Clone)]
-pub struct RunRegistry {
-    pub live: LiveRegistry,
-    pub expiry_seconds: u64,
-}
-
-impl RunRegistry {
-    pub fn new(expiry_seconds: u64) -> Self {
-        Self {
-            live: LiveRegistry::default(),
-            expiry_seconds,
-        }
-    }
-}
-
-impl Default for RunRegistry {
-    fn default() -> Self {
-        Self::new(600)
-    }
-}
 
 /// The run and run step routes.
 pub fn router() -> Router<AppState> {
@@ -104,11 +65,6 @@ pub fn router() -> Router<AppState> {
             "/v1/threads/{thread_id}/runs/{run_id}/steps/{step_id}",
             get(steps::get_run_step),
         )
-}
-
-/// OpenAI's 404 for an unknown run.
-pub fn run_not_found(id: &str) -> ApiError {
-    ApiError::not_found(format!("No run found with id '{id}'."))
 }
 
 /// A run as JSON, with the header that makes the SDKs' pollers wait briefly.

@@ -6,6 +6,7 @@ use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
 
 use crate::assistants::shared::HasId;
+use crate::error::ApiError;
 use crate::wire::chat_events::TokenUsage;
 
 /// Where a run is in its life.
@@ -171,4 +172,23 @@ pub fn add_usage(first: TokenUsage, second: TokenUsage) -> TokenUsage {
 /// `{code, message}`, a run's or step's `last_error`.
 pub fn last_error(code: &str, message: &str) -> Value {
     json!({"code": code, "message": message})
+}
+
+/// What the engine keeps about a run between segments, besides the run object.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RunJob {
+    /// Appended to the instructions for this run only.
+    #[serde(default)]
+    pub additional_instructions: Option<String>,
+    /// Tokens used by the segments so far.
+    #[serde(default)]
+    pub usage: TokenUsage,
+    /// The usage of the segment that asked for tool calls (its step's usage).
+    #[serde(default)]
+    pub pending_tool_usage: Option<TokenUsage>,
+}
+
+/// OpenAI's 404 for an unknown run.
+pub fn run_not_found(id: &str) -> ApiError {
+    ApiError::not_found(format!("No run found with id '{id}'."))
 }

@@ -8,8 +8,8 @@
 use serde_json::{json, Value};
 use sqlx::{Row, SqlitePool};
 
+use crate::runs::object::RunJob;
 use crate::runs::object::{last_error, RunObject, RunStatus, RunStepObject};
-use crate::runs::RunJob;
 use crate::threads::object::{MessageObject, ThreadObject};
 
 use super::assistants::{decode, encode, insert, Kind, Placement};
