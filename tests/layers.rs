@@ -43,6 +43,7 @@ const LAYERS: [(&str, &[&str]); 6] = [
             "responses::sealed",
             "runs::object",
             "runs::request",
+            "threads::build",
             "threads::object",
             "threads::request",
         ],

@@ -18,15 +18,17 @@ use crate::state::AppState;
 use crate::store;
 use crate::store::assistants::{self as objects, Kind};
 use crate::stream::assistants::RunStreamBuilder;
+use crate::threads::build::{client_message, thread_busy, thread_with_messages};
+use crate::threads::lookup::existing_thread;
 use crate::threads::object::ThreadObject;
 use crate::threads::request::parse_modify;
-use crate::threads::{client_message, existing_thread, thread_busy, thread_with_messages};
 use crate::wire::query::QueryParams;
 
+use super::engine;
 use super::object::{run_not_found, RunJob};
 use super::object::{RunObject, RunStatus};
+use super::reply::{run_json, sse_frames};
 use super::request::{default_truncation, parse_run, CreateRunRequest, RunRequest};
-use super::{engine, run_json, sse_frames};
 
 /// Creates a run on a thread (JSON `queued` run, or its events with `stream: true`).
 #[utoipa::path(

@@ -20,10 +20,11 @@ use crate::store;
 use crate::store::assistants::{upsert, Kind, Placement};
 use crate::stream::assistants::RunStreamBuilder;
 
+use super::engine;
 use super::handlers::existing_run;
 use super::object::{usage_json, RunObject, RunStatus, RunStepObject};
+use super::reply::{run_json, sse_frames};
 use super::request::{parse_tool_outputs, SubmitToolOutputsRequest};
-use super::{engine, run_json, sse_frames};
 
 /// Cancels a run: a queued or running one moves to `cancelling` and its task
 /// ends it `cancelled`; one waiting for tool outputs is cancelled at once.

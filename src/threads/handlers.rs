@@ -14,9 +14,10 @@ use crate::store;
 use crate::store::assistants::{self as objects, Kind};
 use crate::wire::json::parse_json;
 
+use super::build::{thread_not_found, thread_with_messages};
+use super::lookup::existing_thread;
 use super::object::ThreadObject;
 use super::request::{parse_modify, parse_thread};
-use super::{existing_thread, thread_not_found, thread_with_messages};
 
 /// Creates a thread, optionally with messages and metadata (an empty body is `{}`).
 #[utoipa::path(

@@ -14,9 +14,10 @@ use crate::store;
 use crate::store::assistants::{self as objects, Kind, Placement};
 use crate::wire::query::QueryParams;
 
+use super::build::client_message;
+use super::lookup::existing_thread;
 use super::object::MessageObject;
 use super::request::{parse_message, parse_modify};
-use super::{client_message, existing_thread};
 
 /// OpenAI's 404 for an unknown message.
 pub fn message_not_found(id: &str) -> ApiError {
