@@ -18,12 +18,12 @@ use crate::store::conversations::StoredConversation;
 use crate::wire::json::parse_json;
 use crate::wire::query::QueryParams;
 
+use super::object::{conversation_not_found, item_not_found};
 use super::object::{ConversationItemList, ConversationObject, DeletedConversation};
 use super::request::{
     self, items_param, rename_input_param, validate_conversation_id, validate_include,
     CreateConversationRequest, CreateItemsRequest, UpdateConversationRequest,
 };
-use super::{conversation_not_found, item_not_found};
 
 /// The conversation, or OpenAI's 404.
 async fn existing(

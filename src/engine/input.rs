@@ -91,7 +91,9 @@ pub async fn gather(
             chain: Vec::new(),
             items: store::conversations::conversation_items(&state.db, project, conversation_id)
                 .await?
-                .ok_or_else(|| crate::conversations::conversation_not_found(conversation_id))?,
+                .ok_or_else(|| {
+                    crate::conversations::object::conversation_not_found(conversation_id)
+                })?,
         };
     }
     history.items.extend(input_items.iter().cloned());

@@ -54,10 +54,10 @@ pub async fn prepare(
         {
             store::conversations::LockOutcome::Locked => {}
             store::conversations::LockOutcome::Busy => {
-                return Err(crate::conversations::conversation_locked())
+                return Err(crate::conversations::object::conversation_locked())
             }
             store::conversations::LockOutcome::NotFound => {
-                return Err(crate::conversations::conversation_not_found(
+                return Err(crate::conversations::object::conversation_not_found(
                     conversation_id,
                 ))
             }
