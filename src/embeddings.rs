@@ -18,8 +18,9 @@ use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 
 use crate::access::project::Project;
+use crate::backends::backend::Backend;
+use crate::backends::error::BackendError;
 use crate::backends::fallback::{Forwarded, PassthroughPath};
-use crate::backends::{Backend, BackendError};
 use crate::chat::required_model;
 use crate::engine::{backend_error, Endpoint, FailedCall};
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::backends::BackendRegistry;
+use crate::backends::registry::BackendRegistry;
 
 /// Everything a handler may need: one shared [`Shared`], so that the clone
 /// axum makes for every request is one reference count, not one per field.

@@ -12,7 +12,8 @@ use super::ollama::OllamaBackend;
 use super::openai_compat::OpenAiCompatBackend;
 use super::profile::ServerKind;
 use super::scripted::ScriptedBackend;
-use super::{Backend, BackendRegistry};
+use crate::backends::backend::Backend;
+use crate::backends::registry::BackendRegistry;
 use crate::config::{BackendConfig, BackendKind, Config, ConfigError};
 
 /// The registry a configuration describes.
@@ -104,8 +105,7 @@ fn build_backend(
 pub fn spawn_probes(registry: Arc<BackendRegistry>, interval: Duration) {
     for entry in registry.entries() {
         if let Some(http) = entry.backend.chat_passthrough() {
-            let http = http.clone();
-            tokio::spawn(async move { http.kind().await });
+            tokio::spawn(http.learn_kind());
         }
     }
     if interval.is_zero() {

@@ -22,7 +22,8 @@ use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 
 use super::health::{CircuitBreaker, CircuitState};
-use super::{Attempts, Backend, BackendError, ChatEventStream};
+use crate::backends::backend::{Attempts, Backend, ChatEventStream};
+use crate::backends::error::BackendError;
 use crate::wire::chat_events::ChatRequest;
 
 /// Timeouts and retries of calls to backends.

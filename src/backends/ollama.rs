@@ -13,7 +13,8 @@ use futures::{FutureExt, StreamExt};
 use serde_json::{json, Map, Value};
 
 use super::openai_compat::{classify_send_error, status_error};
-use super::{Backend, BackendError, ChatEventStream};
+use crate::backends::backend::{Backend, ChatEventStream};
+use crate::backends::error::BackendError;
 use crate::wire::chat_events::{ChatEvent, ChatRequest, FinishReason, TokenUsage};
 
 /// An Ollama server (base URL without `/v1`, e.g. `http://127.0.0.1:11434`).

@@ -19,7 +19,8 @@ use futures::{FutureExt, StreamExt};
 use serde_json::{json, Value};
 
 use super::profile::{adapt, detect, Profile, ServerKind, Tokenizer};
-use super::{Backend, BackendError, ChatEventStream};
+use crate::backends::backend::{Backend, ChatEventStream, Forwarder};
+use crate::backends::error::BackendError;
 use crate::wire::chat_events::{ChatEvent, ChatRequest, FinishReason, TokenUsage};
 
 /// An OpenAI-compatible chat server.
@@ -240,6 +241,30 @@ pub async fn status_error(response: reqwest::Response) -> BackendError {
     BackendError::from_answer(&path, status, &body)
 }
 
+impl Forwarder for OpenAiCompatBackend {
+    fn forward_chat<'a>(
+        &'a self,
+        body: &'a Value,
+    ) -> BoxFuture<'a, Result<reqwest::Response, BackendError>> {
+        OpenAiCompatBackend::forward_chat(self, body).boxed()
+    }
+
+    fn forward_embeddings(
+        &self,
+        body: bytes::Bytes,
+    ) -> BoxFuture<'_, Result<reqwest::Response, BackendError>> {
+        OpenAiCompatBackend::forward_embeddings(self, body).boxed()
+    }
+
+    fn learn_kind(&self) -> BoxFuture<'static, ()> {
+        let backend = self.clone();
+        async move {
+            backend.kind().await;
+        }
+        .boxed()
+    }
+}
+
 impl Backend for OpenAiCompatBackend {
     fn name(&self) -> &str {
         &self.name
@@ -345,7 +370,7 @@ impl Backend for OpenAiCompatBackend {
         .boxed()
     }
 
-    fn chat_passthrough(&self) -> Option<&OpenAiCompatBackend> {
+    fn chat_passthrough(&self) -> Option<&dyn Forwarder> {
         Some(self)
     }
 

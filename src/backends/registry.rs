@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::fallback::{CallPolicy, Candidate, FallbackBackend};
 use super::health::CircuitBreaker;
-use super::Backend;
+use crate::backends::backend::Backend;
 
 /// One backend, the models it serves, and its circuit breaker.
 #[derive(Debug, Clone)]

@@ -13,7 +13,8 @@ use futures::FutureExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Backend, BackendError, ChatEventStream};
+use crate::backends::backend::{Backend, ChatEventStream};
+use crate::backends::error::BackendError;
 use crate::wire::chat_events::{estimate_tokens, ChatEvent, ChatRequest, FinishReason, TokenUsage};
 
 /// What the scripted backend answers to one request. Every field is optional;

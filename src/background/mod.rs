@@ -16,8 +16,9 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
+use crate::backends::backend::Backend;
+use crate::backends::error::BackendError;
 use crate::backends::scripted::ScriptedBackend;
-use crate::backends::{Backend, BackendError};
 use crate::engine::prepared::PreparedResponse;
 use crate::engine::run::{run_response, Opened};
 use crate::engine::sink::Sink;

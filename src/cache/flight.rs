@@ -11,7 +11,7 @@ use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
 use tokio::sync::watch;
 
-use crate::backends::BackendError;
+use crate::backends::error::BackendError;
 
 #[derive(Debug)]
 struct Published<T> {

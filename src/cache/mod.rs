@@ -27,7 +27,8 @@ use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::StreamExt;
 
-use crate::backends::{Backend, BackendError, ChatEventStream};
+use crate::backends::backend::{Backend, ChatEventStream};
+use crate::backends::error::BackendError;
 use crate::config::{CacheConfig, Config};
 use crate::wire::chat_events::{ChatEvent, ChatRequest};
 

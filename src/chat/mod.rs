@@ -36,8 +36,8 @@ use futures::StreamExt;
 use serde_json::Value;
 
 use crate::access::project::Project;
+use crate::backends::backend::Backend;
 use crate::backends::fallback::{Forwarded, PassthroughPath};
-use crate::backends::Backend;
 use crate::cache::CacheOutcome;
 use crate::engine::failures::stream_error_chunk;
 use crate::engine::{backend_error, Endpoint, FailedCall};
@@ -258,7 +258,7 @@ pub fn required_model(body: &Value) -> ApiResult<String> {
 fn synthesized_stream(
     mut encoder: synthesize::ChunkEncoder,
     mut pipeline: ChunkPipeline,
-    mut events: crate::backends::ChatEventStream,
+    mut events: crate::backends::backend::ChatEventStream,
     (model, backend): (String, String),
 ) -> Response {
     let tokens = pipeline.tokens();

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::relay::PromptTokens;
-use crate::backends::Backend;
+use crate::backends::backend::Backend;
 use crate::wire::chat_events::estimate_tokens;
 
 /// Tokens a message costs beyond its text (OpenAI's counting rule).

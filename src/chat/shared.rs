@@ -11,8 +11,8 @@ use futures::StreamExt;
 use serde_json::Value;
 
 use super::relay::UpstreamAnswer;
+use crate::backends::error::BackendError;
 use crate::backends::fallback::{BodyLimits, FallbackBackend, Forwarded, PassthroughPath};
-use crate::backends::BackendError;
 use crate::cache::{CacheOutcome, SharedStream, UpstreamPiece};
 use crate::metrics::BackendCall;
 use crate::state::AppState;
@@ -40,7 +40,7 @@ pub async fn forwarded_through_cache(
             })),
         }
     });
-    let names = crate::backends::Backend::name(&*candidates).to_owned();
+    let names = crate::backends::backend::Backend::name(&*candidates).to_owned();
     let opened = state
         .cache
         .forwarded_answer(model, &names, &key_body, open)

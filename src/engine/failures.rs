@@ -26,8 +26,8 @@
 
 use axum::http::StatusCode;
 
+use crate::backends::error::BackendError;
 use crate::backends::fault::Fault;
-use crate::backends::BackendError;
 use crate::error::{ApiError, ErrorBody};
 
 /// The API whose request a backend failed.

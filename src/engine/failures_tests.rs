@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::{backend_error, param_for, response_error, Endpoint, FailedCall};
-use crate::backends::BackendError;
+use crate::backends::error::BackendError;
 
 fn rendered(endpoint: Endpoint, status: u16, body: serde_json::Value) -> (u16, serde_json::Value) {
     let error = BackendError::from_answer("/v1/chat/completions", status, &body.to_string());

@@ -23,7 +23,7 @@ use futures::StreamExt;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::backends::BackendError;
+use crate::backends::error::BackendError;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{new_id, unix_now};
 use crate::responses::defaults::response_from_request;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::backends::Backend;
+use crate::backends::backend::Backend;
 use crate::responses::object::ResponseObject;
 use crate::store;
 use crate::wire::chat_events::ChatRequest;

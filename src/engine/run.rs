@@ -7,7 +7,8 @@ use futures::StreamExt;
 use sqlx::SqlitePool;
 use tokio::sync::watch;
 
-use crate::backends::{BackendError, ChatEventStream};
+use crate::backends::backend::ChatEventStream;
+use crate::backends::error::BackendError;
 use crate::ids::unix_now;
 use crate::responses::object::{
     ContentPart, OutputItem, ResponseError, ResponseObject, ResponseStatus,

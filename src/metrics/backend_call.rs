@@ -31,7 +31,8 @@ use futures::Stream;
 use serde_json::Value;
 
 use super::Metrics;
-use crate::backends::{Backend, BackendError, ChatEventStream};
+use crate::backends::backend::{Backend, ChatEventStream};
+use crate::backends::error::BackendError;
 use crate::observe::context::RequestContext;
 use crate::wire::chat_events::ChatEvent;
 

@@ -34,7 +34,7 @@ pub use backend_call::{BackendCall, BackendOutcome};
 use registry::{Counter, Family, Gauge, Histogram};
 use render::Render;
 
-use crate::backends::BackendError;
+use crate::backends::error::BackendError;
 
 /// Request durations: from a few milliseconds to long generations.
 const DURATION_BUCKETS: &[f64] = &[

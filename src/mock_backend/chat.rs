@@ -15,8 +15,8 @@ use futures::StreamExt;
 use serde_json::Value;
 
 use super::{error_response, kinds, Counters, MockState};
+use crate::backends::backend::ChatEventStream;
 use crate::backends::scripted::{play, Script};
-use crate::backends::ChatEventStream;
 use crate::chat::synthesize::{chat_request_from_body, collect_completion, ChunkEncoder};
 use crate::stream::sse::{data_frame, DONE_FRAME};
 

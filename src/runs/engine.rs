@@ -10,8 +10,9 @@ use futures::StreamExt;
 use sqlx::SqlitePool;
 use tokio::sync::watch;
 
+use crate::backends::backend::ChatEventStream;
+use crate::backends::error::BackendError;
 use crate::backends::fault::Fault;
-use crate::backends::{BackendError, ChatEventStream};
 use crate::background::LiveResponse;
 use crate::engine::failures::response_error;
 use crate::ids::unix_now;

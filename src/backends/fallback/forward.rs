@@ -11,8 +11,8 @@
 use serde_json::Value;
 
 use super::{is_backend_failure, Candidate, FallbackBackend};
+use crate::backends::error::BackendError;
 use crate::backends::openai_compat::status_error;
-use crate::backends::BackendError;
 
 /// How long a forwarded answer's body may take: its first piece (the time to
 /// first token, when the headers came first) and the whole of it (from the
