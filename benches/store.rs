@@ -1,5 +1,5 @@
 //! Benchmarks of the SQLite store, on a temporary database file opened the way
-//! the server opens it (`store::open`: WAL, synchronous=NORMAL, migrations):
+//! the server opens it (`store::database::open`: WAL, synchronous=NORMAL, migrations):
 //!
 //! * `store/stored_turn`: one stored Responses turn as the engine writes and a
 //!   client reads it: `insert_response` (in progress, one input item),
@@ -24,7 +24,8 @@ use portico::engine::history::chat_messages_after_chain;
 use portico::ids::new_id;
 use portico::responses::defaults::blank_response;
 use portico::responses::object::{ContentPart, ItemStatus, OutputItem, ResponseStatus};
-use portico::store::{self, Database};
+use portico::store;
+use portico::store::database::Database;
 
 const PROJECT: &str = "default";
 const CHAIN_TURNS: usize = 1_000;
@@ -87,7 +88,7 @@ async fn stored_turn(db: &Database, previous: Option<String>) -> Result<String, 
 }
 
 async fn open(dir: &tempfile::TempDir) -> Database {
-    match store::open(&dir.path().join("bench.db")).await {
+    match store::database::open(&dir.path().join("bench.db")).await {
         Ok(pool) => pool,
         Err(error) => fail("open the database", error),
     }

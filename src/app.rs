@@ -40,8 +40,11 @@ pub struct App {
 impl App {
     /// Opens the database, registers backends and binds `config.listen`.
     pub async fn build(config: Config) -> Result<Self, StartError> {
-        let db = store::open(&config.database).await?;
-        store::checkpoint_regularly(db.pool().clone(), store::CHECKPOINT_INTERVAL);
+        let db = store::database::open(&config.database).await?;
+        store::database::checkpoint_regularly(
+            db.pool().clone(),
+            store::database::CHECKPOINT_INTERVAL,
+        );
         let recovery = store::background::recover(&db).await?;
         // Locks of responses that were running when the process stopped.
         store::conversations::clear_all_locks(&db).await?;

@@ -29,7 +29,7 @@ pub async fn healthz() -> Json<Value> {
     responses((status = 200, description = "Ready", body = Object), (status = 503, description = "Not ready: no database or no reachable backend", body = Object))
 )]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let database = store::ping(&state.db).await;
+    let database = store::database::ping(&state.db).await;
     // All at once: one slow backend must not make the probe itself time out.
     let probes = state.backends.entries().iter().map(|entry| async move {
         let reachable = entry.backend.list_models().await.is_ok();

@@ -29,7 +29,7 @@ impl std::ops::Deref for AppState {
 #[derive(Debug)]
 pub struct Shared {
     /// The SQLite pool and its writer.
-    pub db: crate::store::Database,
+    pub db: crate::store::database::Database,
     /// Backends by model.
     pub backends: Arc<BackendRegistry>,
     /// API keys → projects, rate limits and budgets, what is in flight (kill switch).

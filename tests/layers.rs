@@ -159,6 +159,7 @@ fn without_tests(text: &str) -> String {
         let after = &rest[start..];
         let opens_module = after["#[cfg(test)]".len()..]
             .trim_start()
+            .trim_start_matches("pub(crate) ")
             .trim_start_matches("pub ")
             .starts_with("mod ");
         let Some(open) = after.find(['{', ';']) else {

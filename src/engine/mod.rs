@@ -143,7 +143,7 @@ fn conversation_hold(db: &sqlx::SqlitePool, prepared: &PreparedResponse) -> IfDr
 /// being inserted: the store's writer completes the insert anyway, and no task
 /// will ever run or finish the response. The discard is queued to the writer
 /// after the insert.
-fn unstarted_response(db: &store::Database, response_id: &str) -> IfDropped {
+fn unstarted_response(db: &store::database::Database, response_id: &str) -> IfDropped {
     let (db, response_id) = (db.clone(), response_id.to_owned());
     IfDropped::armed(async move {
         if let Err(error) = store::responses::discard_unstarted(&db, &response_id).await {

@@ -13,7 +13,8 @@ use crate::ids::unix_now;
 use crate::responses::object::{
     ContentPart, OutputItem, ResponseError, ResponseObject, ResponseStatus,
 };
-use crate::store::{self, Database};
+use crate::store;
+use crate::store::database::Database;
 use crate::stream::ResponseStreamBuilder;
 use crate::wire::chat_events::estimate_tokens;
 use crate::wire::chat_events::{ChatEvent, FinishReason, TokenUsage};

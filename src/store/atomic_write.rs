@@ -13,8 +13,6 @@ use sqlx::error::BoxDynError;
 use sqlx::sqlite::{SqliteArgumentValue, SqliteTypeInfo};
 use sqlx::{Encode, Sqlite, Type};
 
-use super::Database;
-
 /// Rows a multi-row `INSERT` carries at most (SQLite allows 32,766 bound
 /// values in a statement).
 pub const ROWS_PER_INSERT: usize = 500;
@@ -77,11 +75,6 @@ impl AtomicWrite {
         }
         self
     }
-
-    /// Runs the transaction (see [`super::writer::Writer::write`]).
-    pub async fn commit(self, db: &Database) -> Result<(), sqlx::Error> {
-        db.writer.write(self).await
-    }
 }
 
 /// A value already encoded for SQLite, bound as it is (the writer moves the
@@ -131,7 +124,7 @@ mod tests {
         for row in 0..ROWS_PER_INSERT + 2 {
             write.bind(format!("row {row}")).bind(row as i64);
         }
-        write.commit(&db).await.unwrap();
+        db.commit(write).await.unwrap();
         assert_eq!(rows(&db).await, ROWS_PER_INSERT as i64 + 3);
         let b: i64 = sqlx::query_scalar("SELECT b FROM t WHERE a = 'row 501'")
             .fetch_one(db.pool())
@@ -153,7 +146,7 @@ mod tests {
             .statement("INSERT INTO t (a, b) VALUES (?, ?)")
             .bind("nothing")
             .bind(None::<i64>);
-        write.commit(&db).await.unwrap();
+        db.commit(write).await.unwrap();
         let null: Option<i64> = sqlx::query_scalar("SELECT b FROM t WHERE a = 'nothing'")
             .fetch_one(db.pool())
             .await
@@ -173,7 +166,7 @@ mod tests {
             .statement("INSERT INTO t (a, b) VALUES (?, ?)")
             .bind("kept?")
             .bind(2_i64);
-        assert!(write.commit(&db).await.is_err(), "a duplicate key fails");
+        assert!(db.commit(write).await.is_err(), "a duplicate key fails");
         assert_eq!(rows(&db).await, 0, "the first insert was rolled back");
         // The connection is usable: no transaction was left open on it.
         for round in 0..10_i64 {
@@ -182,7 +175,7 @@ mod tests {
                 .statement("INSERT INTO t (a, b) VALUES (?, ?)")
                 .bind(format!("r{round}"))
                 .bind(round);
-            write.commit(&db).await.unwrap();
+            db.commit(write).await.unwrap();
         }
         assert_eq!(rows(&db).await, 10);
     }

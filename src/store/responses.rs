@@ -5,8 +5,8 @@ use serde_json::Value;
 use sqlx::{Column, Row, SqlitePool};
 
 use super::atomic_write::AtomicWrite;
-use super::Database;
 use crate::responses::object::{ResponseObject, ResponseStatus};
+use crate::store::database::Database;
 
 /// Inserts a new response (`in_progress`, or `queued` with the `job` a background
 /// worker will run) with its input items, in one transaction.
@@ -20,7 +20,7 @@ pub async fn insert_response(
     let mut write = AtomicWrite::new();
     insert_row(&mut write, project, response, job)?;
     insert_items(&mut write, &response.id, &[("input", &texts(input_items))]);
-    write.commit(db).await
+    db.commit(write).await
 }
 
 /// Stores a response that has already ended, with its input and output
@@ -40,7 +40,7 @@ pub async fn insert_finished_response(
         &response.id,
         &[("input", &input), ("output", &output)],
     );
-    write.commit(db).await?;
+    db.commit(write).await?;
     remember(db, project, response, &input, &output).await;
     Ok(())
 }
@@ -53,7 +53,7 @@ pub async fn discard_unstarted(db: &Database, id: &str) -> Result<(), sqlx::Erro
     write
         .statement("DELETE FROM responses WHERE id = ? AND status = 'in_progress'")
         .bind(id.to_owned());
-    write.commit(db).await
+    db.commit(write).await
 }
 
 /// The turn a finished response belongs to (see [`finish_response`]).
@@ -84,7 +84,7 @@ pub async fn finish_response(
         .statement("DELETE FROM response_items WHERE response_id = ? AND side = 'output'")
         .bind(response.id.clone());
     insert_items(&mut write, &response.id, &[("output", &output)]);
-    write.commit(db).await?;
+    db.commit(write).await?;
     let input = texts(turn.input_items);
     remember(db, turn.project, response, &input, &output).await;
     Ok(())

@@ -8,7 +8,8 @@ use super::*;
 use crate::ids::new_id;
 use crate::responses::defaults::blank_response;
 use crate::responses::object::{ContentPart, ItemStatus, OutputItem};
-use crate::store::{self, Database};
+use crate::store;
+use crate::store::database::Database;
 
 fn user_item(text: &str) -> Value {
     json!({"id": new_id("msg_"), "type": "message", "role": "user",
@@ -32,7 +33,7 @@ fn answer(text: &str) -> OutputItem {
 /// A fresh database file as the server opens it.
 async fn database() -> (tempfile::TempDir, Database) {
     let directory = tempfile::tempdir().unwrap();
-    let db = store::open(&directory.path().join("db.sqlite"))
+    let db = store::database::open(&directory.path().join("db.sqlite"))
         .await
         .unwrap();
     (directory, db)
@@ -70,13 +71,13 @@ async fn turn(db: &Database, previous: Option<&str>, streamed: bool, store: bool
 async fn a_remembered_chain_is_the_chain_the_database_holds() {
     let directory = tempfile::tempdir().unwrap();
     let path = directory.path().join("db.sqlite");
-    let db = store::open(&path).await.unwrap();
+    let db = store::database::open(&path).await.unwrap();
     let first = turn(&db, None, false, true).await;
     let second = turn(&db, Some(&first), true, true).await;
     let third = turn(&db, Some(&second), false, true).await;
     let remembered = continuation(&db, "p", &third).await.unwrap();
     // The same file opened afresh: nothing remembered, all read from SQLite.
-    let fresh = store::open(&path).await.unwrap();
+    let fresh = store::database::open(&path).await.unwrap();
     assert_eq!(fresh.recent.chain("p", &third).await, None);
     let read = continuation(&fresh, "p", &third).await.unwrap();
     assert_eq!(remembered, read);

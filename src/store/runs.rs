@@ -41,7 +41,7 @@ pub async fn insert_run(
 ) -> Result<RunInsert, sqlx::Error> {
     // Queued behind other writers, so that two runs created at once on one
     // thread cannot both find it idle.
-    let _writing = super::write_lock().await;
+    let _writing = crate::store::writer::write_lock().await;
     if thread.is_none() {
         if let Some(active) = super::threads::active_run(pool, project, &run.thread_id).await? {
             return Ok(RunInsert::ThreadBusy(active));

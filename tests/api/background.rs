@@ -388,7 +388,9 @@ async fn background_responses_not_asked_to_be_kept_expire_and_stored_ones_stay()
         ids.push(id);
     }
     let (kept, unstated, unstored) = (&ids[0], &ids[1], &ids[2]);
-    let pool = portico::store::open(&app.database_path()).await.unwrap();
+    let pool = portico::store::database::open(&app.database_path())
+        .await
+        .unwrap();
     let now = portico::ids::unix_now();
     let retention = portico::background::retention::UNSTORED_RETENTION.as_secs() as i64;
     assert_eq!(

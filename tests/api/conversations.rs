@@ -343,7 +343,7 @@ async fn another_projects_conversation_is_a_404_for_every_operation() {
 async fn the_engines_store_functions_read_append_and_lock() {
     use portico::store::conversations::{self as conversations, LockOutcome, StoredConversation};
     let directory = tempfile::tempdir().unwrap();
-    let pool = portico::store::open(&directory.path().join("db.sqlite"))
+    let pool = portico::store::database::open(&directory.path().join("db.sqlite"))
         .await
         .unwrap();
     let conversation = StoredConversation {

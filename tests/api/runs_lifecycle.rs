@@ -235,7 +235,9 @@ async fn deleting_a_thread_during_a_run_leaves_no_rows_of_it_behind() {
     let (status, deleted) = app.delete(&format!("/v1/threads/{thread}")).await;
     assert_eq!(status, 200, "{deleted}");
 
-    let pool = portico::store::open(&app.database_path()).await.unwrap();
+    let pool = portico::store::database::open(&app.database_path())
+        .await
+        .unwrap();
     // The run's task ends once it has seen the cancel and closed its backend
     // stream; give it time to write whatever it still writes.
     for _ in 0..200 {
