@@ -68,7 +68,7 @@ impl App {
             background: crate::background::Background::default(),
             runs: crate::runs::registry::RunRegistry::new(config.run_expiry_seconds),
             cache: crate::cache::GenerationCache::from_config(&config),
-            metrics: crate::metrics::Metrics::new(),
+            metrics: crate::metrics::gateway::Metrics::new(),
         });
         state
             .background

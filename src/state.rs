@@ -41,5 +41,5 @@ pub struct Shared {
     /// Cached and in-flight deterministic generations.
     pub cache: crate::cache::GenerationCache,
     /// Prometheus series (`GET /metrics`).
-    pub metrics: crate::metrics::Metrics,
+    pub metrics: crate::metrics::gateway::Metrics,
 }

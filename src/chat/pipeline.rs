@@ -31,7 +31,7 @@ pub struct ChunkPipeline {
     recorder: Option<Recorder>,
     legacy_functions: bool,
     failed: bool,
-    backend_call: Option<crate::metrics::BackendCall>,
+    backend_call: Option<crate::metrics::backend_call::BackendCall>,
     tokens: Arc<StreamTokens>,
     /// Whether a chunk carried `usage`.
     saw_usage: bool,
@@ -85,7 +85,7 @@ impl ChunkPipeline {
     }
 
     /// Reports the relayed backend call's usage, error chunks and end to its metrics.
-    pub fn with_backend_call(mut self, call: crate::metrics::BackendCall) -> Self {
+    pub fn with_backend_call(mut self, call: crate::metrics::backend_call::BackendCall) -> Self {
         self.backend_call = Some(call);
         self
     }

@@ -126,7 +126,7 @@ pub async fn relay(
     answer: UpstreamAnswer,
     asked: ClientAsked<'_>,
     recorder: Option<Recorder>,
-    call: crate::metrics::BackendCall,
+    call: crate::metrics::backend_call::BackendCall,
     prompt_tokens: PromptTokens,
 ) -> ApiResult<Response> {
     let is_stream = answer.event_stream;

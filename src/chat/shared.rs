@@ -14,7 +14,7 @@ use super::relay::UpstreamAnswer;
 use crate::backends::error::BackendError;
 use crate::backends::fallback::{BodyLimits, FallbackBackend, Forwarded, PassthroughPath};
 use crate::cache::{CacheOutcome, SharedStream, UpstreamPiece};
-use crate::metrics::BackendCall;
+use crate::metrics::backend_call::BackendCall;
 use crate::state::AppState;
 
 /// The answer to `sent` for `model`, from the cache, another request's call,

@@ -1,5 +1,5 @@
 //! The record of one request to a backend. Open it with
-//! [`super::Metrics::backend_call`] right before calling the backend; then:
+//! [`crate::metrics::gateway::Metrics::backend_call`] right before calling the backend; then:
 //!
 //! * [`BackendCall::failed`] when the call fails before answering;
 //! * [`BackendCall::observe`] (chat events) or [`BackendCall::observe_bytes`]
@@ -30,33 +30,11 @@ use std::time::Instant;
 use futures::Stream;
 use serde_json::Value;
 
-use super::Metrics;
 use crate::backends::backend::{Backend, ChatEventStream};
 use crate::backends::error::BackendError;
+use crate::metrics::gateway::{BackendOutcome, Metrics};
 use crate::observe::context::RequestContext;
 use crate::wire::chat_events::ChatEvent;
-
-/// How a backend request ended (`portico_backend_requests_total{outcome}`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BackendOutcome {
-    /// The answer arrived whole.
-    Success,
-    /// The backend failed, before or during its answer.
-    Error,
-    /// The gateway stopped reading first (client gone, response cancelled).
-    Cancelled,
-}
-
-impl BackendOutcome {
-    /// The label value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Success => "success",
-            Self::Error => "error",
-            Self::Cancelled => "cancelled",
-        }
-    }
-}
 
 /// One backend request being recorded (clones share it).
 #[derive(Debug, Clone)]
@@ -397,6 +375,13 @@ where
             Poll::Pending => {}
         }
         polled
+    }
+}
+
+impl Metrics {
+    /// Opens the record of one backend request, starting its clock now (see [`BackendCall`]).
+    pub fn backend_call(&self, model: &str, backend: &str) -> BackendCall {
+        BackendCall::start(self.clone(), model, backend)
     }
 }
 

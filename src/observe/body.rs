@@ -23,7 +23,7 @@ use http_body::{Frame, SizeHint};
 use tracing::Span;
 
 use super::context::RequestContext;
-use crate::metrics::{InFlight, Metrics};
+use crate::metrics::gateway::{InFlight, Metrics};
 
 /// The status recorded for a request whose client left before its answer.
 const CLIENT_CLOSED: &str = "499";

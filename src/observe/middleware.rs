@@ -24,7 +24,7 @@ use tracing::Instrument;
 use super::body::{Finish, ObservedBody};
 use super::context::RequestContext;
 use super::request_id::{RequestId, HEADER};
-use crate::metrics::Metrics;
+use crate::metrics::gateway::Metrics;
 
 /// The `route` label of requests that matched no route.
 pub const UNMATCHED_ROUTE: &str = "unmatched";
