@@ -205,7 +205,7 @@ async fn mock_backend(
     kind: &str,
     error_dialect: Option<&str>,
 ) -> Result<(), String> {
-    let mut pose = crate::mock_backend::Pose::as_kind(kind.parse()?);
+    let mut pose = crate::mock_backend::state::Pose::as_kind(kind.parse()?);
     if let Some(dialect) = error_dialect {
         pose.dialect = dialect.parse()?;
     }

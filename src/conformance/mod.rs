@@ -68,7 +68,7 @@ pub async fn run(options: &Options) -> Result<(Vec<CassetteResult>, String), Str
         None => {
             let pose = options
                 .dialect
-                .map(crate::mock_backend::Pose::with_dialect)
+                .map(crate::mock_backend::state::Pose::with_dialect)
                 .unwrap_or_default();
             let (target, guard) = start_in_process(pose).await?;
             let description = match options.dialect {
@@ -100,7 +100,7 @@ impl Drop for TempDirectory {
 
 /// Starts the mock backend and Portico on loopback ports, Portico with one API key.
 async fn start_in_process(
-    pose: crate::mock_backend::Pose,
+    pose: crate::mock_backend::state::Pose,
 ) -> Result<(Target, TempDirectory), String> {
     let mock_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

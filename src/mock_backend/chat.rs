@@ -14,10 +14,11 @@ use axum::Json;
 use futures::StreamExt;
 use serde_json::Value;
 
-use super::{error_response, kinds, Counters, MockState};
+use super::kinds;
 use crate::backends::backend::ChatEventStream;
 use crate::backends::scripted::{play, Script};
 use crate::chat::synthesize::{chat_request_from_body, collect_completion, ChunkEncoder};
+use crate::mock_backend::state::{error_response, Counters, MockState};
 use crate::stream::sse::{data_frame, DONE_FRAME};
 
 /// Records the body, plays the next script and answers as OpenAI would.

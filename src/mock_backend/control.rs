@@ -8,8 +8,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::{error_response, MockState, MockStats};
 use crate::backends::scripted::Script;
+use crate::mock_backend::state::{error_response, MockState, MockStats};
 
 /// `POST /control/scripts`: one script or an array of them, appended to the queue.
 pub(super) async fn queue_scripts(State(state): State<MockState>, body: Bytes) -> Response {

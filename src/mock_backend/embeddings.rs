@@ -16,7 +16,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::chat::{json_answer, raw_answer};
-use super::{error_response, MockState};
+use crate::mock_backend::state::{error_response, MockState};
 use crate::wire::chat_events::estimate_tokens;
 
 const DEFAULT_DIMENSIONS: u64 = 8;

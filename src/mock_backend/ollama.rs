@@ -13,8 +13,8 @@ use axum::Json;
 use futures::StreamExt;
 use serde_json::{json, Value};
 
-use super::{error_response, MockState};
 use crate::backends::scripted::play;
+use crate::mock_backend::state::{error_response, MockState};
 use crate::wire::chat_events::{ChatEvent, ChatRequest, FinishReason};
 
 /// `POST /api/chat`.

@@ -82,7 +82,7 @@ pub struct Options {
     /// Changes to the config after the mock backend is in (routes, cache, more backends…).
     pub configure: Option<Configure>,
     /// The kind of server the mock poses as (default: a generic OpenAI-compatible one).
-    pub pose: Option<portico::mock_backend::Pose>,
+    pub pose: Option<portico::mock_backend::state::Pose>,
 }
 
 /// Portico on its defaults (the built-in `echo` backend, no mock), as a new
@@ -107,7 +107,7 @@ pub async fn spawn_app() -> TestApp {
 /// Portico in front of the mock posing as `kind` (its requests, quirks and errors).
 pub async fn spawn_app_posing_as(kind: portico::backends::profile::ServerKind) -> TestApp {
     spawn_app_with(Options {
-        pose: Some(portico::mock_backend::Pose::as_kind(kind)),
+        pose: Some(portico::mock_backend::state::Pose::as_kind(kind)),
         ..Options::default()
     })
     .await
