@@ -27,6 +27,8 @@ pub enum StartError {
     Listen(#[from] std::io::Error),
     #[error("config: {0}")]
     Config(#[from] crate::config::ConfigError),
+    #[error("{0}")]
+    Access(#[from] crate::access::AccessError),
 }
 
 /// A built server, bound and ready to run.

@@ -76,7 +76,6 @@ const LAYERS: [(&str, &[&str]); 6] = [
             "chat::relay",
             "chat::shared",
             "chat::stored",
-            "responses::lifecycle",
             "runs::engine",
             "runs::history",
             "runs::registry",

@@ -13,7 +13,7 @@ use axum::{Json, Router};
 use super::gate::bearer;
 use super::kill;
 use super::limits::RateLimits;
-use super::wire::{CreateKeyRequest, KeyList, KeyObject};
+use super::wire::{key_not_found, CreateKeyRequest, KeyList, KeyObject};
 use crate::access::project::mask_key;
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::extract::JsonBody;
@@ -60,11 +60,6 @@ async fn require_admin_key(
         }
         .into_response(),
     }
-}
-
-/// OpenAI-style 404 for an unknown key id.
-pub fn key_not_found(id: &str) -> ApiError {
-    ApiError::not_found(format!("No API key found with id '{id}'."))
 }
 
 fn positive(value: Option<u64>, param: &str) -> ApiResult<Option<u64>> {

@@ -16,6 +16,7 @@ use sqlx::SqlitePool;
 use uuid::Uuid;
 
 use super::limits::RateLimits;
+use super::wire::KeyObject;
 use crate::config::{Config, ConfigError};
 use crate::store;
 use crate::store::keys::KeyRow;
@@ -217,6 +218,26 @@ impl Keys {
                 .map(KnownKey::from),
         );
         Ok(keys)
+    }
+}
+
+impl KeyObject {
+    /// The wire form of a key.
+    pub fn new(key: KnownKey, suspended: bool) -> Self {
+        Self {
+            object: "api_key",
+            id: key.id,
+            project: key.project,
+            name: key.name,
+            created_at: key.created_at,
+            revoked: key.revoked,
+            suspended,
+            source: key.source.as_str(),
+            requests_per_minute: key.limits.requests_per_minute,
+            tokens_per_minute: key.limits.tokens_per_minute,
+            key: None,
+            cancelled: None,
+        }
     }
 }
 

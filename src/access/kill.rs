@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::Json;
 use futures::future::join_all;
 
-use super::admin::key_not_found;
+use super::wire::key_not_found;
 use super::wire::{Cancelled, KeyObject, ProjectObject};
 use crate::access::project::Project;
 use crate::error::{ApiResult, ErrorEnvelope};

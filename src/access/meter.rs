@@ -27,8 +27,8 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use serde_json::{json, Value};
 
-use super::gate::{suspended, Route};
 use super::limits::Limits;
+use super::route::{suspended, Route};
 use crate::error::ApiError;
 use crate::inflight::{Inflight, Registration, Target};
 

@@ -21,6 +21,7 @@ pub mod limits;
 pub mod meter;
 pub mod project;
 pub mod responses;
+pub mod route;
 pub mod window;
 pub mod wire;
 
@@ -29,8 +30,17 @@ use std::time::Duration;
 
 use sqlx::SqlitePool;
 
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::inflight::{Inflight, Target};
+
+/// Why the control plane could not be built at start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum AccessError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("config: {0}")]
+    Config(#[from] ConfigError),
+}
 
 /// Keys, limits and what is in flight, as `AppState::access`.
 #[derive(Debug, Clone)]
@@ -42,7 +52,7 @@ pub struct Access {
 
 impl Access {
     /// Reads the keys, budgets and window from the config and the stored suspensions.
-    pub async fn build(config: &Config, db: &SqlitePool) -> Result<Self, crate::app::StartError> {
+    pub async fn build(config: &Config, db: &SqlitePool) -> Result<Self, AccessError> {
         let keys = keys::Keys::from_config(config, db.clone())?;
         let budgets: HashMap<String, u64> = config
             .projects

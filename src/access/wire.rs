@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::keys::KnownKey;
+use crate::error::ApiError;
 
 /// `POST /admin/keys`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -59,26 +59,6 @@ pub struct KeyObject {
     pub cancelled: Option<Cancelled>,
 }
 
-impl KeyObject {
-    /// The wire form of a key.
-    pub fn new(key: KnownKey, suspended: bool) -> Self {
-        Self {
-            object: "api_key",
-            id: key.id,
-            project: key.project,
-            name: key.name,
-            created_at: key.created_at,
-            revoked: key.revoked,
-            suspended,
-            source: key.source.as_str(),
-            requests_per_minute: key.limits.requests_per_minute,
-            tokens_per_minute: key.limits.tokens_per_minute,
-            key: None,
-            cancelled: None,
-        }
-    }
-}
-
 /// `GET /admin/keys`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct KeyList {
@@ -101,4 +81,9 @@ pub struct ProjectObject {
     /// Only in the answer to a suspension.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cancelled: Option<Cancelled>,
+}
+
+/// OpenAI-style 404 for an unknown key id.
+pub fn key_not_found(id: &str) -> ApiError {
+    ApiError::not_found(format!("No API key found with id '{id}'."))
 }

@@ -10,9 +10,6 @@ use std::time::Duration;
 use crate::state::AppState;
 use crate::store;
 
-/// How long an unstored background response stays readable after its creation.
-pub const UNSTORED_RETENTION: Duration = Duration::from_secs(600);
-
 /// How often the sweeper looks.
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
 

@@ -1,6 +1,8 @@
 //! Builds the initial Response object of a request: every field OpenAI sends,
 //! echoing what the request set and OpenAI's defaults for the rest.
 
+use std::time::Duration;
+
 use serde_json::{json, Map, Value};
 
 use super::object::{Billing, ResponseObject, ResponseStatus, ToolUsage};
@@ -88,8 +90,7 @@ pub fn response_from_request(
     // their creation, as OpenAI's docs say (see `background::retention`).
     response.store = request.store.unwrap_or(true);
     if response.background && request.store != Some(true) {
-        response.expires_at =
-            Some(created_at + crate::background::retention::UNSTORED_RETENTION.as_secs() as i64);
+        response.expires_at = Some(created_at + UNSTORED_RETENTION.as_secs() as i64);
     }
     response.temperature = request.temperature.unwrap_or(1.0);
     if let Some(text) = &request.text {
@@ -168,3 +169,6 @@ fn with_format_defaults(mut text: Value) -> Value {
     }
     text
 }
+
+/// How long an unstored background response stays readable after its creation.
+pub const UNSTORED_RETENTION: Duration = Duration::from_secs(600);

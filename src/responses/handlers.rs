@@ -20,7 +20,8 @@ use crate::stream::sse::{joined, response_event_frame};
 use crate::stream::ResponseStreamEvent;
 use crate::wire::query::QueryParams;
 
-use super::object::{DeletedResponse, ResponseObject};
+use super::object::{response_not_found, DeletedResponse, ResponseObject};
+use super::reply::json_response;
 use super::request::CreateResponseRequest;
 
 /// Creates a model response (JSON, or an SSE stream with `stream: true`).
@@ -114,20 +115,6 @@ pub(super) fn sse_frames(
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
     response
-}
-
-/// A JSON answer from an already serialized body.
-pub fn json_response(body: String) -> Response {
-    let mut response = Body::from(body).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
-}
-
-pub(super) fn response_not_found(id: &str) -> ApiError {
-    ApiError::not_found(format!("Response with id '{id}' not found."))
 }
 
 /// Retrieves a stored response.

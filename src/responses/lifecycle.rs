@@ -15,8 +15,9 @@ use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::state::AppState;
 use crate::store;
 
-use super::handlers::{json_response, response_not_found};
+use super::object::response_not_found;
 use super::object::{ResponseObject, ResponseStatus};
+use super::reply::json_response;
 
 /// A stream of SSE frames.
 pub type Frames = Pin<Box<dyn Stream<Item = Bytes> + Send>>;

@@ -12,6 +12,7 @@ pub mod input;
 pub mod input_tokens;
 pub mod lifecycle;
 pub mod object;
+pub mod reply;
 pub mod request;
 pub mod sealed;
 

@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
+use crate::error::ApiError;
+
 /// `queued → in_progress → completed | incomplete | failed | cancelled`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -289,4 +291,8 @@ pub struct DeletedResponse {
     pub id: String,
     pub object: String,
     pub deleted: bool,
+}
+
+pub fn response_not_found(id: &str) -> ApiError {
+    ApiError::not_found(format!("Response with id '{id}' not found."))
 }

@@ -392,7 +392,7 @@ async fn background_responses_not_asked_to_be_kept_expire_and_stored_ones_stay()
         .await
         .unwrap();
     let now = portico::ids::unix_now();
-    let retention = portico::background::retention::UNSTORED_RETENTION.as_secs() as i64;
+    let retention = portico::responses::defaults::UNSTORED_RETENTION.as_secs() as i64;
     assert_eq!(
         portico::store::background::delete_expired(&pool, now)
             .await
