@@ -72,9 +72,7 @@ impl App {
             cache: crate::cache::GenerationCache::from_config(&config),
             metrics: crate::metrics::gateway::Metrics::new(),
         });
-        state
-            .background
-            .spawn_workers(state.clone(), config.background_workers);
+        crate::background::worker::spawn(&state, config.background_workers);
         crate::background::retention::spawn(&state);
         // Assistants runs: interrupted ones fail, queued ones run, expiry is swept.
         crate::runs::lifecycle::start(&state).await?;

@@ -79,13 +79,13 @@ const LAYERS: [(&str, &[&str]); 6] = [
             "runs::engine",
             "runs::history",
             "runs::registry",
+            "state",
         ],
     ),
     (
         "http: the app, handlers, extractors, middleware, the OpenAPI document",
         &[
             "app",
-            "state",
             "auth",
             "extract",
             "health",

@@ -2,7 +2,7 @@
 //! started, when it first called a backend, when that backend's first event
 //! and its latest activity arrived, and which model and backend answered.
 //! The middleware puts a [`RequestContext`] in a task-local for the handler's
-//! future; a [`crate::metrics::backend_call::BackendCall`] made there takes it along, into
+//! future; a backend call record (`metrics::backend_call`) made there takes it along, into
 //! spawned tasks and response bodies too, and marks the backend's times on it.
 //!
 //! From those times comes the gateway's added latency (see

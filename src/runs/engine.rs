@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use crate::backends::backend::ChatEventStream;
 use crate::backends::error::BackendError;
 use crate::backends::fault::Fault;
-use crate::background::LiveResponse;
+use crate::background::live::LiveResponse;
 use crate::engine::failures::response_error;
 use crate::ids::unix_now;
 use crate::state::AppState;

@@ -1,7 +1,7 @@
 //! The runs of this process: live segments (their frames and cancel signals),
 //! and how long a run waits for tool outputs.
 
-use crate::background::LiveRegistry;
+use crate::background::live::LiveRegistry;
 
 /// The runs of this process: live segments (frames and cancel signals), and
 /// how long a run waits for tool outputs.
