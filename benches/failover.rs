@@ -25,8 +25,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use portico::app::App;
 use portico::config::{BackendConfig, BackendKind, Config};
+use portico::http::app::App;
 use portico::mock_backend::switchable::SwitchableRelay;
 use serde_json::{json, Value};
 

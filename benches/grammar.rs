@@ -16,10 +16,10 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
 
 use portico::backends::openai_compat::ChunkTranslator;
-use portico::responses::defaults::blank_response;
 use portico::stream::sse::response_event_frame;
 use portico::stream::{GrammarError, ResponseStreamBuilder, ResponseStreamEvent};
 use portico::wire::chat_events::TokenUsage;
+use portico::wire::responses::defaults::blank_response;
 
 const TEXT_DELTAS: usize = 1_000;
 const ARGUMENT_FRAGMENTS: usize = 200;
@@ -33,7 +33,7 @@ fn builder(obfuscate: bool) -> ResponseStreamBuilder {
     ResponseStreamBuilder::new(response, false, obfuscate)
 }
 
-fn usage() -> portico::responses::object::ResponseUsage {
+fn usage() -> portico::wire::responses::object::ResponseUsage {
     TokenUsage {
         prompt_tokens: 12,
         completion_tokens: 1_000,

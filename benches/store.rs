@@ -21,11 +21,11 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde_json::{json, Value};
 
 use portico::engine::history::chat_messages_after_chain;
-use portico::ids::new_id;
-use portico::responses::defaults::blank_response;
-use portico::responses::object::{ContentPart, ItemStatus, OutputItem, ResponseStatus};
 use portico::store;
 use portico::store::database::Database;
+use portico::wire::ids::new_id;
+use portico::wire::responses::defaults::blank_response;
+use portico::wire::responses::object::{ContentPart, ItemStatus, OutputItem, ResponseStatus};
 
 const PROJECT: &str = "default";
 const CHAIN_TURNS: usize = 1_000;

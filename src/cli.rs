@@ -9,8 +9,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::app::App;
 use crate::config::Config;
+use crate::http::app::App;
 
 /// Portico: the OpenAI platform (Responses, Chat, Models) in front of local inference servers.
 #[derive(Debug, Parser)]
@@ -141,7 +141,7 @@ pub async fn run() -> ExitCode {
             }
         },
         Command::Openapi => {
-            println!("{}", crate::openapi::document_json());
+            println!("{}", crate::http::openapi::document_json());
             Ok(())
         }
     };

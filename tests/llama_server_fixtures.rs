@@ -114,7 +114,7 @@ impl Gateway {
             }],
             ..Config::default()
         };
-        let app = portico::app::App::build(config).await.unwrap();
+        let app = portico::http::app::App::build(config).await.unwrap();
         let base = format!("http://{}", app.address().unwrap());
         tokio::spawn(app.run());
         Self {

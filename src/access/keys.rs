@@ -16,10 +16,10 @@ use sqlx::SqlitePool;
 use uuid::Uuid;
 
 use super::limits::RateLimits;
-use super::wire::KeyObject;
 use crate::config::{Config, ConfigError};
 use crate::store;
 use crate::store::keys::KeyRow;
+use crate::wire::admin::KeyObject;
 
 /// Where a key comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,11 +174,11 @@ impl Keys {
     ) -> Result<(KnownKey, String), sqlx::Error> {
         let secret = new_secret();
         let row = KeyRow {
-            id: crate::ids::new_id("key_"),
+            id: crate::wire::ids::new_id("key_"),
             key_hash: hash_secret(&secret),
             project,
             name,
-            created_at: crate::ids::unix_now(),
+            created_at: crate::wire::ids::unix_now(),
             revoked_at: None,
             requests_per_minute: limits.requests_per_minute,
             tokens_per_minute: limits.tokens_per_minute,
@@ -190,7 +190,7 @@ impl Keys {
 
     /// Revokes a stored key; `None` when there is no stored key with this id.
     pub async fn revoke(&self, id: &str) -> Result<Option<KnownKey>, sqlx::Error> {
-        let row = store::keys::revoke_key(&self.db, id, crate::ids::unix_now()).await?;
+        let row = store::keys::revoke_key(&self.db, id, crate::wire::ids::unix_now()).await?;
         if let Some(row) = &row {
             self.cache.invalidate(&row.key_hash).await;
         }

@@ -27,9 +27,9 @@ use axum::response::{IntoResponse, Response};
 use sqlx::SqlitePool;
 
 use super::window::{human_duration, Window};
-use crate::error::{ApiError, ErrorBody};
-use crate::ids::unix_now;
 use crate::store;
+use crate::wire::error::{ApiError, ErrorBody};
+use crate::wire::ids::unix_now;
 
 /// A key's limits; `None` is unlimited.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -29,8 +29,8 @@ use serde_json::{json, Value};
 
 use super::limits::Limits;
 use super::route::{suspended, Route};
-use crate::error::ApiError;
 use crate::inflight::{Inflight, Registration, Target};
+use crate::wire::error::ApiError;
 
 /// A served request whose answer is watched.
 #[derive(Debug)]

@@ -1,29 +1,24 @@
 //! The control plane: who may call, how much, and the kill switch.
 //!
 //! * `keys`: API keys from the config file and issued through the admin API
-//!   (stored as SHA-256 hashes, cached in memory), each belonging to a project.
-//! * `gate`: the middleware in front of `/v1` — 401 for unknown or revoked
-//!   keys, 403 for suspended projects and keys, 429 for spent daily budgets
-//!   and rate limits — which then registers the request as in flight.
+//!   (stored as SHA-256 hashes, cached in memory), each belonging to a project;
+//!   `project`: the project a request acts for.
+//! * `route` and `meter`: what kind of request this is, and its tokens counted
+//!   when responses, chat completions and embeddings finish.
 //! * `limits` (with `window`): per-key requests and tokens per minute in a
 //!   sliding window in memory; per-project tokens per UTC day in SQLite.
-//! * `meter` and `responses`: tokens counted when responses, chat completions
-//!   and embeddings finish; background responses and runs remembered with
-//!   the key that created them.
-//! * `admin` and `kill`: the `/admin` API (keys; suspend and resume projects
-//!   and keys), behind the admin key.
+//!
+//! Its HTTP side is in `http`: the `gate` middleware in front of `/v1` (401,
+//! 403 for suspended projects and keys, 429), and the `/admin` API (`admin`,
+//! `kill`). Foreground and background responses run under it through
+//! `engine::metered`.
 
-pub mod admin;
-pub mod gate;
 pub mod keys;
-pub mod kill;
 pub mod limits;
 pub mod meter;
 pub mod project;
-pub mod responses;
 pub mod route;
 pub mod window;
-pub mod wire;
 
 use std::collections::HashMap;
 use std::time::Duration;

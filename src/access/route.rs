@@ -3,8 +3,8 @@
 
 use axum::http::{Method, StatusCode};
 
-use crate::error::{ApiError, ErrorBody};
 use crate::inflight::Target;
+use crate::wire::error::{ApiError, ErrorBody};
 
 /// What kind of request this is, for the kill switch and the meter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -169,7 +169,7 @@ impl LineTranslator {
                 let call_id = call
                     .get("id")
                     .and_then(Value::as_str)
-                    .map_or_else(|| crate::ids::new_id("call_"), str::to_owned);
+                    .map_or_else(|| crate::wire::ids::new_id("call_"), str::to_owned);
                 let name = call
                     .pointer("/function/name")
                     .and_then(Value::as_str)

@@ -505,7 +505,7 @@ impl ChunkTranslator {
                 self.next_index += 1;
                 let call_id = id
                     .map(str::to_owned)
-                    .unwrap_or_else(|| crate::ids::new_id("call_"));
+                    .unwrap_or_else(|| crate::wire::ids::new_id("call_"));
                 self.calls.insert(upstream_index, (index, call_id.clone()));
                 out.push(ChatEvent::ToolCallStart {
                     index,

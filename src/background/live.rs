@@ -11,7 +11,7 @@ use bytes::Bytes;
 use futures::Stream;
 use tokio::sync::watch;
 
-use crate::responses::object::ResponseObject;
+use crate::wire::responses::object::ResponseObject;
 
 #[derive(Debug, Default)]
 struct LiveState {

@@ -7,8 +7,6 @@
 //! without `store: true` are deleted some minutes after they end (`retention`).
 
 pub mod live;
-pub mod retention;
-pub mod worker;
 
 use std::sync::Arc;
 

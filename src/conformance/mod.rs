@@ -133,7 +133,7 @@ async fn start_in_process(
         }],
         ..Config::default()
     };
-    let app = crate::app::App::build(config)
+    let app = crate::http::app::App::build(config)
         .await
         .map_err(|error| error.to_string())?;
     let address = app.address().map_err(|error| error.to_string())?;

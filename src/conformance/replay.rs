@@ -11,7 +11,7 @@ use super::compare::{compare_exchange, ActualResponse, Comparison, StreamKind};
 use super::idmap::IdMap;
 use super::scope::{classify, Scope};
 use super::script::script_for;
-use crate::responses::request::HOSTED_TOOL_TYPES;
+use crate::wire::responses::request::HOSTED_TOOL_TYPES;
 
 /// Where requests go.
 #[derive(Debug, Clone)]

@@ -28,7 +28,7 @@ use axum::http::StatusCode;
 
 use crate::backends::error::BackendError;
 use crate::backends::fault::Fault;
-use crate::error::{ApiError, ErrorBody};
+use crate::wire::error::{ApiError, ErrorBody};
 
 /// The API whose request a backend failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -130,7 +130,7 @@ impl Messages {
                 let summary = item
                     .get("encrypted_content")
                     .and_then(Value::as_str)
-                    .and_then(crate::responses::sealed::summary_of);
+                    .and_then(crate::wire::responses::sealed::summary_of);
                 if let Some(summary) = summary {
                     self.message(
                         "assistant",

@@ -6,13 +6,13 @@
 
 use serde_json::Value;
 
-use crate::error::{ApiError, ApiResult};
-use crate::responses::input::{normalize_input, InputEntry};
-use crate::responses::request::CreateResponseRequest;
-use crate::state::AppState;
+use crate::engine::state::AppState;
 use crate::store;
 use crate::store::responses::Continuation;
 use crate::wire::chat_events::ChatRequest;
+use crate::wire::error::{ApiError, ApiResult};
+use crate::wire::responses::input::{normalize_input, InputEntry};
+use crate::wire::responses::request::CreateResponseRequest;
 
 use super::history;
 
@@ -92,7 +92,7 @@ pub async fn gather(
             items: store::conversations::conversation_items(&state.db, project, conversation_id)
                 .await?
                 .ok_or_else(|| {
-                    crate::conversations::object::conversation_not_found(conversation_id)
+                    crate::wire::conversations::object::conversation_not_found(conversation_id)
                 })?,
         };
     }

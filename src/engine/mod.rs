@@ -5,13 +5,20 @@
 //! rest to a task (`run`) that feeds the event grammar, persists the final object
 //! before the terminal event leaves, and keeps going if the client disconnects.
 
+pub mod chat;
 pub mod failures;
 pub mod history;
 pub mod input;
+pub mod metered;
 pub mod prepared;
+pub mod retention;
 pub mod run;
+pub mod run_registry;
+pub mod runs;
 pub mod sink;
+pub mod state;
 pub mod tool_pairs;
+pub mod workers;
 
 pub use failures::{backend_error, Endpoint, FailedCall};
 use prepared::{release_conversation, unlock_conversation, PreparedResponse};
@@ -24,14 +31,14 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::backends::error::BackendError;
-use crate::error::{ApiError, ApiResult};
-use crate::ids::{new_id, unix_now};
-use crate::responses::defaults::response_from_request;
-use crate::responses::object::{ResponseObject, ResponseStatus};
-use crate::responses::request::CreateResponseRequest;
-use crate::state::AppState;
+use crate::engine::state::AppState;
 use crate::store;
 use crate::stream::ResponseStreamEvent;
+use crate::wire::error::{ApiError, ApiResult};
+use crate::wire::ids::{new_id, unix_now};
+use crate::wire::responses::defaults::response_from_request;
+use crate::wire::responses::object::{ResponseObject, ResponseStatus};
+use crate::wire::responses::request::CreateResponseRequest;
 
 /// Validates references, rebuilds the chain's history and builds the chat request.
 pub async fn prepare(
@@ -54,10 +61,10 @@ pub async fn prepare(
         {
             store::conversations::LockOutcome::Locked => {}
             store::conversations::LockOutcome::Busy => {
-                return Err(crate::conversations::object::conversation_locked())
+                return Err(crate::wire::conversations::object::conversation_locked())
             }
             store::conversations::LockOutcome::NotFound => {
-                return Err(crate::conversations::object::conversation_not_found(
+                return Err(crate::wire::conversations::object::conversation_not_found(
                     conversation_id,
                 ))
             }
@@ -175,7 +182,7 @@ pub async fn enqueue(state: &AppState, prepared: PreparedResponse) -> ApiResult<
         Some(&job),
     )
     .await?;
-    crate::access::responses::track_background(state, &prepared.project, &response.id).await;
+    crate::engine::metered::track_background(state, &prepared.project, &response.id).await;
     state.background.wake();
     Ok(response)
 }
@@ -289,7 +296,7 @@ async fn open_and_run(state: AppState, prepared: PreparedResponse) -> ApiResult<
     // The response's task releases the conversation when it ends.
     hold.disarm();
     // Metered (token limits), still in flight until it ends.
-    let receiver = crate::access::responses::spawn_foreground(
+    let receiver = crate::engine::metered::spawn_foreground(
         state,
         prepared,
         registration,

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::backends::backend::Backend;
-use crate::responses::object::ResponseObject;
 use crate::store;
 use crate::wire::chat_events::ChatRequest;
+use crate::wire::responses::object::ResponseObject;
 
 /// Everything needed to run one response.
 #[derive(Debug)]

@@ -9,15 +9,15 @@ use tokio::sync::watch;
 
 use crate::backends::backend::ChatEventStream;
 use crate::backends::error::BackendError;
-use crate::ids::unix_now;
-use crate::responses::object::{
-    ContentPart, OutputItem, ResponseError, ResponseObject, ResponseStatus,
-};
 use crate::store;
 use crate::store::database::Database;
 use crate::stream::ResponseStreamBuilder;
 use crate::wire::chat_events::estimate_tokens;
 use crate::wire::chat_events::{ChatEvent, FinishReason, TokenUsage};
+use crate::wire::ids::unix_now;
+use crate::wire::responses::object::{
+    ContentPart, OutputItem, ResponseError, ResponseObject, ResponseStatus,
+};
 
 use super::failures::{generation_failed, response_error};
 use super::prepared::PreparedResponse;

@@ -17,7 +17,9 @@ use crate::stream::{ResponseStreamBuilder, ResponseStreamEvent};
 /// Work to do with a foreground response's final state before the client
 /// learns it has ended.
 pub type BeforeTerminal = Box<
-    dyn FnOnce(&crate::responses::object::ResponseObject) -> futures::future::BoxFuture<'static, ()>
+    dyn FnOnce(
+            &crate::wire::responses::object::ResponseObject,
+        ) -> futures::future::BoxFuture<'static, ()>
         + Send,
 >;
 
@@ -162,8 +164,8 @@ impl Sink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::responses::defaults::blank_response;
     use crate::wire::chat_events::{ChatEvent, TokenUsage};
+    use crate::wire::responses::defaults::blank_response;
 
     /// Runs a short text answer through a client sink; returns what the handler received.
     async fn received(terminal_only: bool) -> Vec<ResponseStreamEvent> {

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::input::History;
-use crate::error::{ApiError, ApiResult};
+use crate::wire::error::{ApiError, ApiResult};
 
 /// The two fields of an item this check reads.
 #[derive(Deserialize)]

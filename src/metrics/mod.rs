@@ -26,4 +26,3 @@ pub mod backend_call;
 pub mod gateway;
 pub mod registry;
 pub mod render;
-pub mod route;

@@ -17,8 +17,8 @@ use serde_json::Value;
 use super::kinds;
 use crate::backends::backend::ChatEventStream;
 use crate::backends::scripted::{play, Script};
-use crate::chat::synthesize::{chat_request_from_body, collect_completion, ChunkEncoder};
 use crate::mock_backend::state::{error_response, Counters, MockState};
+use crate::stream::chat::synthesize::{chat_request_from_body, collect_completion, ChunkEncoder};
 use crate::stream::sse::{data_frame, DONE_FRAME};
 
 /// Records the body, plays the next script and answers as OpenAI would.

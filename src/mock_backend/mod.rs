@@ -119,7 +119,7 @@ pub async fn serve_with_state(
     state: MockState,
 ) -> std::io::Result<()> {
     axum::serve(
-        crate::app::no_delay(listener),
+        crate::http::app::no_delay(listener),
         router(state).into_make_service(),
     )
     .await

@@ -4,7 +4,7 @@
 
 use sqlx::{Row, SqlitePool};
 
-use crate::responses::object::ResponseObject;
+use crate::wire::responses::object::ResponseObject;
 
 /// A queued background response claimed by a worker.
 #[derive(Debug, Clone)]
@@ -161,8 +161,8 @@ pub async fn recover(pool: &SqlitePool) -> Result<Recovery, sqlx::Error> {
         let Ok(mut response) = serde_json::from_str::<ResponseObject>(&body) else {
             continue;
         };
-        response.status = crate::responses::object::ResponseStatus::Failed;
-        response.error = Some(crate::responses::object::ResponseError {
+        response.status = crate::wire::responses::object::ResponseStatus::Failed;
+        response.error = Some(crate::wire::responses::object::ResponseError {
             code: "server_error".into(),
             message: INTERRUPTED_MESSAGE.into(),
         });

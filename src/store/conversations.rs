@@ -11,9 +11,9 @@ use serde_json::{Map, Value};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Acquire, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
-use crate::conversations::object::ConversationObject;
-use crate::ids::unix_now;
 use crate::store::responses::Page;
+use crate::wire::conversations::object::ConversationObject;
+use crate::wire::ids::unix_now;
 
 /// A conversation as stored.
 #[derive(Debug, Clone, PartialEq)]

@@ -5,8 +5,8 @@ use serde_json::Value;
 use sqlx::{Column, Row, SqlitePool};
 
 use super::atomic_write::AtomicWrite;
-use crate::responses::object::{ResponseObject, ResponseStatus};
 use crate::store::database::Database;
+use crate::wire::responses::object::{ResponseObject, ResponseStatus};
 
 /// Inserts a new response (`in_progress`, or `queued` with the `job` a background
 /// worker will run) with its input items, in one transaction.

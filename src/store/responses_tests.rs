@@ -5,11 +5,11 @@
 use serde_json::{json, Value};
 
 use super::*;
-use crate::ids::new_id;
-use crate::responses::defaults::blank_response;
-use crate::responses::object::{ContentPart, ItemStatus, OutputItem};
 use crate::store;
 use crate::store::database::Database;
+use crate::wire::ids::new_id;
+use crate::wire::responses::defaults::blank_response;
+use crate::wire::responses::object::{ContentPart, ItemStatus, OutputItem};
 
 fn user_item(text: &str) -> Value {
     json!({"id": new_id("msg_"), "type": "message", "role": "user",

@@ -8,9 +8,9 @@
 use serde_json::{json, Value};
 use sqlx::{Row, SqlitePool};
 
-use crate::runs::object::RunJob;
-use crate::runs::object::{last_error, RunObject, RunStatus, RunStepObject};
-use crate::threads::object::{MessageObject, ThreadObject};
+use crate::wire::runs::object::RunJob;
+use crate::wire::runs::object::{last_error, RunObject, RunStatus, RunStepObject};
+use crate::wire::threads::object::{MessageObject, ThreadObject};
 
 use super::assistants::{decode, encode, insert, Kind, Placement};
 use super::threads::insert_messages;

@@ -5,7 +5,7 @@
 
 use sqlx::{Row, SqlitePool};
 
-use crate::threads::object::{MessageObject, ThreadObject};
+use crate::wire::threads::object::{MessageObject, ThreadObject};
 
 use super::assistants::{decode, insert, Kind, Placement};
 

@@ -6,8 +6,8 @@
 use bytes::Bytes;
 use serde_json::Value;
 
-use crate::runs::object::{RunObject, RunStepObject};
-use crate::threads::object::{MessageObject, ThreadObject};
+use crate::wire::runs::object::{RunObject, RunStepObject};
+use crate::wire::threads::object::{MessageObject, ThreadObject};
 
 use super::sse::named_frame;
 

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::responses::object::{ContentPart, OutputItem, ResponseObject, SummaryPart};
+use crate::wire::responses::object::{ContentPart, OutputItem, ResponseObject, SummaryPart};
 
 /// One event of `POST /v1/responses` with `stream: true`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -214,7 +214,7 @@ impl ResponseStreamEvent {
     }
 
     /// The final response a terminal event carries.
-    pub fn terminal_response(&self) -> Option<&crate::responses::object::ResponseObject> {
+    pub fn terminal_response(&self) -> Option<&crate::wire::responses::object::ResponseObject> {
         match self {
             Self::Completed { response, .. }
             | Self::Incomplete { response, .. }

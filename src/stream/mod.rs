@@ -5,6 +5,7 @@
 
 pub mod assistant_events;
 pub mod assistants;
+pub mod chat;
 pub mod events;
 pub mod responses;
 pub mod sse;

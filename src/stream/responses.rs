@@ -30,7 +30,7 @@
 //! follows it. On failure, an open item is closed with status `incomplete` before
 //! `response.failed`.
 
-use crate::responses::object::{
+use crate::wire::responses::object::{
     ContentPart, IncompleteDetails, ItemStatus, OutputItem, ResponseError, ResponseObject,
     ResponseStatus, ResponseUsage,
 };
@@ -125,7 +125,7 @@ impl ResponseStreamBuilder {
     fn obfuscation(&self, delta: &str) -> Option<String> {
         self.obfuscate.then(|| {
             let length = 16 - delta.len() % 16;
-            crate::ids::random_hex(length)
+            crate::wire::ids::random_hex(length)
         })
     }
 

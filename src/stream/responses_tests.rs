@@ -2,11 +2,11 @@
 //! single terminal event.
 
 use super::*;
-use crate::responses::object::{InputTokensDetails, OutputTokensDetails};
 use crate::stream::events::ResponseStreamEvent;
+use crate::wire::responses::object::{InputTokensDetails, OutputTokensDetails};
 
 fn blank_response() -> ResponseObject {
-    crate::responses::defaults::blank_response("resp_test".into(), "echo".into(), 0)
+    crate::wire::responses::defaults::blank_response("resp_test".into(), "echo".into(), 0)
 }
 
 fn usage() -> ResponseUsage {

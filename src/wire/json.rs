@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::error::ApiError;
+use crate::wire::error::ApiError;
 
 /// Parses bytes as JSON with OpenAI's message for a body that is not JSON.
 pub fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {

@@ -2,7 +2,7 @@
 //! parameters every list endpoint shares (`limit`, `order`) and for booleans
 //! and counts given in a query.
 
-use crate::error::ApiError;
+use crate::wire::error::ApiError;
 
 /// A query string as name/value pairs (`include[]=a&include[]=b` repeats a name);
 /// a malformed query is a 400 envelope.

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::error::{ApiError, ApiResult};
+use crate::wire::error::{ApiError, ApiResult};
 
 /// OpenAI's metadata rules: at most 16 pairs, keys up to 64 characters, string
 /// values up to 512 characters.

@@ -391,8 +391,8 @@ async fn background_responses_not_asked_to_be_kept_expire_and_stored_ones_stay()
     let pool = portico::store::database::open(&app.database_path())
         .await
         .unwrap();
-    let now = portico::ids::unix_now();
-    let retention = portico::responses::defaults::UNSTORED_RETENTION.as_secs() as i64;
+    let now = portico::wire::ids::unix_now();
+    let retention = portico::wire::responses::defaults::UNSTORED_RETENTION.as_secs() as i64;
     assert_eq!(
         portico::store::background::delete_expired(&pool, now)
             .await

@@ -14,7 +14,7 @@ pub async fn spawn_in_process_app() -> (String, tempfile::TempDir) {
         database: directory.path().join("portico.db"),
         ..portico::config::Config::default()
     };
-    let app = portico::app::App::build(config).await.unwrap();
+    let app = portico::http::app::App::build(config).await.unwrap();
     let address = app.address().unwrap();
     tokio::spawn(app.run());
     (format!("http://{address}"), directory)

@@ -3,8 +3,8 @@
 
 use std::net::SocketAddr;
 
-use portico::app::App;
 use portico::config::{ApiKeyConfig, BackendConfig, BackendKind, Config};
+use portico::http::app::App;
 use reqwest::Method;
 use serde_json::{json, Value};
 

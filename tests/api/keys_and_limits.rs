@@ -8,8 +8,8 @@ mod kill_switch;
 
 use std::time::Duration;
 
-use portico::app::App;
 use portico::config::{ApiKeyConfig, Config, ProjectConfig};
+use portico::http::app::App;
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, spawn_app_with, Options, TestApp};

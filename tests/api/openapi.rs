@@ -10,7 +10,7 @@ async fn the_committed_openapi_document_is_current() {
     let committed =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json"))
             .unwrap_or_default();
-    let generated = portico::openapi::document_json();
+    let generated = portico::http::openapi::document_json();
     assert!(
         committed.trim() == generated.trim(),
         "openapi/openapi.json is stale: run `cargo run -- openapi > openapi/openapi.json`"
@@ -19,7 +19,7 @@ async fn the_committed_openapi_document_is_current() {
 
 #[tokio::test]
 async fn every_route_is_documented_with_its_error_responses() {
-    let document: Value = serde_json::from_str(&portico::openapi::document_json()).unwrap();
+    let document: Value = serde_json::from_str(&portico::http::openapi::document_json()).unwrap();
     let paths = document["paths"].as_object().unwrap();
     for (path, method) in [
         ("/v1/responses", "post"),

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use portico::app::App;
 use portico::config::{BackendConfig, BackendKind, Config};
+use portico::http::app::App;
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, spawn_app_with, Options, TestApp};

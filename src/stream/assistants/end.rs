@@ -4,9 +4,9 @@
 
 use serde_json::{json, Value};
 
-use crate::runs::object::{last_error, usage_json, RunStatus};
-use crate::threads::request::text_part;
 use crate::wire::chat_events::TokenUsage;
+use crate::wire::runs::object::{last_error, usage_json, RunStatus};
+use crate::wire::threads::request::text_part;
 
 use super::{Event, OpenStep, RunEnd, RunStreamBuilder};
 use crate::stream::GrammarError;

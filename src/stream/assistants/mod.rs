@@ -38,18 +38,19 @@
 //! arriving once tool calls have started is dropped (a chat backend sends text
 //! first); exactly one end, and nothing after `done`.
 
+mod end;
+
 use serde_json::{json, Map, Value};
 
-use crate::ids::new_id;
-use crate::runs::object::{usage_json, RunObject, RunStatus, RunStepObject};
-use crate::threads::object::{MessageObject, ThreadObject};
-use crate::threads::request::text_part;
 use crate::wire::chat_events::estimate_tokens;
 use crate::wire::chat_events::TokenUsage;
+use crate::wire::ids::new_id;
+use crate::wire::runs::object::{usage_json, RunObject, RunStatus, RunStepObject};
+use crate::wire::threads::object::{MessageObject, ThreadObject};
+use crate::wire::threads::request::text_part;
 
 pub use super::assistant_events::AssistantStreamEvent;
 
-mod end;
 #[cfg(test)]
 mod tests;
 use super::GrammarError;

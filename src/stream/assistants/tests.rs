@@ -4,9 +4,9 @@
 use serde_json::{json, Map, Value};
 
 use super::{AssistantStreamEvent, RunEnd, RunStreamBuilder};
-use crate::runs::object::{RunObject, RunStatus};
 use crate::stream::GrammarError;
 use crate::wire::chat_events::TokenUsage;
+use crate::wire::runs::object::{RunObject, RunStatus};
 
 fn run() -> RunObject {
     RunObject {

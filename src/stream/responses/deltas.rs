@@ -1,9 +1,9 @@
 //! The Responses grammar's deltas: text, refusal, reasoning and tool calls each
 //! open their kind of item (closing the open one) and stream into it.
 
-use crate::ids::new_id;
-use crate::responses::object::{ContentPart, ItemStatus, OutputItem, SummaryPart};
 use crate::wire::chat_events::ChatEvent;
+use crate::wire::ids::new_id;
+use crate::wire::responses::object::{ContentPart, ItemStatus, OutputItem, SummaryPart};
 
 use super::{output_text, GrammarError, OpenItem, ResponseStreamBuilder, FINAL_ANSWER};
 use crate::stream::events::ResponseStreamEvent as Event;

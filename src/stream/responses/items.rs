@@ -1,7 +1,7 @@
 //! Closing items: the closing events of the open item (`*.done`, then
 //! `output_item.done` with the final item), appended to the response's output.
 
-use crate::responses::object::{ContentPart, ItemStatus, OutputItem, SummaryPart};
+use crate::wire::responses::object::{ContentPart, ItemStatus, OutputItem, SummaryPart};
 
 use super::{output_text, OpenItem, ResponseStreamBuilder};
 use crate::stream::events::ResponseStreamEvent as Event;

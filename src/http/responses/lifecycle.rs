@@ -1,0 +1,117 @@
+//! The lifecycle of background responses over HTTP: following or resuming
+//! their event stream (`GET /v1/responses/{id}?stream=true&starting_after=N`)
+//! and cancelling them (`POST /v1/responses/{id}/cancel`).
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use bytes::Bytes;
+use futures::Stream;
+
+use crate::access::project::Project;
+use crate::engine::state::AppState;
+use crate::store;
+use crate::wire::error::{ApiError, ApiResult, ErrorEnvelope};
+
+use super::reply::json_response;
+use crate::wire::responses::object::response_not_found;
+use crate::wire::responses::object::{ResponseObject, ResponseStatus};
+
+/// A stream of SSE frames.
+pub type Frames = Pin<Box<dyn Stream<Item = Bytes> + Send>>;
+
+/// The frames of a background response after `after`: followed live while it
+/// runs in this process (or waits in the queue), replayed from the event log
+/// once it has ended. Either way the bytes are the ones first sent.
+pub async fn replay(
+    state: &AppState,
+    response_id: &str,
+    status: &str,
+    after: Option<u64>,
+) -> ApiResult<Frames> {
+    if let Some(live) = state.background.live.get(response_id) {
+        return Ok(Box::pin(live.follow(after)));
+    }
+    if status == "queued" {
+        let live = state.background.live.get_or_create(response_id);
+        return Ok(Box::pin(live.follow(after)));
+    }
+    let frames = store::background::events_after(&state.db, response_id, after).await?;
+    Ok(Box::pin(futures::stream::iter(
+        frames.into_iter().map(|(_, frame)| Bytes::from(frame)),
+    )))
+}
+
+/// Cancels a background response: a queued one never runs; a running one has
+/// its upstream request closed. Cancelling twice returns the cancelled response.
+#[utoipa::path(
+    post, path = "/v1/responses/{response_id}/cancel", tag = "Responses",
+    params(("response_id" = String, Path, description = "The response's id")),
+    responses(
+        (status = 200, description = "The cancelled response", body = ResponseObject),
+        (status = 400, description = "Not a background response, or already finished", body = ErrorEnvelope),
+        (status = 404, description = "No such response in this project", body = ErrorEnvelope),
+    )
+)]
+pub async fn cancel_response(
+    State(state): State<AppState>,
+    project: Project,
+    Path(response_id): Path<String>,
+) -> ApiResult<Response> {
+    for _ in 0..3 {
+        let stored = store::responses::get_response(&state.db, &project.0, &response_id)
+            .await?
+            .ok_or_else(|| response_not_found(&response_id))?;
+        if !stored.background {
+            return Err(ApiError::invalid(
+                "Only responses created with background=true can be cancelled.",
+                None,
+            ));
+        }
+        let mut response: ResponseObject = serde_json::from_str(&stored.body)?;
+        // The status column is the truth (a worker may have claimed the job).
+        response.status = serde_json::from_value(serde_json::Value::String(stored.status.clone()))?;
+        match response.status {
+            ResponseStatus::Cancelled => return Ok(json_response(stored.body)),
+            ResponseStatus::Completed | ResponseStatus::Failed | ResponseStatus::Incomplete => {
+                return Err(ApiError::invalid(
+                    format!(
+                        "Cannot cancel a response with status '{}'.",
+                        response.status.as_str()
+                    ),
+                    None,
+                ))
+            }
+            ResponseStatus::Queued => {
+                response.status = ResponseStatus::Cancelled;
+                if store::background::cancel_if_queued(&state.db, &response).await? {
+                    if let Some(live) = state.background.live.get(&response_id) {
+                        live.finish();
+                        state.background.live.remove(&response_id);
+                    }
+                    return Ok(json_response(serde_json::to_string(&response)?));
+                }
+                // A worker claimed it meanwhile: cancel the running response.
+            }
+            ResponseStatus::InProgress => match state.background.live.get(&response_id) {
+                Some(live) => {
+                    live.request_cancel();
+                    let _ = tokio::time::timeout(Duration::from_secs(10), live.ended()).await;
+                }
+                None => {
+                    response.status = ResponseStatus::Cancelled;
+                    // Not cancelled: it ended meanwhile; read it again.
+                    if store::background::cancel_if_unfinished(&state.db, &response).await? {
+                        return Ok(json_response(serde_json::to_string(&response)?));
+                    }
+                }
+            },
+        }
+    }
+    let stored = store::responses::get_response(&state.db, &project.0, &response_id)
+        .await?
+        .ok_or_else(|| response_not_found(&response_id))?;
+    Ok(json_response(stored.body))
+}
