@@ -30,6 +30,7 @@ use serde_json::{json, Value};
 use super::limits::Limits;
 use super::route::{suspended, Route};
 use crate::inflight::{Inflight, Registration, Target};
+use crate::stream::sse::{data_frame, named_frame};
 use crate::wire::error::ApiError;
 
 /// A served request whose answer is watched.
@@ -405,10 +406,7 @@ async fn observe(watched: &Watched, scan: &mut Scan, data: String) {
 fn kill_frame(watched: &Watched, scan: &Scan) -> Option<Bytes> {
     let error = watched.kill_error();
     match watched.route {
-        Route::Chat | Route::Embeddings => Some(Bytes::from(format!(
-            "data: {}\n\n",
-            json!({ "error": error })
-        ))),
+        Route::Chat | Route::Embeddings => Some(data_frame(&json!({ "error": error }))),
         Route::Responses => {
             if scan.last_event.terminal {
                 return None;
@@ -421,7 +419,7 @@ fn kill_frame(watched: &Watched, scan: &Scan) -> Option<Bytes> {
                 "param": null,
                 "sequence_number": last.map_or(0, |last| last + 1),
             });
-            Some(Bytes::from(format!("event: error\ndata: {event}\n\n")))
+            Some(named_frame("error", &event))
         }
         _ => None,
     }
