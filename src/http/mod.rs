@@ -14,6 +14,7 @@ pub mod auth;
 pub mod chat;
 pub mod conversations;
 pub mod embeddings;
+pub mod event_stream;
 pub mod extract;
 pub mod gate;
 pub mod health;

@@ -1,11 +1,7 @@
 //! HTTP handlers of the Responses API. Thin: parse, authenticate, call the
 //! engine or the store, answer JSON or SSE.
 
-use std::convert::Infallible;
-
-use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -21,6 +17,7 @@ use crate::wire::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::wire::query::QueryParams;
 
 use super::reply::json_response;
+use crate::http::event_stream::sse_frames;
 use crate::wire::responses::object::{response_not_found, DeletedResponse, ResponseObject};
 use crate::wire::responses::request::CreateResponseRequest;
 
@@ -99,22 +96,6 @@ fn sse_response(mut events: mpsc::Receiver<Box<ResponseStreamEvent>>) -> Respons
             }
         }
     })
-}
-
-/// An SSE answer from already framed events.
-pub(super) fn sse_frames(
-    frames: impl futures::Stream<Item = bytes::Bytes> + Send + 'static,
-) -> Response {
-    let body = futures::StreamExt::map(frames, Ok::<_, Infallible>);
-    let mut response = Body::from_stream(body).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream; charset=utf-8"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    response
 }
 
 /// Retrieves a stored response.

@@ -24,8 +24,9 @@ use crate::wire::threads::build::{client_message, thread_busy, thread_with_messa
 use crate::wire::threads::object::ThreadObject;
 use crate::wire::threads::request::parse_modify;
 
-use super::reply::{run_json, sse_frames};
+use super::reply::run_json;
 use crate::engine::runs::run;
+use crate::http::event_stream::sse_frames;
 use crate::wire::runs::object::{run_not_found, RunJob};
 use crate::wire::runs::object::{RunObject, RunStatus};
 use crate::wire::runs::request::{default_truncation, parse_run, CreateRunRequest, RunRequest};

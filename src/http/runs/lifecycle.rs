@@ -21,8 +21,9 @@ use crate::wire::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::wire::ids::unix_now;
 
 use super::handlers::existing_run;
-use super::reply::{run_json, sse_frames};
+use super::reply::run_json;
 use crate::engine::runs::run;
+use crate::http::event_stream::sse_frames;
 use crate::wire::runs::object::{usage_json, RunObject, RunStatus, RunStepObject};
 use crate::wire::runs::request::{parse_tool_outputs, SubmitToolOutputsRequest};
 

@@ -1,8 +1,6 @@
 //! How run endpoints answer: a run as JSON with the header that makes the
 //! SDKs' pollers wait briefly, and an SSE answer from framed events.
 
-use std::convert::Infallible;
-
 use axum::body::Body;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -27,18 +25,4 @@ pub fn run_json(run: &object::RunObject) -> Result<Response, ApiError> {
         HeaderValue::from_static(POLL_AFTER_MS),
     );
     Ok(response)
-}
-
-/// An SSE answer from already framed events.
-pub fn sse_frames(frames: impl futures::Stream<Item = bytes::Bytes> + Send + 'static) -> Response {
-    let body = futures::StreamExt::map(frames, Ok::<_, Infallible>);
-    let mut response = Body::from_stream(body).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream; charset=utf-8"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    response
 }
