@@ -1,5 +1,5 @@
 //! Benchmarks of the SQLite store, on a temporary database file opened the way
-//! the server opens it (`store::database::open`: WAL, synchronous=NORMAL, migrations):
+//! the server opens it (`store::sqlite::database::open`: WAL, synchronous=NORMAL, migrations):
 //!
 //! * `store/stored_turn`: one stored Responses turn as the engine writes and a
 //!   client reads it: `insert_response` (in progress, one input item),
@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 
 use portico::engine::history::chat_messages_after_chain;
 use portico::store;
-use portico::store::database::Database;
+use portico::store::sqlite::database::Database;
 use portico::wire::ids::new_id;
 use portico::wire::responses::defaults::blank_response;
 use portico::wire::responses::object::{ContentPart, ItemStatus, OutputItem, ResponseStatus};
@@ -75,7 +75,7 @@ async fn stored_turn(db: &Database, previous: Option<String>) -> Result<String, 
     let mut response = blank_response(new_id("resp_"), "mock".into(), 1_795_246_795);
     response.previous_response_id = previous;
     let input = [user_item("What is the weather like in Paris today?")];
-    store::responses::insert_response(db, PROJECT, &response, &input, None).await?;
+    store::sqlite::responses::insert_response(db, PROJECT, &response, &input, None).await?;
     response.status = ResponseStatus::Completed;
     response.completed_at = Some(1_795_246_796);
     response.output = vec![answer("It is sunny in Paris, 21 degrees.")];
@@ -83,12 +83,12 @@ async fn stored_turn(db: &Database, previous: Option<String>) -> Result<String, 
         project: PROJECT,
         input_items: &input,
     };
-    store::responses::finish_response(db, &response, turn).await?;
+    store::sqlite::responses::finish_response(db, &response, turn).await?;
     Ok(response.id)
 }
 
 async fn open(dir: &tempfile::TempDir) -> Database {
-    match store::database::open(&dir.path().join("bench.db")).await {
+    match store::sqlite::database::open(&dir.path().join("bench.db")).await {
         Ok(pool) => pool,
         Err(error) => fail("open the database", error),
     }
@@ -105,7 +105,7 @@ fn stored_turn_bench(c: &mut Criterion) {
             runtime.block_on(async {
                 let id = stored_turn(&pool, None).await.ok();
                 let read = match &id {
-                    Some(id) => store::responses::get_response(&pool, PROJECT, id)
+                    Some(id) => store::sqlite::responses::get_response(&pool, PROJECT, id)
                         .await
                         .ok()
                         .flatten(),
@@ -131,7 +131,7 @@ fn chain_bench(c: &mut Criterion) {
         previous.unwrap_or_default()
     });
     let items = runtime
-        .block_on(store::responses::chain_items(&pool, PROJECT, &last))
+        .block_on(store::sqlite::responses::chain_items(&pool, PROJECT, &last))
         .map(|items| items.len())
         .unwrap_or(0);
     assert_eq!(items, 2 * CHAIN_TURNS, "the chain has every turn's items");
@@ -142,7 +142,7 @@ fn chain_bench(c: &mut Criterion) {
     group.bench_function("chain_rebuild_1000_turns", |b| {
         b.iter(|| {
             runtime.block_on(async {
-                let chain = store::responses::chain_item_bodies(&pool, PROJECT, &last)
+                let chain = store::sqlite::responses::chain_item_bodies(&pool, PROJECT, &last)
                     .await
                     .unwrap_or_default();
                 black_box(chat_messages_after_chain(Some("Be brief."), &chain, &[]).len())
@@ -154,7 +154,7 @@ fn chain_bench(c: &mut Criterion) {
         b.iter(|| {
             runtime.block_on(async {
                 black_box(
-                    store::responses::chain_item_bodies(&pool, PROJECT, &last)
+                    store::sqlite::responses::chain_item_bodies(&pool, PROJECT, &last)
                         .await
                         .map(|bodies| bodies.len()),
                 )
@@ -166,10 +166,11 @@ fn chain_bench(c: &mut Criterion) {
     group.bench_function("chain_rebuild_1000_turns_recent", |b| {
         b.iter(|| {
             runtime.block_on(async {
-                let chain = match store::responses::continuation(&pool, PROJECT, &last).await {
-                    Ok(store::responses::Continuation::Chain(chain)) => chain,
-                    _ => Vec::new(),
-                };
+                let chain =
+                    match store::sqlite::responses::continuation(&pool, PROJECT, &last).await {
+                        Ok(store::responses::Continuation::Chain(chain)) => chain,
+                        _ => Vec::new(),
+                    };
                 black_box(chat_messages_after_chain(Some("Be brief."), &chain, &[]).len())
             })
         })
@@ -178,7 +179,7 @@ fn chain_bench(c: &mut Criterion) {
         b.iter(|| {
             runtime.block_on(async {
                 black_box(
-                    store::responses::chain_items(&pool, PROJECT, &last)
+                    store::sqlite::responses::chain_items(&pool, PROJECT, &last)
                         .await
                         .map(|items| items.len()),
                 )

@@ -492,3 +492,59 @@ fn an_edge_up_or_round_is_a_breach() {
         ]
     );
 }
+
+/// Where SQL may be written: the SQLite implementation of the storage seam.
+const SQL_HOME: &str = "store/sqlite";
+
+/// The lines outside [`SQL_HOME`] that name `sqlx` or hold an SQL statement.
+fn sql_outside_its_home(src: &Path) -> Vec<String> {
+    let statement = ["SELECT ", "INSERT INTO", "DELETE FROM", "UPDATE ", "PRAGMA "];
+    let mut files = Vec::new();
+    rust_files(src, &mut files);
+    let mut found = Vec::new();
+    for file in files {
+        let relative = file.strip_prefix(src).unwrap().to_string_lossy().into_owned();
+        if relative.starts_with(SQL_HOME) {
+            continue;
+        }
+        let text = without_comments(&std::fs::read_to_string(&file).unwrap());
+        for line in text.lines() {
+            let quoted = line.split('"').skip(1).step_by(2);
+            let sql = quoted
+                .into_iter()
+                .any(|literal| statement.iter().any(|word| literal.starts_with(word)));
+            if line.contains("sqlx") || sql {
+                found.push(format!("{relative}: {}", line.trim()));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn sqlx_and_sql_live_only_in_the_sqlite_store() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let found = sql_outside_its_home(&src);
+    assert!(
+        found.is_empty(),
+        "sqlx or SQL outside {SQL_HOME}:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn sql_is_found_where_it_should_not_be() {
+    let directory = tempfile::tempdir().unwrap();
+    let engine = directory.path().join("engine");
+    std::fs::create_dir_all(&engine).unwrap();
+    std::fs::write(
+        engine.join("mod.rs"),
+        "fn f() { let q = \"SELECT id FROM responses\"; }\nuse sqlx::SqlitePool;\n// SELECT in a comment\n",
+    )
+    .unwrap();
+    let home = directory.path().join(SQL_HOME);
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(home.join("mod.rs"), "const Q: &str = \"SELECT 1\";\n").unwrap();
+    let found = sql_outside_its_home(directory.path());
+    assert_eq!(found.len(), 2, "{found:?}");
+}

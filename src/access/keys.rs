@@ -12,13 +12,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use sqlx::SqlitePool;
 use uuid::Uuid;
 
 use super::limits::RateLimits;
 use crate::config::{Config, ConfigError};
-use crate::store;
-use crate::store::keys::KeyRow;
+use crate::store::access::{AccessStore, KeyRow};
+use crate::store::error::StoreResult;
 use crate::wire::admin::KeyObject;
 
 /// Where a key comes from.
@@ -94,12 +93,12 @@ pub struct Keys {
     admin_hash: Option<Arc<str>>,
     /// Stored keys by the hash of their secret (`None`: no such key).
     cache: moka::future::Cache<String, Option<KnownKey>>,
-    db: SqlitePool,
+    store: Arc<dyn AccessStore>,
 }
 
 impl Keys {
     /// The config's keys and admin key, over the store's keys.
-    pub fn from_config(config: &Config, db: SqlitePool) -> Result<Self, ConfigError> {
+    pub fn from_config(config: &Config, store: Arc<dyn AccessStore>) -> Result<Self, ConfigError> {
         let resolved = config.resolved_api_keys()?;
         let mut keys = HashMap::new();
         for ((secret, project), entry) in resolved.into_iter().zip(&config.api_keys) {
@@ -128,7 +127,7 @@ impl Keys {
                 .max_capacity(10_000)
                 .time_to_live(Duration::from_secs(300))
                 .build(),
-            db,
+            store,
         })
     }
 
@@ -150,7 +149,7 @@ impl Keys {
     }
 
     /// The key a presented secret belongs to (revoked ones included).
-    pub async fn find(&self, presented: &str) -> Result<Option<KnownKey>, sqlx::Error> {
+    pub async fn find(&self, presented: &str) -> StoreResult<Option<KnownKey>> {
         let hash = hash_secret(presented);
         if let Some(key) = self.config.get(&hash) {
             return Ok(Some(key.clone()));
@@ -158,7 +157,9 @@ impl Keys {
         if let Some(cached) = self.cache.get(&hash).await {
             return Ok(cached);
         }
-        let found = store::keys::find_by_hash(&self.db, &hash)
+        let found = self
+            .store
+            .find_key_by_hash(&hash)
             .await?
             .map(KnownKey::from);
         self.cache.insert(hash, found.clone()).await;
@@ -171,7 +172,7 @@ impl Keys {
         project: String,
         name: Option<String>,
         limits: RateLimits,
-    ) -> Result<(KnownKey, String), sqlx::Error> {
+    ) -> StoreResult<(KnownKey, String)> {
         let secret = new_secret();
         let row = KeyRow {
             id: crate::wire::ids::new_id("key_"),
@@ -183,14 +184,17 @@ impl Keys {
             requests_per_minute: limits.requests_per_minute,
             tokens_per_minute: limits.tokens_per_minute,
         };
-        store::keys::insert_key(&self.db, &row).await?;
+        self.store.insert_key(&row).await?;
         self.cache.invalidate(&row.key_hash).await;
         Ok((KnownKey::from(row), secret))
     }
 
     /// Revokes a stored key; `None` when there is no stored key with this id.
-    pub async fn revoke(&self, id: &str) -> Result<Option<KnownKey>, sqlx::Error> {
-        let row = store::keys::revoke_key(&self.db, id, crate::wire::ids::unix_now()).await?;
+    pub async fn revoke(&self, id: &str) -> StoreResult<Option<KnownKey>> {
+        let row = self
+            .store
+            .revoke_key(id, crate::wire::ids::unix_now())
+            .await?;
         if let Some(row) = &row {
             self.cache.invalidate(&row.key_hash).await;
         }
@@ -198,21 +202,20 @@ impl Keys {
     }
 
     /// A key by id, from the config or the store.
-    pub async fn by_id(&self, id: &str) -> Result<Option<KnownKey>, sqlx::Error> {
+    pub async fn by_id(&self, id: &str) -> StoreResult<Option<KnownKey>> {
         if let Some(key) = self.config.values().find(|key| key.id == id) {
             return Ok(Some(key.clone()));
         }
-        Ok(store::keys::get_key(&self.db, id)
-            .await?
-            .map(KnownKey::from))
+        Ok(self.store.get_key(id).await?.map(KnownKey::from))
     }
 
     /// Every key: the config's (in id order), then the stored ones, oldest first.
-    pub async fn list(&self) -> Result<Vec<KnownKey>, sqlx::Error> {
+    pub async fn list(&self) -> StoreResult<Vec<KnownKey>> {
         let mut keys: Vec<KnownKey> = self.config.values().cloned().collect();
         keys.sort_by(|a, b| a.id.cmp(&b.id));
         keys.extend(
-            store::keys::list_keys(&self.db)
+            self.store
+                .list_keys()
                 .await?
                 .into_iter()
                 .map(KnownKey::from),

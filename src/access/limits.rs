@@ -24,10 +24,10 @@ use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use sqlx::SqlitePool;
 
 use super::window::{human_duration, Window};
-use crate::store;
+use crate::store::access::AccessStore;
+use crate::store::error::StoreResult;
 use crate::wire::error::{ApiError, ErrorBody};
 use crate::wire::ids::unix_now;
 
@@ -58,7 +58,7 @@ pub struct Limits {
     window: Duration,
     keys: Arc<Mutex<HashMap<String, KeyWindows>>>,
     budgets: Arc<HashMap<String, u64>>,
-    db: SqlitePool,
+    store: Arc<dyn AccessStore>,
     pending: Arc<Mutex<PendingUsage>>,
 }
 
@@ -81,12 +81,16 @@ pub fn today() -> i64 {
 impl Limits {
     /// Limits counting over `window` (a minute, shorter in tests), with these
     /// daily budgets by project.
-    pub fn new(db: SqlitePool, window: Duration, budgets: HashMap<String, u64>) -> Self {
+    pub fn new(
+        store: Arc<dyn AccessStore>,
+        window: Duration,
+        budgets: HashMap<String, u64>,
+    ) -> Self {
         Self {
             window: window.max(Duration::from_millis(1)),
             keys: Arc::default(),
             budgets: Arc::new(budgets),
-            db,
+            store,
             pending: Arc::default(),
         }
     }
@@ -97,9 +101,9 @@ impl Limits {
     }
 
     /// The tokens a project used today (written or still pending).
-    pub async fn used_today(&self, project: &str) -> Result<u64, sqlx::Error> {
+    pub async fn used_today(&self, project: &str) -> StoreResult<u64> {
         let day = today();
-        let stored = store::keys::tokens_used(&self.db, project, day).await?;
+        let stored = self.store.tokens_used(project, day).await?;
         let pending = self
             .pending
             .lock()
@@ -227,7 +231,7 @@ impl Limits {
             self.add_pending(project, tokens);
             return;
         }
-        if let Err(error) = store::keys::add_tokens(&self.db, project, today(), tokens).await {
+        if let Err(error) = self.store.add_tokens(project, today(), tokens).await {
             tracing::error!(%error, project, "could not count a project's tokens");
         }
     }
@@ -259,7 +263,7 @@ impl Limits {
             pending.tokens.drain().collect()
         };
         for ((project, day), tokens) in batch {
-            if let Err(error) = store::keys::add_tokens(&self.db, &project, day, tokens).await {
+            if let Err(error) = self.store.add_tokens(&project, day, tokens).await {
                 tracing::error!(%error, project, "could not count a project's tokens");
             }
         }
@@ -310,8 +314,12 @@ mod tests {
     use super::*;
 
     async fn limits(window: Duration) -> Limits {
-        let db = SqlitePool::connect("sqlite::memory:").await.unwrap();
-        Limits::new(db, window, HashMap::new())
+        let directory = tempfile::tempdir().unwrap();
+        let store = crate::store::factory::open(&directory.path().join("limits.db"))
+            .await
+            .unwrap();
+        // The file stays open after its directory goes (unlinked, on Unix).
+        Limits::new(store.access, window, HashMap::new())
     }
 
     #[tokio::test]

@@ -23,16 +23,17 @@ pub mod window;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use sqlx::SqlitePool;
+use std::sync::Arc;
 
 use crate::config::{Config, ConfigError};
 use crate::inflight::{Inflight, Target};
+use crate::store::access::AccessStore;
 
 /// Why the control plane could not be built at start-up.
 #[derive(Debug, thiserror::Error)]
 pub enum AccessError {
     #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
+    Store(#[from] crate::store::error::StoreError),
     #[error("config: {0}")]
     Config(#[from] ConfigError),
 }
@@ -47,8 +48,8 @@ pub struct Access {
 
 impl Access {
     /// Reads the keys, budgets and window from the config and the stored suspensions.
-    pub async fn build(config: &Config, db: &SqlitePool) -> Result<Self, AccessError> {
-        let keys = keys::Keys::from_config(config, db.clone())?;
+    pub async fn build(config: &Config, store: Arc<dyn AccessStore>) -> Result<Self, AccessError> {
+        let keys = keys::Keys::from_config(config, store.clone())?;
         let budgets: HashMap<String, u64> = config
             .projects
             .iter()
@@ -59,11 +60,12 @@ impl Access {
             })
             .collect();
         let window = Duration::from_millis(config.rate_limit_window_ms);
-        let limits = limits::Limits::new(db.clone(), window, budgets);
-        let suspended = crate::store::keys::suspensions(db)
+        let suspended = store
+            .suspensions()
             .await?
             .into_iter()
             .filter_map(|(kind, name)| Target::from_stored(&kind, name));
+        let limits = limits::Limits::new(store, window, budgets);
         Ok(Self {
             keys,
             limits,

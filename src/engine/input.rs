@@ -7,7 +7,6 @@
 use serde_json::Value;
 
 use crate::engine::state::AppState;
-use crate::store;
 use crate::store::responses::Continuation;
 use crate::wire::chat_events::ChatRequest;
 use crate::wire::error::{ApiError, ApiResult};
@@ -47,9 +46,12 @@ pub async fn gather(
         match entry {
             InputEntry::Item(item) => input_items.push(item),
             InputEntry::Reference { id, param } => {
-                let item = match store::responses::find_item(&state.db, project, &id).await? {
+                let item = match state.store.responses.find_item(project, &id).await? {
                     Some(item) => item,
-                    None => store::conversations::find_item(&state.db, project, &id)
+                    None => state
+                        .store
+                        .conversations
+                        .find_item(project, &id)
                         .await?
                         .ok_or_else(|| {
                             ApiError::invalid_with_code(
@@ -65,7 +67,7 @@ pub async fn gather(
     }
     let mut history = History::default();
     if let Some(previous_id) = &request.previous_response_id {
-        match store::responses::continuation(&state.db, project, previous_id).await? {
+        match state.store.responses.continuation(project, previous_id).await? {
             Continuation::NotFound => {
                 return Err(ApiError::invalid_with_code(
                     format!("Previous response with id '{previous_id}' not found."),
@@ -89,7 +91,10 @@ pub async fn gather(
     if let Some(conversation_id) = &conversation {
         history = History {
             chain: Vec::new(),
-            items: store::conversations::conversation_items(&state.db, project, conversation_id)
+            items: state
+                .store
+                .conversations
+                .conversation_items(project, conversation_id)
                 .await?
                 .ok_or_else(|| {
                     crate::wire::conversations::object::conversation_not_found(conversation_id)

@@ -39,7 +39,7 @@ pub fn spawn_foreground(
     let key_id = current_key();
     let project = prepared.project.clone();
     let limits = state.access.limits.clone();
-    let db = state.db.clone();
+    let store = state.store.clone();
     let streamed = prepared.streamed;
     let prepared = Box::new(prepared);
     let (client_sender, client_events) = mpsc::channel(64);
@@ -63,7 +63,7 @@ pub fn spawn_foreground(
     let task = async move {
         let cancel = registration.cancel.clone();
         let sink = Sink::client(client_sender, Some(meter)).terminal_only(!streamed);
-        let response = run_response(db, prepared, opened, sink, Some(cancel)).await;
+        let response = run_response(store, prepared, opened, sink, Some(cancel)).await;
         // Cancelled responses end without a terminal event: counted here.
         if !counted.load(Ordering::Relaxed) {
             Box::pin(limits.record(&project, key_id.as_deref(), total_tokens(&response))).await;
@@ -94,7 +94,11 @@ pub async fn track_background(state: &AppState, project: &str, response_id: &str
     let response_id = response_id.to_owned();
     tokio::spawn(async move {
         live.ended().await;
-        let stored = crate::store::responses::get_response(&state.db, &project, &response_id).await;
+        let stored = state
+            .store
+            .responses
+            .get_response(&project, &response_id)
+            .await;
         let response = stored
             .ok()
             .flatten()

@@ -11,6 +11,7 @@ pub mod history;
 pub mod input;
 pub mod metered;
 pub mod prepared;
+pub mod recovery;
 pub mod retention;
 pub mod run;
 pub mod run_registry;
@@ -24,6 +25,7 @@ pub use failures::{backend_error, Endpoint, FailedCall};
 use prepared::{release_conversation, unlock_conversation, PreparedResponse};
 
 use std::future::Future;
+use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use futures::StreamExt;
@@ -32,7 +34,8 @@ use tokio::sync::mpsc;
 
 use crate::backends::error::BackendError;
 use crate::engine::state::AppState;
-use crate::store;
+use crate::store::conversations::{ConversationStore, LockOutcome};
+use crate::store::responses::ResponseStore;
 use crate::stream::ResponseStreamEvent;
 use crate::wire::error::{ApiError, ApiResult};
 use crate::wire::ids::{new_id, unix_now};
@@ -56,14 +59,17 @@ pub async fn prepare(
     tool_pairs::check_tool_call_pairs(&gathered.history)?;
     let response_id = new_id("resp_");
     if let Some(conversation_id) = &gathered.conversation {
-        match store::conversations::try_lock(&state.db, project, conversation_id, &response_id)
+        match state
+            .store
+            .conversations
+            .try_lock(project, conversation_id, &response_id)
             .await?
         {
-            store::conversations::LockOutcome::Locked => {}
-            store::conversations::LockOutcome::Busy => {
+            LockOutcome::Locked => {}
+            LockOutcome::Busy => {
                 return Err(crate::wire::conversations::object::conversation_locked())
             }
-            store::conversations::LockOutcome::NotFound => {
+            LockOutcome::NotFound => {
                 return Err(crate::wire::conversations::object::conversation_not_found(
                     conversation_id,
                 ))
@@ -100,6 +106,7 @@ pub async fn prepare(
         reasoning_as_summary,
         obfuscate,
         conversation,
+        lease: None,
         stored_once_finished: !request.stream.unwrap_or(false)
             && !request.background.unwrap_or(false),
         streamed: request.stream.unwrap_or(false),
@@ -132,17 +139,20 @@ impl Drop for IfDropped {
 
 /// Releases a response's conversation if the request is dropped before the
 /// response's task takes it over.
-fn conversation_hold(db: &sqlx::SqlitePool, prepared: &PreparedResponse) -> IfDropped {
+fn conversation_hold(
+    conversations: &Arc<dyn ConversationStore>,
+    prepared: &PreparedResponse,
+) -> IfDropped {
     let Some(conversation_id) = prepared.conversation.clone() else {
         return IfDropped(None);
     };
-    let (db, project, response_id) = (
-        db.clone(),
+    let (conversations, project, response_id) = (
+        conversations.clone(),
         prepared.project.clone(),
         prepared.response.id.clone(),
     );
     IfDropped::armed(async move {
-        unlock_conversation(&db, &project, &conversation_id, &response_id).await;
+        unlock_conversation(&*conversations, &project, &conversation_id, &response_id).await;
     })
 }
 
@@ -150,10 +160,10 @@ fn conversation_hold(db: &sqlx::SqlitePool, prepared: &PreparedResponse) -> IfDr
 /// being inserted: the store's writer completes the insert anyway, and no task
 /// will ever run or finish the response. The discard is queued to the writer
 /// after the insert.
-fn unstarted_response(db: &store::database::Database, response_id: &str) -> IfDropped {
-    let (db, response_id) = (db.clone(), response_id.to_owned());
+fn unstarted_response(responses: &Arc<dyn ResponseStore>, response_id: &str) -> IfDropped {
+    let (responses, response_id) = (responses.clone(), response_id.to_owned());
     IfDropped::armed(async move {
-        if let Err(error) = store::responses::discard_unstarted(&db, &response_id).await {
+        if let Err(error) = responses.discard_unstarted(&response_id).await {
             tracing::error!(%error, %response_id, "could not discard a response that never started");
         }
     })
@@ -174,14 +184,17 @@ pub async fn enqueue(state: &AppState, prepared: PreparedResponse) -> ApiResult<
     })?;
     // Followers may attach before a worker claims the job.
     state.background.live.get_or_create(&response.id);
-    store::responses::insert_response(
-        &state.db,
-        &prepared.project,
-        &response,
-        &prepared.input_items,
-        Some(&job),
-    )
-    .await?;
+    state
+        .store
+        .responses
+        .insert_response(
+            &state.replica,
+            &prepared.project,
+            &response,
+            &prepared.input_items,
+            Some(&job),
+        )
+        .await?;
     crate::engine::metered::track_background(state, &prepared.project, &response.id).await;
     state.background.wake();
     Ok(response)
@@ -220,11 +233,11 @@ pub async fn start(state: &AppState, prepared: PreparedResponse) -> ApiResult<St
         .map_err(|error| ApiError::Internal(format!("the response's start failed: {error}")))?
 }
 
-async fn open_and_run(state: AppState, prepared: PreparedResponse) -> ApiResult<Started> {
+async fn open_and_run(state: AppState, mut prepared: PreparedResponse) -> ApiResult<Started> {
     let state = &state;
     // A client that leaves while a stream's first event is awaited drops
     // this phase: its conversation must not stay locked.
-    let mut hold = conversation_hold(&state.db, &prepared);
+    let mut hold = conversation_hold(&state.store.conversations, &prepared);
     // In flight from here (the kill switch stops it): a whole answer is read
     // in this phase, which can last the whole generation.
     let registration = state.access.inflight.register(
@@ -267,7 +280,7 @@ async fn open_and_run(state: AppState, prepared: PreparedResponse) -> ApiResult<
         Ok(opened) => opened,
         Err(error) => {
             hold.disarm();
-            release_conversation(&state.db, &prepared).await;
+            release_conversation(&*state.store.conversations, &prepared).await;
             return Err(backend_error(
                 FailedCall::new(
                     Endpoint::Responses,
@@ -281,17 +294,20 @@ async fn open_and_run(state: AppState, prepared: PreparedResponse) -> ApiResult<
     let mut response = prepared.response.clone();
     response.status = ResponseStatus::InProgress;
     if response.store && !prepared.stored_once_finished {
-        let mut unstarted = unstarted_response(&state.db, &response.id);
-        let inserted = store::responses::insert_response(
-            &state.db,
-            &prepared.project,
-            &response,
-            &prepared.input_items,
-            None,
-        )
-        .await;
+        let mut unstarted = unstarted_response(&state.store.responses, &response.id);
+        let inserted = state
+            .store
+            .responses
+            .insert_response(
+                &state.replica,
+                &prepared.project,
+                &response,
+                &prepared.input_items,
+                None,
+            )
+            .await;
         unstarted.disarm();
-        inserted?;
+        prepared.lease = Some(inserted?);
     }
     // The response's task releases the conversation when it ends.
     hold.disarm();

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::backends::backend::Backend;
-use crate::store;
+use crate::store::conversations::ConversationStore;
+use crate::store::lease::Lease;
 use crate::wire::chat_events::ChatRequest;
 use crate::wire::responses::object::ResponseObject;
 
@@ -31,6 +32,10 @@ pub struct PreparedResponse {
     pub obfuscate: bool,
     /// The conversation this response continues (locked until it ends).
     pub conversation: Option<String>,
+    /// The right to write to the stored response while it runs (from its
+    /// insert, or its claim by a background worker); `None` while it is not
+    /// stored, and for one stored only once finished.
+    pub lease: Option<Lease>,
     /// A stored response whose id nobody can know before it ends (neither
     /// streamed nor in the background: the client learns it from the final
     /// JSON) is written once, finished, instead of at its start and again at
@@ -42,10 +47,13 @@ pub struct PreparedResponse {
 }
 
 /// Releases the conversation a response held (after an early failure or at its end).
-pub async fn release_conversation(db: &sqlx::SqlitePool, prepared: &PreparedResponse) {
+pub async fn release_conversation(
+    conversations: &dyn ConversationStore,
+    prepared: &PreparedResponse,
+) {
     if let Some(conversation_id) = &prepared.conversation {
         unlock_conversation(
-            db,
+            conversations,
             &prepared.project,
             conversation_id,
             &prepared.response.id,
@@ -54,14 +62,17 @@ pub async fn release_conversation(db: &sqlx::SqlitePool, prepared: &PreparedResp
     }
 }
 
+/// Releases a conversation `response_id` holds (errors are logged: the mark
+/// stays until the next start).
 pub async fn unlock_conversation(
-    db: &sqlx::SqlitePool,
+    conversations: &dyn ConversationStore,
     project: &str,
     conversation_id: &str,
     response_id: &str,
 ) {
-    if let Err(error) =
-        store::conversations::unlock(db, project, conversation_id, response_id).await
+    if let Err(error) = conversations
+        .unlock(project, conversation_id, response_id)
+        .await
     {
         tracing::error!(%error, %conversation_id, "could not unlock the conversation");
     }

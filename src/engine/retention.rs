@@ -8,20 +8,19 @@
 use std::time::Duration;
 
 use crate::engine::state::AppState;
-use crate::store;
 
 /// How often the sweeper looks.
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
 
 /// Starts the sweeper.
 pub fn spawn(state: &AppState) {
-    let db = state.db.clone();
+    let responses = state.store.responses.clone();
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(SWEEP_EVERY);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
-            match store::background::delete_expired(&db, crate::wire::ids::unix_now()).await {
+            match responses.delete_expired(crate::wire::ids::unix_now()).await {
                 Ok(0) => {}
                 Ok(deleted) => tracing::info!(deleted, "unstored background responses expired"),
                 Err(error) => {

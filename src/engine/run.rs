@@ -4,13 +4,13 @@
 //! terminal event is sent, so a chained call that follows at once sees this turn.
 
 use futures::StreamExt;
-use sqlx::SqlitePool;
 use tokio::sync::watch;
 
 use crate::backends::backend::ChatEventStream;
 use crate::backends::error::BackendError;
-use crate::store;
-use crate::store::database::Database;
+use crate::store::conversations::ConversationStore;
+use crate::store::factory::Store;
+use crate::store::responses::Turn;
 use crate::stream::ResponseStreamBuilder;
 use crate::wire::chat_events::estimate_tokens;
 use crate::wire::chat_events::{ChatEvent, FinishReason, TokenUsage};
@@ -32,7 +32,7 @@ pub type Opened = Result<(Option<Result<ChatEvent, BackendError>>, ChatEventStre
 /// boxed: a future keeps its arguments twice (as given and as locals), which
 /// for 1.5 KB of prepared response is memory every open stream pays.
 pub async fn run_response(
-    db: Database,
+    store: Store,
     mut prepared: Box<PreparedResponse>,
     opened: Opened,
     mut sink: Sink,
@@ -138,30 +138,32 @@ pub async fn run_response(
     // state would be reserved in every running response's task for its whole
     // life, streaming included (see benches/RESULTS.md, memory per stream).
     if response.store || response.background {
-        let stored = if prepared.stored_once_finished {
-            Box::pin(store::responses::insert_finished_response(
-                &db,
-                &prepared.project,
-                response,
-                &prepared.input_items,
-            ))
-            .await
-        } else {
-            Box::pin(store::responses::finish_response(
-                &db,
-                response,
-                store::responses::Turn {
-                    project: &prepared.project,
-                    input_items: &prepared.input_items,
-                },
-            ))
-            .await
+        let turn = Turn {
+            project: &prepared.project,
+            input_items: &prepared.input_items,
+        };
+        let stored = match &prepared.lease {
+            _ if prepared.stored_once_finished => {
+                store
+                    .responses
+                    .insert_finished_response(turn.project, response, turn.input_items)
+                    .await
+            }
+            Some(lease) => store.responses.finish_response(lease, response, turn).await,
+            None => Err(crate::store::error::StoreError::Database(
+                "a stored response ran without a lease".into(),
+            )),
         };
         if let Err(error) = stored {
             tracing::error!(%error, response_id = %response.id, "could not store the finished response");
         }
     }
-    Box::pin(append_to_conversation(&db, &prepared, response)).await;
+    Box::pin(append_to_conversation(
+        &*store.conversations,
+        &prepared,
+        response,
+    ))
+    .await;
     sink.emit(terminal, &builder).await;
     sink.close().await;
     builder.response().clone()
@@ -171,7 +173,7 @@ pub async fn run_response(
 /// completes (or stops at its token limit), before the client sees the end;
 /// then the conversation is free for the next response.
 async fn append_to_conversation(
-    db: &SqlitePool,
+    conversations: &dyn ConversationStore,
     prepared: &PreparedResponse,
     response: &ResponseObject,
 ) {
@@ -189,13 +191,14 @@ async fn append_to_conversation(
                 .iter()
                 .filter_map(|item| serde_json::to_value(item).ok()),
         );
-        if let Err(error) =
-            store::conversations::append_items(db, &prepared.project, conversation_id, &items).await
+        if let Err(error) = conversations
+            .append_items(&prepared.project, conversation_id, &items)
+            .await
         {
             tracing::error!(%error, %conversation_id, "could not append the turn to its conversation");
         }
     }
-    super::prepared::release_conversation(db, prepared).await;
+    super::prepared::release_conversation(conversations, prepared).await;
 }
 
 /// Usage for backends that report none: about four characters a token.

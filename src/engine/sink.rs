@@ -6,11 +6,11 @@
 
 use std::sync::Arc;
 
-use sqlx::SqlitePool;
 use tokio::sync::mpsc;
 
 use crate::background::live::LiveResponse;
-use crate::store;
+use crate::store::lease::Lease;
+use crate::store::responses::ResponseStore;
 use crate::stream::sse::response_event_frame;
 use crate::stream::{ResponseStreamBuilder, ResponseStreamEvent};
 
@@ -43,7 +43,9 @@ pub enum Sink {
     /// A background response's live buffer and event log.
     Background {
         live: Arc<LiveResponse>,
-        db: SqlitePool,
+        responses: Arc<dyn ResponseStore>,
+        /// The worker's right to write the event log.
+        lease: Option<Lease>,
         response_id: String,
         pending: Vec<(u64, String)>,
     },
@@ -74,10 +76,16 @@ impl Sink {
     }
 
     /// A sink for a background response.
-    pub fn background(live: Arc<LiveResponse>, db: SqlitePool, response_id: String) -> Self {
+    pub fn background(
+        live: Arc<LiveResponse>,
+        responses: Arc<dyn ResponseStore>,
+        lease: Option<Lease>,
+        response_id: String,
+    ) -> Self {
         Self::Background {
             live,
-            db,
+            responses,
+            lease,
             response_id,
             pending: Vec::new(),
         }
@@ -136,15 +144,21 @@ impl Sink {
     /// Writes buffered frames to the event log.
     pub async fn flush(&mut self) {
         if let Self::Background {
-            db,
+            responses,
+            lease,
             response_id,
             pending,
             ..
         } = self
         {
+            let Some(lease) = lease else {
+                tracing::error!(%response_id, "no lease on a background response: its event log is not written");
+                pending.clear();
+                return;
+            };
             // Boxed: inline, the store's future would be reserved in every
             // response's task (foreground ones included) for its whole life.
-            let written = Box::pin(store::background::append_events(db, response_id, pending));
+            let written = responses.append_events(lease, response_id, pending);
             if let Err(error) = written.await {
                 tracing::error!(%error, %response_id, "could not write the event log");
             }

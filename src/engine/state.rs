@@ -28,8 +28,10 @@ impl std::ops::Deref for AppState {
 /// The parts of [`AppState`].
 #[derive(Debug)]
 pub struct Shared {
-    /// The SQLite pool and its writer.
-    pub db: crate::store::database::Database,
+    /// Every store, behind its trait.
+    pub store: crate::store::factory::Store,
+    /// This process's name as the holder of the leases on its running work.
+    pub replica: String,
     /// Backends by model.
     pub backends: Arc<BackendRegistry>,
     /// API keys → projects, rate limits and budgets, what is in flight (kill switch).

@@ -14,7 +14,7 @@ use crate::engine::prepared::PreparedResponse;
 use crate::engine::run::{run_response, Opened};
 use crate::engine::sink::Sink;
 use crate::engine::state::AppState;
-use crate::store;
+use crate::store::responses::ClaimedJob;
 use crate::wire::chat_events::ChatRequest;
 use crate::wire::responses::object::ResponseObject;
 
@@ -31,7 +31,7 @@ pub fn spawn(state: &AppState, count: usize) {
 
 async fn work(state: AppState, wake: Arc<Notify>) {
     loop {
-        match store::background::claim_next(&state.db).await {
+        match state.store.responses.claim_next(&state.replica).await {
             Ok(Some(claimed)) => {
                 run_claimed(&state, claimed).await;
                 // Another job may be waiting: let the next idle worker look too.
@@ -48,7 +48,7 @@ async fn work(state: AppState, wake: Arc<Notify>) {
     }
 }
 
-async fn run_claimed(state: &AppState, claimed: store::background::ClaimedJob) {
+async fn run_claimed(state: &AppState, claimed: ClaimedJob) {
     let response_id = claimed.response_id.clone();
     let (Ok(response), Ok(job)) = (
         serde_json::from_str::<ResponseObject>(&claimed.body),
@@ -82,12 +82,18 @@ async fn run_claimed(state: &AppState, claimed: store::background::ClaimedJob) {
         reasoning_as_summary: job.reasoning_as_summary,
         obfuscate: job.obfuscate,
         conversation: job.conversation,
+        lease: Some(claimed.lease),
         stored_once_finished: false,
         streamed: true,
     };
-    let sink = Sink::background(live, state.db.pool().clone(), response_id.clone());
+    let sink = Sink::background(
+        live,
+        state.store.responses.clone(),
+        prepared.lease.clone(),
+        response_id.clone(),
+    );
     run_response(
-        state.db.clone(),
+        state.store.clone(),
         Box::new(prepared),
         opened,
         sink,

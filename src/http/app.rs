@@ -21,9 +21,7 @@ use crate::wire::error::ApiError;
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
-    #[error("database migrations: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Store(#[from] crate::store::error::StoreError),
     #[error("cannot listen: {0}")]
     Listen(#[from] std::io::Error),
     #[error("config: {0}")]
@@ -43,14 +41,16 @@ pub struct App {
 impl App {
     /// Opens the database, registers backends and binds `config.listen`.
     pub async fn build(config: Config) -> Result<Self, StartError> {
-        let db = store::database::open(&config.database).await?;
-        store::database::checkpoint_regularly(
-            db.pool().clone(),
-            store::database::CHECKPOINT_INTERVAL,
-        );
-        let recovery = store::background::recover(&db).await?;
-        // Locks of responses that were running when the process stopped.
-        store::conversations::clear_all_locks(&db).await?;
+        let store = store::factory::open(&config.database).await?;
+        Self::build_on(config, store).await
+    }
+
+    /// Builds the server on an opened store (the API tests pick theirs).
+    pub async fn build_on(
+        config: Config,
+        store: store::factory::Store,
+    ) -> Result<Self, StartError> {
+        let recovery = crate::engine::recovery::recover_responses(&store).await?;
         if recovery.interrupted > 0 || recovery.queued > 0 {
             tracing::info!(
                 interrupted = recovery.interrupted,
@@ -63,9 +63,10 @@ impl App {
             backends.clone(),
             std::time::Duration::from_secs(config.health.probe_interval_seconds),
         );
-        let access = crate::access::Access::build(&config, &db).await?;
+        let access = crate::access::Access::build(&config, store.access.clone()).await?;
         let state = AppState::new(crate::engine::state::Shared {
-            db,
+            store,
+            replica: crate::wire::ids::new_id("replica_"),
             backends,
             access,
             background: crate::background::Background::default(),

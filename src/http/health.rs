@@ -8,7 +8,6 @@ use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 
 use crate::engine::state::AppState;
-use crate::store;
 
 /// The health routes (outside `/v1`, no API key needed).
 pub fn router() -> Router<AppState> {
@@ -29,7 +28,7 @@ pub async fn healthz() -> Json<Value> {
     responses((status = 200, description = "Ready", body = Object), (status = 503, description = "Not ready: no database or no reachable backend", body = Object))
 )]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let database = store::database::ping(&state.db).await;
+    let database = state.store.database.ping().await;
     // All at once: one slow backend must not make the probe itself time out.
     let probes = state.backends.entries().iter().map(|entry| async move {
         let reachable = entry.backend.list_models().await.is_ok();

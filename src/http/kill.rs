@@ -12,7 +12,6 @@ use futures::future::join_all;
 use crate::access::project::Project;
 use crate::engine::state::AppState;
 use crate::inflight::Target;
-use crate::store;
 use crate::wire::admin::key_not_found;
 use crate::wire::admin::{Cancelled, KeyObject, ProjectObject};
 use crate::wire::error::{ApiResult, ErrorEnvelope};
@@ -21,15 +20,13 @@ use crate::wire::error::{ApiResult, ErrorEnvelope};
 pub async fn suspend(state: &AppState, target: &Target, project: &str) -> ApiResult<Cancelled> {
     // In memory first: from here on nothing new of the target starts.
     let (requests, foreground) = state.access.inflight.suspend(target);
-    store::keys::suspend(
-        &state.db,
-        target.kind(),
-        target.name(),
-        crate::wire::ids::unix_now(),
-    )
-    .await?;
-    let mut background = store::keys::unfinished_background_responses(&state.db, project).await?;
-    let mut runs = store::keys::unfinished_runs(&state.db, project).await?;
+    state
+        .store
+        .access
+        .suspend(target.kind(), target.name(), crate::wire::ids::unix_now())
+        .await?;
+    let mut background = state.store.responses.unfinished_background(project).await?;
+    let mut runs = state.store.assistants.unfinished_runs(project).await?;
     if let Target::Key(key_id) = target {
         let created = state.access.inflight.created_by(key_id);
         background.retain(|id| created.contains(id));
@@ -69,7 +66,11 @@ pub async fn suspend(state: &AppState, target: &Target, project: &str) -> ApiRes
 
 /// Lifts a suspension.
 pub async fn resume(state: &AppState, target: &Target) -> ApiResult<()> {
-    store::keys::resume(&state.db, target.kind(), target.name()).await?;
+    state
+        .store
+        .access
+        .resume(target.kind(), target.name())
+        .await?;
     state.access.inflight.resume(target);
     tracing::info!(target = target.name(), kind = target.kind(), "resumed");
     Ok(())

@@ -1,17 +1,23 @@
-//! Persistence in SQLite. The [`Database`](database::Database) is opened in `database` (WAL, busy timeout,
-//! foreign keys, migrations applied): a pool, and the writer of the hot path's
-//! transactions. Each resource has a file of plain functions over the pool or
-//! a transaction, with its own row types.
+//! Persistence behind traits, one per aggregate: [`responses`] (with their
+//! items, background jobs and event logs), [`conversations`], [`assistants`]
+//! (assistants, threads, messages, runs, steps), [`chat_completions`] and
+//! [`access`] (keys, suspensions, token usage). They are async, fallible
+//! ([`error::StoreError`]), carry only wire objects and plain values, and the
+//! owner's writes to running work carry a [`lease::Lease`], so that a store
+//! shared by several processes can fence a stale owner.
+//!
+//! [`sqlite`] is the one implementation today: no `sqlx` type and no SQL
+//! outside it. Its writer task, group commit and recently-finished-responses
+//! cache are its own business. [`factory::open`] picks the store for a location
+//! and gives its [`factory::Store`]: every trait object of one database.
 
+pub mod access;
 pub mod assistants;
-pub mod atomic_write;
-pub mod background;
 pub mod chat_completions;
 pub mod conversations;
-pub mod database;
-pub mod keys;
-pub mod recent;
+pub mod error;
+pub mod factory;
+pub mod health;
+pub mod lease;
 pub mod responses;
-pub mod runs;
-pub mod threads;
-pub mod writer;
+pub mod sqlite;

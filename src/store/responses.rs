@@ -1,217 +1,130 @@
-//! Storage of responses and their input and output items. Bodies are stored as
-//! the JSON the client sees, so a read is one row and no re-serialization.
+//! The storage of responses: their rows and input/output items, the chains
+//! `previous_response_id` walks, background jobs and the event log that
+//! resumable streams read. [`ResponseStore`] is the seam; the SQLite
+//! implementation is `store::sqlite`.
 
+use async_trait::async_trait;
 use serde_json::Value;
-use sqlx::{Column, Row, SqlitePool};
 
-use super::atomic_write::AtomicWrite;
-use crate::store::database::Database;
-use crate::wire::responses::object::{ResponseObject, ResponseStatus};
+use super::error::StoreResult;
+use super::lease::Lease;
+use crate::wire::query::Page;
+use crate::wire::responses::object::ResponseObject;
 
-/// Inserts a new response (`in_progress`, or `queued` with the `job` a background
-/// worker will run) with its input items, in one transaction.
-pub async fn insert_response(
-    db: &Database,
-    project: &str,
-    response: &ResponseObject,
-    input_items: &[Value],
-    job: Option<&Value>,
-) -> Result<(), sqlx::Error> {
-    let mut write = AtomicWrite::new();
-    insert_row(&mut write, project, response, job)?;
-    insert_items(&mut write, &response.id, &[("input", &texts(input_items))]);
-    db.commit(write).await
+/// Responses and their event logs.
+#[async_trait]
+pub trait ResponseStore: Send + Sync + std::fmt::Debug {
+    /// Inserts a new response (`in_progress`, or `queued` with the `job` a
+    /// background worker will run) with its input items, all or nothing. An
+    /// `in_progress` one is `holder`'s: the lease its writes carry.
+    async fn insert_response(
+        &self,
+        holder: &str,
+        project: &str,
+        response: &ResponseObject,
+        input_items: &[Value],
+        job: Option<&Value>,
+    ) -> StoreResult<Lease>;
+
+    /// Stores a response that has already ended, with its input and output
+    /// items, all or nothing (a response nobody could read while it ran).
+    async fn insert_finished_response(
+        &self,
+        project: &str,
+        response: &ResponseObject,
+        input_items: &[Value],
+    ) -> StoreResult<()>;
+
+    /// Deletes a response still `in_progress` that will never run (its
+    /// request was dropped while the row was being inserted).
+    async fn discard_unstarted(&self, id: &str) -> StoreResult<()>;
+
+    /// Stores a response's final state and its output items, all or nothing,
+    /// as the holder of `lease`.
+    async fn finish_response(
+        &self,
+        lease: &Lease,
+        response: &ResponseObject,
+        turn: Turn<'_>,
+    ) -> StoreResult<()>;
+
+    /// A stored response of `project`.
+    async fn get_response(&self, project: &str, id: &str) -> StoreResult<Option<StoredResponse>>;
+
+    /// Deletes a response and its items; false when it did not exist in `project`.
+    async fn delete_response(&self, project: &str, id: &str) -> StoreResult<bool>;
+
+    /// What a new turn finds at `previous_response_id`.
+    async fn continuation(&self, project: &str, previous_id: &str) -> StoreResult<Continuation>;
+
+    /// The most recent stored item with this id in `project` (`item_reference`).
+    async fn find_item(&self, project: &str, item_id: &str) -> StoreResult<Option<Value>>;
+
+    /// One page of a response's input items: the items of the chain it
+    /// continues (each turn's input and output), then its own input, as
+    /// OpenAI lists them. `descending` is OpenAI's default order.
+    async fn list_input_items(&self, request: InputItemsPage<'_>) -> StoreResult<Page<Value>>;
+
+    /// Claims the oldest queued background response for `holder`: it moves to
+    /// `in_progress` and comes back with the lease its writes carry.
+    async fn claim_next(&self, holder: &str) -> StoreResult<Option<ClaimedJob>>;
+
+    /// Appends SSE frames (sequence number, frame) to a response's event log,
+    /// as the holder of `lease`.
+    async fn append_events(
+        &self,
+        lease: &Lease,
+        response_id: &str,
+        frames: &[(u64, String)],
+    ) -> StoreResult<()>;
+
+    /// The logged frames after `after` (all when `None`), in order.
+    async fn events_after(
+        &self,
+        response_id: &str,
+        after: Option<u64>,
+    ) -> StoreResult<Vec<(u64, String)>>;
+
+    /// Stores `response` (status `cancelled`) if no worker has claimed it yet;
+    /// false when it was not queued.
+    async fn cancel_if_queued(&self, response: &ResponseObject) -> StoreResult<bool>;
+
+    /// Stores `response` (status `cancelled`) if it has not ended; false when
+    /// it ended meanwhile (its answer stays).
+    async fn cancel_if_unfinished(&self, response: &ResponseObject) -> StoreResult<bool>;
+
+    /// The ids of a project's background responses that are queued or running.
+    async fn unfinished_background(&self, project: &str) -> StoreResult<Vec<String>>;
+
+    /// Every response stored as `in_progress` (start-up recovery).
+    async fn in_progress(&self) -> StoreResult<Vec<InProgress>>;
+
+    /// Stores the ended state of a response whose owner went away, and (a
+    /// background one) the closing frame of its event log, all or nothing.
+    async fn settle_interrupted(
+        &self,
+        response: &ResponseObject,
+        closing_frame: Option<(u64, String)>,
+    ) -> StoreResult<()>;
+
+    /// The sequence number the next frame of a response's event log takes.
+    async fn next_event_sequence(&self, response_id: &str) -> StoreResult<u64>;
+
+    /// How many background responses wait for a worker.
+    async fn count_queued(&self) -> StoreResult<usize>;
+
+    /// Deletes the ended responses whose `expires_at` (Unix seconds) is
+    /// before `now`, with their items and event log; how many.
+    async fn delete_expired(&self, now: i64) -> StoreResult<u64>;
 }
 
-/// Stores a response that has already ended, with its input and output
-/// items, in one transaction (a response nobody could read while it ran).
-pub async fn insert_finished_response(
-    db: &Database,
-    project: &str,
-    response: &ResponseObject,
-    input_items: &[Value],
-) -> Result<(), sqlx::Error> {
-    let input = texts(input_items);
-    let output = output_texts(response)?;
-    let mut write = AtomicWrite::new();
-    insert_row(&mut write, project, response, None)?;
-    insert_items(
-        &mut write,
-        &response.id,
-        &[("input", &input), ("output", &output)],
-    );
-    db.commit(write).await?;
-    remember(db, project, response, &input, &output).await;
-    Ok(())
-}
-
-/// Deletes a response still `in_progress` that will never run (its request
-/// was dropped while the row was being inserted). Through the writer, so
-/// that it comes after that insert.
-pub async fn discard_unstarted(db: &Database, id: &str) -> Result<(), sqlx::Error> {
-    let mut write = AtomicWrite::new();
-    write
-        .statement("DELETE FROM responses WHERE id = ? AND status = 'in_progress'")
-        .bind(id.to_owned());
-    db.commit(write).await
-}
-
-/// The turn a finished response belongs to (see [`finish_response`]).
+/// The turn a finished response belongs to (see [`ResponseStore::finish_response`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Turn<'a> {
     /// The project that owns the response.
     pub project: &'a str,
     /// Its input items, as stored when it was inserted.
     pub input_items: &'a [Value],
-}
-
-/// Stores a response's final state and its output items, in one transaction;
-/// a stored response is remembered for the turns that continue it (see
-/// [`super::recent`]).
-pub async fn finish_response(
-    db: &Database,
-    response: &ResponseObject,
-    turn: Turn<'_>,
-) -> Result<(), sqlx::Error> {
-    let output = output_texts(response)?;
-    let mut write = AtomicWrite::new();
-    write
-        .statement("UPDATE responses SET status = ?, body = ? WHERE id = ?")
-        .bind(response.status.as_str().to_owned())
-        .bind(to_json(response)?)
-        .bind(response.id.clone());
-    write
-        .statement("DELETE FROM response_items WHERE response_id = ? AND side = 'output'")
-        .bind(response.id.clone());
-    insert_items(&mut write, &response.id, &[("output", &output)]);
-    db.commit(write).await?;
-    let input = texts(turn.input_items);
-    remember(db, turn.project, response, &input, &output).await;
-    Ok(())
-}
-
-/// Remembers a committed response that a later turn may continue: one
-/// created with `store: true` that has ended.
-async fn remember(
-    db: &Database,
-    project: &str,
-    response: &ResponseObject,
-    input: &[ItemText],
-    output: &[ItemText],
-) {
-    let ended = !matches!(
-        response.status,
-        ResponseStatus::Queued | ResponseStatus::InProgress
-    );
-    if response.store && ended {
-        db.recent
-            .remember(
-                &response.id,
-                project,
-                response.previous_response_id.as_deref(),
-                input.iter().chain(output).map(|item| item.body.as_str()),
-            )
-            .await;
-    }
-}
-
-fn to_json(response: &ResponseObject) -> Result<String, sqlx::Error> {
-    serde_json::to_string(response).map_err(|error| sqlx::Error::Encode(Box::new(error)))
-}
-
-/// An item as stored: its id and its JSON text.
-struct ItemText {
-    id: String,
-    body: String,
-}
-
-impl ItemText {
-    fn of(item: &Value) -> Self {
-        Self {
-            id: item
-                .get("id")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
-            body: item.to_string(),
-        }
-    }
-}
-
-fn texts(items: &[Value]) -> Vec<ItemText> {
-    items.iter().map(ItemText::of).collect()
-}
-
-fn output_texts(response: &ResponseObject) -> Result<Vec<ItemText>, sqlx::Error> {
-    response
-        .output
-        .iter()
-        .map(|item| serde_json::to_value(item).map(|item| ItemText::of(&item)))
-        .collect::<Result<_, _>>()
-        .map_err(|error| sqlx::Error::Encode(Box::new(error)))
-}
-
-fn insert_row(
-    write: &mut AtomicWrite,
-    project: &str,
-    response: &ResponseObject,
-    job: Option<&Value>,
-) -> Result<(), sqlx::Error> {
-    write
-        .statement(
-            "INSERT INTO responses (id, project, previous_response_id, status, model, created_at, background, body, job, expires_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(response.id.clone())
-        .bind(project.to_owned())
-        .bind(response.previous_response_id.clone())
-        .bind(response.status.as_str().to_owned())
-        .bind(response.model.clone())
-        .bind(response.created_at)
-        .bind(response.background)
-        .bind(to_json(response)?)
-        .bind(job.map(Value::to_string))
-        .bind(response.expires_at);
-    Ok(())
-}
-
-/// The items of each side, numbered from 0 within their side.
-fn insert_items(write: &mut AtomicWrite, response_id: &str, sides: &[(&str, &[ItemText])]) {
-    let count = sides.iter().map(|(_, items)| items.len()).sum();
-    write.insert_rows(
-        "response_items",
-        &["response_id", "side", "position", "item_id", "body"],
-        count,
-    );
-    for (side, items) in sides {
-        for (position, item) in items.iter().enumerate() {
-            write
-                .bind(response_id.to_owned())
-                .bind((*side).to_owned())
-                .bind(position as i64)
-                .bind(item.id.clone())
-                .bind(item.body.clone());
-        }
-    }
-}
-
-/// A stored response's JSON body and status, if it exists in `project`.
-pub async fn get_response(
-    pool: &SqlitePool,
-    project: &str,
-    id: &str,
-) -> Result<Option<StoredResponse>, sqlx::Error> {
-    let row =
-        sqlx::query("SELECT body, status, background FROM responses WHERE id = ? AND project = ?")
-            .bind(id)
-            .bind(project)
-            .fetch_optional(pool)
-            .await?;
-    Ok(row.map(|row| StoredResponse {
-        body: row.get("body"),
-        status: row.get("status"),
-        background: row.get("background"),
-    }))
 }
 
 /// A stored response as read back.
@@ -225,66 +138,6 @@ pub struct StoredResponse {
     pub background: bool,
 }
 
-/// Deletes a response and its items; false when it did not exist in `project`.
-pub async fn delete_response(db: &Database, project: &str, id: &str) -> Result<bool, sqlx::Error> {
-    let result = sqlx::query("DELETE FROM responses WHERE id = ? AND project = ?")
-        .bind(id)
-        .bind(project)
-        .execute(db.pool())
-        .await?;
-    let deleted = result.rows_affected() > 0;
-    if deleted {
-        db.recent.forget(id).await;
-    }
-    Ok(deleted)
-}
-
-/// Every item of the chain ending at `last_id` (inclusive), oldest turn first:
-/// each turn's input items, then its output items.
-pub async fn chain_items(
-    pool: &SqlitePool,
-    project: &str,
-    last_id: &str,
-) -> Result<Vec<Value>, sqlx::Error> {
-    Ok(chain_item_bodies(pool, project, last_id)
-        .await?
-        .iter()
-        .filter_map(|body| serde_json::from_str(body).ok())
-        .collect())
-}
-
-/// The items of the chain ending at `?1` in project `?2` (see [`chain_item_bodies`]).
-const CHAIN_ITEMS_SQL: &str = "WITH RECURSIVE chain(id, previous, depth) AS (
-     SELECT id, previous_response_id, 0 FROM responses WHERE id = ?1 AND project = ?2
-     UNION ALL
-     SELECT r.id, r.previous_response_id, chain.depth + 1
-     FROM chain CROSS JOIN responses r ON r.id = chain.previous
-     WHERE r.project = ?2
- )
- SELECT i.body FROM chain CROSS JOIN response_items i ON i.response_id = chain.id
- ORDER BY chain.depth DESC, i.side ASC, i.position ASC";
-
-/// The items of [`chain_items`] as their stored JSON text. One recursive
-/// query; the walk reads only the covering index `responses_chain`, not the
-/// response bodies, and `CROSS JOIN` keeps the join order (with that index,
-/// SQLite 3.46 otherwise scans the whole index at every step: a 1,000-turn
-/// chain took 105 ms instead of 3 ms). Rows are read as `&str` and copied:
-/// `query_scalar::<String>` took a millisecond more for 2,000 rows.
-pub async fn chain_item_bodies(
-    pool: &SqlitePool,
-    project: &str,
-    last_id: &str,
-) -> Result<Vec<String>, sqlx::Error> {
-    let rows = sqlx::query(CHAIN_ITEMS_SQL)
-        .bind(last_id)
-        .bind(project)
-        .fetch_all(pool)
-        .await?;
-    rows.iter()
-        .map(|row| row.try_get::<&str, _>(0).map(str::to_owned))
-        .collect()
-}
-
 /// What a new turn finds at `previous_response_id`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Continuation {
@@ -292,109 +145,42 @@ pub enum Continuation {
     NotFound,
     /// It has not ended (its status).
     Unfinished(String),
-    /// The chain's items, as [`chain_item_bodies`] gives them.
+    /// The chain's items as stored JSON text, oldest turn first: each turn's
+    /// input items, then its output items.
     Chain(Vec<String>),
 }
 
-/// The response at `previous_id` and its chain: from the recently finished
-/// responses when every link is there (see [`super::recent`]), else read in
-/// one round trip (two statements in one query: its status, then the chain's
-/// items).
-pub async fn continuation(
-    db: &Database,
-    project: &str,
-    previous_id: &str,
-) -> Result<Continuation, sqlx::Error> {
-    if let Some(items) = db.recent.chain(project, previous_id).await {
-        return Ok(Continuation::Chain(items));
-    }
-    let sql =
-        format!("SELECT status FROM responses WHERE id = ?1 AND project = ?2;\n{CHAIN_ITEMS_SQL}");
-    let rows = sqlx::query(&sql)
-        .bind(previous_id)
-        .bind(project)
-        .fetch_all(db.pool())
-        .await?;
-    let mut rows = rows.iter();
-    let status: String = match rows.next() {
-        Some(row) if row.columns().first().map(|column| column.name()) == Some("status") => {
-            row.try_get(0)?
-        }
-        _ => return Ok(Continuation::NotFound),
-    };
-    if status == "queued" || status == "in_progress" {
-        return Ok(Continuation::Unfinished(status));
-    }
-    rows.map(|row| row.try_get::<&str, _>(0).map(str::to_owned))
-        .collect::<Result<_, _>>()
-        .map(Continuation::Chain)
+/// Which page of input items [`ResponseStore::list_input_items`] reads.
+#[derive(Debug, Clone, Copy)]
+pub struct InputItemsPage<'a> {
+    pub project: &'a str,
+    pub response_id: &'a str,
+    /// The response it continues, whose chain comes first.
+    pub previous_response_id: Option<&'a str>,
+    /// Start after this item id.
+    pub after: Option<&'a str>,
+    pub limit: usize,
+    pub descending: bool,
 }
 
-/// The most recent stored item with this id in `project` (for `item_reference`).
-pub async fn find_item(
-    pool: &SqlitePool,
-    project: &str,
-    item_id: &str,
-) -> Result<Option<Value>, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT i.body FROM response_items i JOIN responses r ON r.id = i.response_id
-         WHERE i.item_id = ? AND r.project = ? ORDER BY r.created_at DESC, r.rowid DESC LIMIT 1",
-    )
-    .bind(item_id)
-    .bind(project)
-    .fetch_optional(pool)
-    .await?;
-    Ok(row.and_then(|row| serde_json::from_str(row.get::<&str, _>("body")).ok()))
-}
-
-/// One page of a response's input items: everything the model was given, i.e.
-/// the items of the chain it continues (each turn's input and output) followed by
-/// its own input, as OpenAI lists them. `descending` is OpenAI's default order.
-pub async fn list_input_items(
-    pool: &SqlitePool,
-    project: &str,
-    response_id: &str,
-    previous_response_id: Option<&str>,
-    after: Option<&str>,
-    limit: usize,
-    descending: bool,
-) -> Result<Page, sqlx::Error> {
-    let mut items = match previous_response_id {
-        Some(previous) => chain_items(pool, project, previous).await?,
-        None => Vec::new(),
-    };
-    let rows = sqlx::query("SELECT body FROM response_items WHERE response_id = ? AND side = 'input' ORDER BY position")
-        .bind(response_id)
-        .fetch_all(pool)
-        .await?;
-    items.extend(
-        rows.iter()
-            .filter_map(|row| serde_json::from_str::<Value>(row.get::<&str, _>("body")).ok()),
-    );
-    if descending {
-        items.reverse();
-    }
-    let start = match after {
-        Some(after) => items
-            .iter()
-            .position(|item| item.get("id").and_then(Value::as_str) == Some(after))
-            .map_or(items.len(), |index| index + 1),
-        None => 0,
-    };
-    let remaining = &items[start.min(items.len())..];
-    Ok(Page {
-        has_more: remaining.len() > limit,
-        items: remaining.iter().take(limit).cloned().collect(),
-    })
-}
-
-/// A page of items.
+/// A queued background response claimed by a worker.
 #[derive(Debug, Clone)]
-pub struct Page {
-    pub items: Vec<Value>,
-    pub has_more: bool,
+pub struct ClaimedJob {
+    pub response_id: String,
+    pub project: String,
+    /// The Response JSON as stored when it was queued.
+    pub body: String,
+    /// The prepared job (JSON) the worker runs.
+    pub job: String,
+    /// The worker's right to write to it.
+    pub lease: Lease,
 }
 
-#[cfg(test)]
-#[path = "responses_tests.rs"]
-mod tests;
+/// A response stored as `in_progress`.
+#[derive(Debug, Clone)]
+pub struct InProgress {
+    pub id: String,
+    /// The Response JSON.
+    pub body: String,
+    pub background: bool,
+}

@@ -327,6 +327,22 @@ impl ResponseStreamBuilder {
     }
 }
 
+/// The interrupted path: a response whose producer went away (the process
+/// that ran it stopped) ends `failed` with `error`; a stream whose log holds
+/// events up to `next_sequence - 1` closes with this `response.failed`.
+pub fn interrupted(
+    mut response: ResponseObject,
+    error: ResponseError,
+    next_sequence: u64,
+) -> Event {
+    response.status = ResponseStatus::Failed;
+    response.error = Some(error);
+    Event::Failed {
+        response: Box::new(response),
+        sequence_number: next_sequence,
+    }
+}
+
 fn output_text(text: String) -> ContentPart {
     ContentPart::OutputText {
         annotations: Vec::new(),

@@ -388,20 +388,18 @@ async fn background_responses_not_asked_to_be_kept_expire_and_stored_ones_stay()
         ids.push(id);
     }
     let (kept, unstated, unstored) = (&ids[0], &ids[1], &ids[2]);
-    let pool = portico::store::database::open(&app.database_path())
-        .await
-        .unwrap();
+    let store = app.open_store().await;
     let now = portico::wire::ids::unix_now();
     let retention = portico::wire::responses::defaults::UNSTORED_RETENTION.as_secs() as i64;
     assert_eq!(
-        portico::store::background::delete_expired(&pool, now)
-            .await
-            .unwrap(),
+        store.responses.delete_expired(now).await.unwrap(),
         0,
         "still within the retention"
     );
     assert_eq!(
-        portico::store::background::delete_expired(&pool, now + retention + 1)
+        store
+            .responses
+            .delete_expired(now + retention + 1)
             .await
             .unwrap(),
         2,
@@ -410,12 +408,13 @@ async fn background_responses_not_asked_to_be_kept_expire_and_stored_ones_stay()
     assert_eq!(app.get(&format!("/v1/responses/{unstated}")).await.0, 404);
     assert_eq!(app.get(&format!("/v1/responses/{unstored}")).await.0, 404);
     assert_eq!(app.get(&format!("/v1/responses/{kept}")).await.0, 200);
-    let events: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM response_events WHERE response_id IN (?, ?)")
-            .bind(unstated)
-            .bind(unstored)
-            .fetch_one(pool.pool())
-            .await
-            .unwrap();
-    assert_eq!(events, 0, "their event logs went with them");
+    for gone in [unstated, unstored] {
+        let events = store.responses.events_after(gone, None).await.unwrap();
+        assert!(
+            events.is_empty(),
+            "their event logs went with them: {events:?}"
+        );
+    }
+    let kept_events = store.responses.events_after(kept, None).await.unwrap();
+    assert!(!kept_events.is_empty(), "the kept one's log stays");
 }

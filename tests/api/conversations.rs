@@ -340,34 +340,33 @@ async fn another_projects_conversation_is_a_404_for_every_operation() {
 }
 
 #[tokio::test]
-async fn the_engines_store_functions_read_append_and_lock() {
-    use portico::store::conversations::{self as conversations, LockOutcome, StoredConversation};
+async fn the_conversation_store_reads_appends_and_locks() {
+    use portico::store::conversations::{LockOutcome, StoredConversation};
     let directory = tempfile::tempdir().unwrap();
-    let pool = portico::store::database::open(&directory.path().join("db.sqlite"))
+    let store = portico::store::factory::open(&crate::helpers::store_location(directory.path()))
         .await
         .unwrap();
+    let conversations = &*store.conversations;
     let conversation = StoredConversation {
         id: "conv_1".into(),
         created_at: 1,
         metadata: Default::default(),
     };
-    conversations::insert_conversation(&pool, "alpha", &conversation, &[json!({"id": "msg_1"})])
+    conversations
+        .insert_conversation("alpha", &conversation, &[json!({"id": "msg_1"})])
         .await
         .unwrap();
-    let mut transaction = pool.begin().await.unwrap();
     let items = [json!({"id": "msg_2"}), json!({"id": "msg_3"})];
-    assert!(
-        conversations::append_items(&mut transaction, "alpha", "conv_1", &items)
-            .await
-            .unwrap()
-    );
-    transaction.commit().await.unwrap();
-    assert!(
-        !conversations::append_items(pool.pool(), "beta", "conv_1", &items)
-            .await
-            .unwrap()
-    );
-    let all = conversations::conversation_items(&pool, "alpha", "conv_1")
+    assert!(conversations
+        .append_items("alpha", "conv_1", &items)
+        .await
+        .unwrap());
+    assert!(!conversations
+        .append_items("beta", "conv_1", &items)
+        .await
+        .unwrap());
+    let all = conversations
+        .conversation_items("alpha", "conv_1")
         .await
         .unwrap()
         .unwrap();
@@ -377,13 +376,14 @@ async fn the_engines_store_functions_read_append_and_lock() {
         .collect();
     assert_eq!(ids, ["msg_1", "msg_2", "msg_3"]);
     assert_eq!(
-        conversations::conversation_items(&pool, "beta", "conv_1")
+        conversations
+            .conversation_items("beta", "conv_1")
             .await
             .unwrap(),
         None
     );
 
-    let lock = |response: &'static str| conversations::try_lock(&pool, "alpha", "conv_1", response);
+    let lock = |response: &'static str| conversations.try_lock("alpha", "conv_1", response);
     assert_eq!(lock("resp_a").await.unwrap(), LockOutcome::Locked);
     assert_eq!(
         lock("resp_a").await.unwrap(),
@@ -392,12 +392,14 @@ async fn the_engines_store_functions_read_append_and_lock() {
     );
     assert_eq!(lock("resp_b").await.unwrap(), LockOutcome::Busy);
     assert_eq!(
-        conversations::try_lock(&pool, "beta", "conv_1", "resp_b")
+        conversations
+            .try_lock("beta", "conv_1", "resp_b")
             .await
             .unwrap(),
         LockOutcome::NotFound
     );
-    conversations::unlock(&pool, "alpha", "conv_1", "resp_b")
+    conversations
+        .unlock("alpha", "conv_1", "resp_b")
         .await
         .unwrap();
     assert_eq!(
@@ -405,24 +407,28 @@ async fn the_engines_store_functions_read_append_and_lock() {
         LockOutcome::Busy,
         "only the holder unlocks"
     );
-    conversations::unlock(&pool, "alpha", "conv_1", "resp_a")
+    conversations
+        .unlock("alpha", "conv_1", "resp_a")
         .await
         .unwrap();
     assert_eq!(lock("resp_b").await.unwrap(), LockOutcome::Locked);
-    assert_eq!(conversations::clear_all_locks(&pool).await.unwrap(), 1);
+    assert_eq!(conversations.clear_all_locks().await.unwrap(), 1);
     assert_eq!(lock("resp_c").await.unwrap(), LockOutcome::Locked);
-    assert!(conversations::delete_conversation(&pool, "alpha", "conv_1")
+    assert!(conversations
+        .delete_conversation("alpha", "conv_1")
         .await
         .unwrap());
     assert_eq!(lock("resp_d").await.unwrap(), LockOutcome::NotFound);
     assert_eq!(
-        conversations::conversation_items(&pool, "alpha", "conv_1")
+        conversations
+            .conversation_items("alpha", "conv_1")
             .await
             .unwrap(),
         None
     );
     assert!(
-        conversations::find_item(&pool, "alpha", "msg_2")
+        conversations
+            .find_item("alpha", "msg_2")
             .await
             .unwrap()
             .is_some(),

@@ -11,7 +11,7 @@ pub async fn spawn_in_process_app() -> (String, tempfile::TempDir) {
     let directory = tempfile::tempdir().unwrap();
     let config = portico::config::Config {
         listen: "127.0.0.1:0".parse().unwrap(),
-        database: directory.path().join("portico.db"),
+        database: crate::helpers::store_location(directory.path()),
         ..portico::config::Config::default()
     };
     let app = portico::http::app::App::build(config).await.unwrap();

@@ -87,11 +87,22 @@ pub struct Options {
 
 /// Portico on its defaults (the built-in `echo` backend, no mock), as a new
 /// user starts it; returns its address.
+/// Where the API tests keep their store, chosen by `PORTICO_TEST_STORE`:
+/// `sqlite` (the default) is a file in the test's own temporary directory.
+/// Every app of the suite is built on this location through
+/// `portico::store::open`, the factory the server itself uses.
+pub fn store_location(directory: &std::path::Path) -> std::path::PathBuf {
+    match std::env::var("PORTICO_TEST_STORE").as_deref() {
+        Err(_) | Ok("") | Ok("sqlite") => directory.join("portico.db"),
+        Ok(other) => panic!("PORTICO_TEST_STORE={other}: no such store (known: sqlite)"),
+    }
+}
+
 pub async fn spawn_builtin_app() -> (SocketAddr, tempfile::TempDir) {
     let directory = tempfile::tempdir().unwrap();
     let config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
-        database: directory.path().join("portico.db"),
+        database: store_location(directory.path()),
         ..Config::default()
     };
     let app = App::build(config).await.unwrap();
@@ -123,7 +134,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let directory = tempfile::tempdir().unwrap();
     let mut config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
-        database: directory.path().join("portico.db"),
+        database: store_location(directory.path()),
         ..Config::default()
     };
     if let Some(limit) = options.max_body_bytes {
@@ -167,9 +178,17 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
 }
 
 impl TestApp {
-    /// The SQLite file this server uses (to start a second server on it, as after a restart).
+    /// The store this server uses (to start a second server on it, as after
+    /// a restart, or to look at it through the storage seam).
     pub fn database_path(&self) -> std::path::PathBuf {
-        self._directory.path().join("portico.db")
+        store_location(self._directory.path())
+    }
+
+    /// The server's store, opened again through the storage seam's factory.
+    pub async fn open_store(&self) -> portico::store::factory::Store {
+        portico::store::factory::open(&self.database_path())
+            .await
+            .unwrap()
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -235,9 +235,7 @@ async fn deleting_a_thread_during_a_run_leaves_no_rows_of_it_behind() {
     let (status, deleted) = app.delete(&format!("/v1/threads/{thread}")).await;
     assert_eq!(status, 200, "{deleted}");
 
-    let pool = portico::store::database::open(&app.database_path())
-        .await
-        .unwrap();
+    let store = app.open_store().await;
     // The run's task ends once it has seen the cancel and closed its backend
     // stream; give it time to write whatever it still writes.
     for _ in 0..200 {
@@ -247,13 +245,31 @@ async fn deleting_a_thread_during_a_run_leaves_no_rows_of_it_behind() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let left: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM assistant_objects WHERE thread_id = ? OR id = ?")
-            .bind(&thread)
-            .bind(run["id"].as_str().unwrap())
-            .fetch_one(pool.pool())
-            .await
-            .unwrap();
-    assert_eq!(left, 0, "the run's rows outlived its thread");
+    use portico::store::assistants::Kind;
+    let run_id = run["id"].as_str().unwrap();
+    let everything = portico::wire::query::ListQuery {
+        limit: 100,
+        ..Default::default()
+    };
+    let project = portico::access::project::DEFAULT_PROJECT;
+    let assistants = &*store.assistants;
+    let run_row = assistants
+        .get_object(project, Kind::Run, run_id, None)
+        .await
+        .unwrap();
+    let messages = assistants
+        .list_objects(project, Kind::Message, Some(&thread), None, &everything)
+        .await
+        .unwrap();
+    let steps = assistants
+        .list_objects(project, Kind::Step, None, Some(run_id), &everything)
+        .await
+        .unwrap();
+    assert!(
+        run_row.is_none() && messages.items.is_empty() && steps.items.is_empty(),
+        "the run's rows outlived its thread: run {run_row:?}, messages {:?}, steps {:?}",
+        messages.items,
+        steps.items
+    );
     assert_eq!(app.get(&format!("/v1/threads/{thread}")).await.0, 404);
 }

@@ -25,9 +25,10 @@
 //! four characters a token, rather than zeros.
 
 use serde_json::{json, Map, Value};
-use sqlx::SqlitePool;
+use std::sync::Arc;
 
-use crate::store::chat_completions::{self, StoredChatCompletion};
+use crate::store::chat_completions::{ChatCompletionStore, StoredChatCompletion};
+use crate::store::error::StoreResult;
 use crate::stream::chat::accumulate::Accumulator;
 use crate::wire::chat::legacy_functions::{completion_to_legacy, uses_legacy_functions};
 use crate::wire::error::{ApiError, ApiResult};
@@ -37,7 +38,7 @@ use crate::wire::validate::validate_metadata;
 #[derive(Debug, Clone)]
 pub struct Recorder {
     id: String,
-    db: SqlitePool,
+    completions: Arc<dyn ChatCompletionStore>,
     project: String,
     requested_model: String,
     request: Map<String, Value>,
@@ -71,7 +72,7 @@ pub fn validate_store_fields(body: &Value) -> ApiResult<bool> {
 impl Recorder {
     /// A recorder for a request that asked to be stored (`None` otherwise).
     pub fn for_request(
-        db: &SqlitePool,
+        completions: &Arc<dyn ChatCompletionStore>,
         project: &str,
         body: &Value,
         requested_model: &str,
@@ -81,7 +82,7 @@ impl Recorder {
         }
         Ok(Some(Self {
             id: crate::wire::ids::new_id("chatcmpl-"),
-            db: db.clone(),
+            completions: completions.clone(),
             project: project.to_owned(),
             requested_model: requested_model.to_owned(),
             request: body.as_object().cloned().unwrap_or_default(),
@@ -116,7 +117,7 @@ impl Recorder {
 
     /// Stores `completion` (a `chat.completion` in OpenAI's shape) under
     /// [`id`](Self::id), which it then carries.
-    pub async fn save(&self, completion: &mut Value) -> Result<(), sqlx::Error> {
+    pub async fn save(&self, completion: &mut Value) -> StoreResult<()> {
         if let Some(object) = completion.as_object_mut() {
             object.insert("id".into(), Value::String(self.id.clone()));
         }
@@ -145,7 +146,7 @@ impl Recorder {
             },
             body: stored_view(&self.request, completion),
         };
-        chat_completions::insert(&self.db, &self.project, &stored).await
+        self.completions.insert(&self.project, &stored).await
     }
 }
 

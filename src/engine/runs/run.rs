@@ -7,7 +7,6 @@
 use std::sync::Arc;
 
 use futures::StreamExt;
-use sqlx::SqlitePool;
 use tokio::sync::watch;
 
 use crate::backends::backend::ChatEventStream;
@@ -16,8 +15,9 @@ use crate::backends::fault::Fault;
 use crate::background::live::LiveResponse;
 use crate::engine::failures::response_error;
 use crate::engine::state::AppState;
-use crate::store;
-use crate::store::assistants::{upsert, Kind, Placement};
+use crate::store::assistants::{AssistantStore, Kind, Placement};
+use crate::store::error::StoreResult;
+use crate::store::lease::Lease;
 use crate::stream::assistants::{AssistantStreamEvent, RunEnd, RunStreamBuilder};
 use crate::stream::GrammarError;
 use crate::wire::chat_events::estimate_tokens;
@@ -34,7 +34,11 @@ pub fn spawn(state: AppState, run_id: String) {
         execute(state.clone(), run_id.clone()).await;
         // A thread deleted while this segment ran: what it wrote after the
         // deletion belongs to nothing.
-        if let Err(error) = store::threads::delete_rows_of_deleted_thread(&state.db, &run_id).await
+        if let Err(error) = state
+            .store
+            .assistants
+            .delete_rows_of_deleted_thread(&run_id)
+            .await
         {
             tracing::warn!(%error, %run_id, "could not clean up after a deleted thread");
         }
@@ -43,7 +47,9 @@ pub fn spawn(state: AppState, run_id: String) {
 
 /// Where a segment's events go: the store, then the live buffer.
 struct Segment {
-    db: SqlitePool,
+    assistants: Arc<dyn AssistantStore>,
+    /// The executor's right to write the run, its steps and messages.
+    lease: Lease,
     project: String,
     job: RunJob,
     live: Arc<LiveResponse>,
@@ -62,10 +68,12 @@ impl Segment {
         );
     }
 
-    async fn store(&self, event: &AssistantStreamEvent) -> Result<(), sqlx::Error> {
+    async fn store(&self, event: &AssistantStreamEvent) -> StoreResult<()> {
         match event {
             AssistantStreamEvent::Run(_, run) => {
-                store::runs::save_run(&self.db, &self.project, run, Some(&self.job)).await
+                self.assistants
+                    .save_run(&self.lease, &self.project, run, Some(&self.job))
+                    .await
             }
             AssistantStreamEvent::Step(_, step) => {
                 let placement = Placement {
@@ -74,15 +82,16 @@ impl Segment {
                     status: Some(&step.status),
                     expires_at: None,
                 };
-                upsert(
-                    &self.db,
-                    &self.project,
-                    Kind::Step,
-                    &step.id,
-                    placement,
-                    step,
-                )
-                .await
+                self.assistants
+                    .upsert(
+                        Some(&self.lease),
+                        &self.project,
+                        Kind::Step,
+                        &step.id,
+                        placement,
+                        step,
+                    )
+                    .await
             }
             AssistantStreamEvent::Message(_, message) => {
                 let placement = Placement {
@@ -91,15 +100,16 @@ impl Segment {
                     status: Some(&message.status),
                     expires_at: None,
                 };
-                upsert(
-                    &self.db,
-                    &self.project,
-                    Kind::Message,
-                    &message.id,
-                    placement,
-                    message,
-                )
-                .await
+                self.assistants
+                    .upsert(
+                        Some(&self.lease),
+                        &self.project,
+                        Kind::Message,
+                        &message.id,
+                        placement,
+                        message,
+                    )
+                    .await
             }
             _ => Ok(()),
         }
@@ -119,7 +129,12 @@ struct Outcome {
 }
 
 async fn execute(state: AppState, run_id: String) {
-    let claimed = match store::runs::claim(&state.db, &run_id).await {
+    let claimed = match state
+        .store
+        .assistants
+        .claim_run(&state.replica, &run_id)
+        .await
+    {
         Ok(Some(claimed)) => claimed,
         Ok(None) => return,
         Err(error) => {
@@ -131,7 +146,8 @@ async fn execute(state: AppState, run_id: String) {
     let cancel = live.cancel_signal();
     let mut builder = RunStreamBuilder::new(claimed.run.clone());
     let mut segment = Segment {
-        db: state.db.pool().clone(),
+        assistants: state.store.assistants.clone(),
+        lease: claimed.lease,
         project: claimed.project.clone(),
         job: claimed.job,
         live: live.clone(),
@@ -155,10 +171,22 @@ async fn execute(state: AppState, run_id: String) {
     segment.emit(started).await;
     let run = builder.run().clone();
     let history = async {
-        let messages =
-            store::threads::thread_messages(&state.db, &segment.project, &run.thread_id).await?;
-        let steps = store::runs::run_steps(&state.db, &segment.project, &run.id).await?;
-        Ok::<_, sqlx::Error>(chat_request(&run, &segment.job, &messages, &steps))
+        let messages = state
+            .store
+            .assistants
+            .thread_messages(&segment.project, &run.thread_id)
+            .await?;
+        let steps = state
+            .store
+            .assistants
+            .run_steps(&segment.project, &run.id)
+            .await?;
+        Ok::<_, crate::store::error::StoreError>(chat_request(
+            &run,
+            &segment.job,
+            &messages,
+            &steps,
+        ))
     };
     let chat = match history.await {
         Ok(Prepared::Chat(chat)) => *chat,

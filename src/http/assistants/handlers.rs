@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use crate::access::project::Project;
 use crate::engine::state::AppState;
 use crate::http::extract::JsonBody;
-use crate::store::assistants::{self as objects, Kind};
+use crate::store::assistants::{Kind, Placement};
 use crate::wire::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::wire::ids::{new_id, unix_now};
 use crate::wire::query::QueryParams;
@@ -29,7 +29,10 @@ pub async fn existing_assistant(
     assistant_id: &str,
 ) -> ApiResult<AssistantObject> {
     check_id("assistant_id", assistant_id, "asst")?;
-    objects::get(&state.db, project, Kind::Assistant, assistant_id, None)
+    state
+        .store
+        .assistants
+        .get(project, Kind::Assistant, assistant_id, None)
         .await?
         .ok_or_else(|| assistant_not_found(assistant_id))
 }
@@ -104,15 +107,17 @@ pub async fn create_assistant(
         response_format: Value::String("auto".to_owned()),
     };
     apply(&mut assistant, request);
-    objects::insert(
-        state.db.pool(),
-        &project.0,
-        Kind::Assistant,
-        &assistant.id,
-        objects::Placement::default(),
-        &assistant,
-    )
-    .await?;
+    state
+        .store
+        .assistants
+        .insert(
+            &project.0,
+            Kind::Assistant,
+            &assistant.id,
+            Placement::default(),
+            &assistant,
+        )
+        .await?;
     Ok(Json(assistant))
 }
 
@@ -136,7 +141,11 @@ pub async fn list_assistants(
     query: QueryParams,
 ) -> ApiResult<Json<CursorList<AssistantObject>>> {
     let query = list_query(&query)?;
-    let page = objects::list(&state.db, &project.0, Kind::Assistant, None, None, &query).await?;
+    let page = state
+        .store
+        .assistants
+        .list(&project.0, Kind::Assistant, None, None, &query)
+        .await?;
     Ok(Json(page.into()))
 }
 
@@ -186,15 +195,11 @@ pub async fn modify_assistant(
     }
     let mut assistant = existing_assistant(&state, &project.0, &assistant_id).await?;
     apply(&mut assistant, request);
-    objects::update(
-        state.db.pool(),
-        &project.0,
-        Kind::Assistant,
-        &assistant_id,
-        None,
-        &assistant,
-    )
-    .await?;
+    state
+        .store
+        .assistants
+        .update(&project.0, Kind::Assistant, &assistant_id, None, &assistant)
+        .await?;
     Ok(Json(assistant))
 }
 
@@ -214,7 +219,12 @@ pub async fn delete_assistant(
     Path(assistant_id): Path<String>,
 ) -> ApiResult<Json<DeletedObject>> {
     check_id("assistant_id", &assistant_id, "asst")?;
-    if !objects::delete(&state.db, &project.0, Kind::Assistant, &assistant_id, None).await? {
+    if !state
+        .store
+        .assistants
+        .delete_object(&project.0, Kind::Assistant, &assistant_id, None)
+        .await?
+    {
         return Err(assistant_not_found(&assistant_id));
     }
     Ok(Json(DeletedObject::new(assistant_id, "assistant.deleted")))

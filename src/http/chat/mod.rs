@@ -94,7 +94,7 @@ pub async fn create_chat_completion(
             .pointer("/stream_options/include_obfuscation")
             .and_then(Value::as_bool)
             .unwrap_or(true);
-    let recorder = Recorder::for_request(&state.db, &project.0, &body, &model)?;
+    let recorder = Recorder::for_request(&state.store.chat_completions, &project.0, &body, &model)?;
     let legacy = crate::wire::chat::legacy_functions::uses_legacy_functions(&body);
     let sent = if legacy {
         crate::wire::chat::legacy_functions::to_tools_request(&body)

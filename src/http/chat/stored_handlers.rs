@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use crate::access::project::Project;
 use crate::engine::state::AppState;
 use crate::http::extract::JsonBody;
-use crate::store::chat_completions::{self, ListFilter};
+use crate::store::chat_completions::ListFilter;
 use crate::wire::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::wire::query::QueryParams;
 use crate::wire::validate::validate_metadata;
@@ -108,7 +108,11 @@ pub async fn list_chat_completions(
         limit: query.limit()?,
         descending: query.descending(LIST_NEWEST_FIRST)?,
     };
-    let page = chat_completions::list(&state.db, &project.0, &filter).await?;
+    let page = state
+        .store
+        .chat_completions
+        .list(&project.0, &filter)
+        .await?;
     Ok(Json(ChatCompletionList::new(page.items, page.has_more)))
 }
 
@@ -127,7 +131,10 @@ pub async fn get_chat_completion(
     project: Project,
     Path(completion_id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let stored = chat_completions::get(&state.db, &project.0, &completion_id)
+    let stored = state
+        .store
+        .chat_completions
+        .get(&project.0, &completion_id)
         .await?
         .ok_or_else(|| completion_not_found(&completion_id))?;
     Ok(Json(stored.body))
@@ -152,10 +159,12 @@ pub async fn update_chat_completion(
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult<Json<Value>> {
     let metadata = parse_update(&body)?;
-    let updated =
-        chat_completions::update_metadata(&state.db, &project.0, &completion_id, &metadata)
-            .await?
-            .ok_or_else(|| completion_not_found(&completion_id))?;
+    let updated = state
+        .store
+        .chat_completions
+        .update_metadata(&project.0, &completion_id, &metadata)
+        .await?
+        .ok_or_else(|| completion_not_found(&completion_id))?;
     Ok(Json(updated.body))
 }
 
@@ -209,7 +218,12 @@ pub async fn delete_chat_completion(
     project: Project,
     Path(completion_id): Path<String>,
 ) -> ApiResult<Json<DeletedChatCompletion>> {
-    if !chat_completions::delete(&state.db, &project.0, &completion_id).await? {
+    if !state
+        .store
+        .chat_completions
+        .delete(&project.0, &completion_id)
+        .await?
+    {
         return Err(completion_not_found(&completion_id));
     }
     Ok(Json(DeletedChatCompletion {
@@ -243,7 +257,10 @@ pub async fn list_chat_completion_messages(
 ) -> ApiResult<Json<ChatCompletionList>> {
     let limit = query.limit()?;
     let descending = query.descending(false)?;
-    let stored = chat_completions::get(&state.db, &project.0, &completion_id)
+    let stored = state
+        .store
+        .chat_completions
+        .get(&project.0, &completion_id)
         .await?
         .ok_or_else(|| completion_not_found(&completion_id))?;
     let mut items = message_items(&stored.id, &stored.messages);

@@ -5,13 +5,12 @@
 use axum::extract::{Path, Request, State};
 use axum::Json;
 use serde_json::{json, Value};
-use sqlx::SqlitePool;
 
 use crate::access::project::Project;
 use crate::engine::state::AppState;
 use crate::http::extract::{read_body, JsonBody};
-use crate::store;
 use crate::store::conversations::StoredConversation;
+use crate::store::factory::Store;
 use crate::wire::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::wire::ids::{new_id, unix_now};
 use crate::wire::json::parse_json;
@@ -34,7 +33,10 @@ async fn existing(
     conversation_id: &str,
 ) -> ApiResult<StoredConversation> {
     validate_conversation_id(conversation_id)?;
-    store::conversations::get_conversation(&state.db, &project.0, conversation_id)
+    state
+        .store
+        .conversations
+        .get_conversation(&project.0, conversation_id)
         .await?
         .ok_or_else(|| conversation_not_found(conversation_id))
 }
@@ -63,7 +65,7 @@ pub async fn create_conversation(
     };
     let request = request::parse_create(body)?;
     let items = match &request.items {
-        Some(items) => resolve_items(&state.db, &project.0, items).await?,
+        Some(items) => resolve_items(&state.store, &project.0, items).await?,
         None => Vec::new(),
     };
     let conversation = StoredConversation {
@@ -71,7 +73,11 @@ pub async fn create_conversation(
         created_at: unix_now(),
         metadata: request.metadata.unwrap_or_default(),
     };
-    store::conversations::insert_conversation(&state.db, &project.0, &conversation, &items).await?;
+    state
+        .store
+        .conversations
+        .insert_conversation(&project.0, &conversation, &items)
+        .await?;
     Ok(Json(conversation.into()))
 }
 
@@ -114,10 +120,12 @@ pub async fn update_conversation(
 ) -> ApiResult<Json<ConversationObject>> {
     validate_conversation_id(&conversation_id)?;
     let metadata = request::parse_update(body)?;
-    let updated =
-        store::conversations::update_metadata(&state.db, &project.0, &conversation_id, &metadata)
-            .await?
-            .ok_or_else(|| conversation_not_found(&conversation_id))?;
+    let updated = state
+        .store
+        .conversations
+        .update_metadata(&project.0, &conversation_id, &metadata)
+        .await?
+        .ok_or_else(|| conversation_not_found(&conversation_id))?;
     Ok(Json(updated.into()))
 }
 
@@ -137,7 +145,12 @@ pub async fn delete_conversation(
     Path(conversation_id): Path<String>,
 ) -> ApiResult<Json<DeletedConversation>> {
     validate_conversation_id(&conversation_id)?;
-    if !store::conversations::delete_conversation(&state.db, &project.0, &conversation_id).await? {
+    if !state
+        .store
+        .conversations
+        .delete_conversation(&project.0, &conversation_id)
+        .await?
+    {
         return Err(conversation_not_found(&conversation_id));
     }
     Ok(Json(DeletedConversation::new(conversation_id)))
@@ -168,8 +181,11 @@ pub async fn create_items(
     validate_include(&query)?;
     let items = request::parse_create_items(body)?;
     existing(&state, &project, &conversation_id).await?;
-    let items = resolve_items(&state.db, &project.0, &items).await?;
-    if !store::conversations::append_items(state.db.pool(), &project.0, &conversation_id, &items)
+    let items = resolve_items(&state.store, &project.0, &items).await?;
+    if !state
+        .store
+        .conversations
+        .append_items(&project.0, &conversation_id, &items)
         .await?
     {
         return Err(conversation_not_found(&conversation_id));
@@ -204,15 +220,17 @@ pub async fn list_items(
     let descending = query.descending(true)?;
     validate_include(&query)?;
     existing(&state, &project, &conversation_id).await?;
-    let page = store::conversations::list_items(
-        &state.db,
-        &project.0,
-        &conversation_id,
-        query.get("after"),
-        limit,
-        descending,
-    )
-    .await?;
+    let page = state
+        .store
+        .conversations
+        .list_items(
+            &project.0,
+            &conversation_id,
+            query.get("after"),
+            limit,
+            descending,
+        )
+        .await?;
     Ok(Json(ConversationItemList::new(page.items, page.has_more)))
 }
 
@@ -239,7 +257,10 @@ pub async fn get_item(
     validate_conversation_id(&conversation_id)?;
     validate_include(&query)?;
     existing(&state, &project, &conversation_id).await?;
-    store::conversations::get_item(&state.db, &project.0, &conversation_id, &item_id)
+    state
+        .store
+        .conversations
+        .get_item(&project.0, &conversation_id, &item_id)
         .await?
         .map(Json)
         .ok_or_else(|| item_not_found(&item_id))
@@ -264,7 +285,11 @@ pub async fn delete_item(
     Path((conversation_id, item_id)): Path<(String, String)>,
 ) -> ApiResult<Json<ConversationObject>> {
     let conversation = existing(&state, &project, &conversation_id).await?;
-    if !store::conversations::delete_item(&state.db, &project.0, &conversation_id, &item_id).await?
+    if !state
+        .store
+        .conversations
+        .delete_item(&project.0, &conversation_id, &item_id)
+        .await?
     {
         return Err(item_not_found(&item_id));
     }
@@ -273,11 +298,7 @@ pub async fn delete_item(
 
 /// Normalizes items as stored (ids, `status`), resolving `item_reference`s
 /// against the project's stored responses, then its conversations.
-pub async fn resolve_items(
-    db: &SqlitePool,
-    project: &str,
-    items: &[Value],
-) -> ApiResult<Vec<Value>> {
+pub async fn resolve_items(store: &Store, project: &str, items: &[Value]) -> ApiResult<Vec<Value>> {
     let entries =
         normalize_input(Some(&Value::Array(items.to_vec()))).map_err(rename_input_param)?;
     let mut resolved = Vec::with_capacity(entries.len());
@@ -285,9 +306,9 @@ pub async fn resolve_items(
         match entry {
             InputEntry::Item(item) => resolved.push(item),
             InputEntry::Reference { id, param } => {
-                let found = match store::responses::find_item(db, project, &id).await? {
+                let found = match store.responses.find_item(project, &id).await? {
                     Some(item) => Some(item),
-                    None => store::conversations::find_item(db, project, &id).await?,
+                    None => store.conversations.find_item(project, &id).await?,
                 };
                 let item = found.ok_or_else(|| {
                     ApiError::invalid_with_code(

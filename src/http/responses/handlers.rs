@@ -10,7 +10,7 @@ use crate::access::project::Project;
 use crate::engine;
 use crate::engine::state::AppState;
 use crate::http::extract::JsonBody;
-use crate::store;
+use crate::store::responses::InputItemsPage;
 use crate::stream::sse::{joined, response_event_frame};
 use crate::stream::ResponseStreamEvent;
 use crate::wire::error::{ApiError, ApiResult, ErrorEnvelope};
@@ -121,7 +121,10 @@ pub async fn get_response(
     let stream = query.boolean("stream")?;
     let after = query.unsigned("starting_after")?;
     crate::wire::conversations::request::validate_include(&query)?;
-    let stored = store::responses::get_response(&state.db, &project.0, &response_id)
+    let stored = state
+        .store
+        .responses
+        .get_response(&project.0, &response_id)
         .await?
         .ok_or_else(|| response_not_found(&response_id))?;
     if stream == Some(true) {
@@ -160,7 +163,12 @@ pub async fn delete_response(
     project: Project,
     Path(response_id): Path<String>,
 ) -> ApiResult<Response> {
-    if !store::responses::delete_response(&state.db, &project.0, &response_id).await? {
+    if !state
+        .store
+        .responses
+        .delete_response(&project.0, &response_id)
+        .await?
+    {
         return Err(response_not_found(&response_id));
     }
     Ok(axum::Json(DeletedResponse {
@@ -195,23 +203,28 @@ pub async fn list_input_items(
     let limit = query.limit()?;
     let descending = query.descending(true)?;
     crate::wire::conversations::request::validate_include(&query)?;
-    let stored = store::responses::get_response(&state.db, &project.0, &response_id)
+    let stored = state
+        .store
+        .responses
+        .get_response(&project.0, &response_id)
         .await?
         .ok_or_else(|| response_not_found(&response_id))?;
     let previous_response_id = serde_json::from_str::<Value>(&stored.body)?
         .get("previous_response_id")
         .and_then(Value::as_str)
         .map(str::to_owned);
-    let page = store::responses::list_input_items(
-        &state.db,
-        &project.0,
-        &response_id,
-        previous_response_id.as_deref(),
-        query.get("after"),
-        limit,
-        descending,
-    )
-    .await?;
+    let page = state
+        .store
+        .responses
+        .list_input_items(InputItemsPage {
+            project: &project.0,
+            response_id: &response_id,
+            previous_response_id: previous_response_id.as_deref(),
+            after: query.get("after"),
+            limit,
+            descending,
+        })
+        .await?;
     let first_id = page
         .items
         .first()

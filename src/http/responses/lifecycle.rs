@@ -12,7 +12,6 @@ use futures::Stream;
 
 use crate::access::project::Project;
 use crate::engine::state::AppState;
-use crate::store;
 use crate::wire::error::{ApiError, ApiResult, ErrorEnvelope};
 
 use super::reply::json_response;
@@ -38,7 +37,11 @@ pub async fn replay(
         let live = state.background.live.get_or_create(response_id);
         return Ok(Box::pin(live.follow(after)));
     }
-    let frames = store::background::events_after(&state.db, response_id, after).await?;
+    let frames = state
+        .store
+        .responses
+        .events_after(response_id, after)
+        .await?;
     Ok(Box::pin(futures::stream::iter(
         frames.into_iter().map(|(_, frame)| Bytes::from(frame)),
     )))
@@ -61,7 +64,10 @@ pub async fn cancel_response(
     Path(response_id): Path<String>,
 ) -> ApiResult<Response> {
     for _ in 0..3 {
-        let stored = store::responses::get_response(&state.db, &project.0, &response_id)
+        let stored = state
+            .store
+            .responses
+            .get_response(&project.0, &response_id)
             .await?
             .ok_or_else(|| response_not_found(&response_id))?;
         if !stored.background {
@@ -86,7 +92,7 @@ pub async fn cancel_response(
             }
             ResponseStatus::Queued => {
                 response.status = ResponseStatus::Cancelled;
-                if store::background::cancel_if_queued(&state.db, &response).await? {
+                if state.store.responses.cancel_if_queued(&response).await? {
                     if let Some(live) = state.background.live.get(&response_id) {
                         live.finish();
                         state.background.live.remove(&response_id);
@@ -103,14 +109,22 @@ pub async fn cancel_response(
                 None => {
                     response.status = ResponseStatus::Cancelled;
                     // Not cancelled: it ended meanwhile; read it again.
-                    if store::background::cancel_if_unfinished(&state.db, &response).await? {
+                    if state
+                        .store
+                        .responses
+                        .cancel_if_unfinished(&response)
+                        .await?
+                    {
                         return Ok(json_response(serde_json::to_string(&response)?));
                     }
                 }
             },
         }
     }
-    let stored = store::responses::get_response(&state.db, &project.0, &response_id)
+    let stored = state
+        .store
+        .responses
+        .get_response(&project.0, &response_id)
         .await?
         .ok_or_else(|| response_not_found(&response_id))?;
     Ok(json_response(stored.body))

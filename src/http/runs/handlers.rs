@@ -12,8 +12,8 @@ use crate::engine::state::AppState;
 use crate::http::assistants::handlers::existing_assistant;
 use crate::http::extract::JsonBody;
 use crate::http::threads::lookup::existing_thread;
-use crate::store;
-use crate::store::assistants::{self as objects, Kind};
+use crate::store::assistants::Kind;
+use crate::store::assistants::{NewRun, RunInsert};
 use crate::stream::assistants::RunStreamBuilder;
 use crate::wire::assistants::object::normalize_tools;
 use crate::wire::assistants::shared::{check_id, check_tool_choice, list_query, CursorList};
@@ -54,7 +54,12 @@ pub async fn create_run(
     check_id("thread_id", &thread_id, "thread")?;
     let request = parse_run(body, false)?;
     existing_thread(&state, &project.0, &thread_id).await?;
-    if let Some(run_id) = store::threads::active_run(&state.db, &project.0, &thread_id).await? {
+    if let Some(run_id) = state
+        .store
+        .assistants
+        .active_run(&project.0, &thread_id)
+        .await?
+    {
         return Err(thread_busy(&thread_id, &run_id));
     }
     start_run(&state, &project.0, thread_id, None, request).await
@@ -197,7 +202,11 @@ async fn start_run(
         .any(|text| text.as_deref().is_some_and(|text| !text.trim().is_empty()));
     let asked = messages.iter().any(|message| message.role == "user")
         || (thread.is_none()
-            && store::threads::has_user_message(&state.db, project, &thread_id).await?);
+            && state
+                .store
+                .assistants
+                .has_user_message(project, &thread_id)
+                .await?);
     if !instructed && !asked {
         return Err(ApiError::invalid_with_code(
             "Run creation requires a Thread with a user message or an assistant with instructions.",
@@ -205,8 +214,17 @@ async fn start_run(
             "invalid_thread",
         ));
     }
-    if let store::runs::RunInsert::ThreadBusy(active) =
-        store::runs::insert_run(&state.db, project, &run, &job, thread.as_ref(), &messages).await?
+    if let RunInsert::ThreadBusy(active) = state
+        .store
+        .assistants
+        .insert_run(NewRun {
+            project,
+            run: &run,
+            job: &job,
+            thread: thread.as_ref(),
+            messages: &messages,
+        })
+        .await?
     {
         return Err(thread_busy(&thread_id, &active));
     }
@@ -235,7 +253,10 @@ pub async fn existing_run(
 ) -> ApiResult<RunObject> {
     existing_thread(state, project, thread_id).await?;
     check_id("run_id", run_id, "run")?;
-    objects::get(&state.db, project, Kind::Run, run_id, Some(thread_id))
+    state
+        .store
+        .assistants
+        .get(project, Kind::Run, run_id, Some(thread_id))
         .await?
         .ok_or_else(|| run_not_found(run_id))
 }
@@ -264,15 +285,11 @@ pub async fn list_runs(
 ) -> ApiResult<Json<CursorList<RunObject>>> {
     let list = list_query(&query)?;
     existing_thread(&state, &project.0, &thread_id).await?;
-    let page = objects::list(
-        &state.db,
-        &project.0,
-        Kind::Run,
-        Some(&thread_id),
-        None,
-        &list,
-    )
-    .await?;
+    let page = state
+        .store
+        .assistants
+        .list(&project.0, Kind::Run, Some(&thread_id), None, &list)
+        .await?;
     Ok(Json(page.into()))
 }
 
@@ -331,7 +348,11 @@ pub async fn modify_run(
     }
     if let Some(metadata) = metadata {
         run.metadata = metadata.clone();
-        store::runs::set_metadata(&state.db, &project.0, &run_id, &metadata).await?;
+        state
+            .store
+            .assistants
+            .set_run_metadata(&project.0, &run_id, &metadata)
+            .await?;
     }
     run_json(&run)
 }

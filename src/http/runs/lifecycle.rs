@@ -14,8 +14,8 @@ use serde_json::{json, Value};
 use crate::access::project::Project;
 use crate::engine::state::AppState;
 use crate::http::extract::JsonBody;
-use crate::store;
-use crate::store::assistants::{upsert, Kind, Placement};
+use crate::store::assistants::{Kind, Placement};
+use crate::store::error::StoreResult;
 use crate::stream::assistants::RunStreamBuilder;
 use crate::wire::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::wire::ids::unix_now;
@@ -51,7 +51,12 @@ pub async fn cancel_run(
     match seen {
         RunStatus::Queued | RunStatus::InProgress => {
             run.status = RunStatus::Cancelling;
-            if store::runs::transition(&state.db, &project.0, &run, &[seen]).await? {
+            if state
+                .store
+                .assistants
+                .transition(&project.0, &run, &[seen])
+                .await?
+            {
                 if let Some(live) = state.runs.live.get(&run_id) {
                     live.request_cancel();
                 }
@@ -65,7 +70,12 @@ pub async fn cancel_run(
             cancelled.cancelled_at = Some(now);
             cancelled.expires_at = None;
             cancelled.required_action = None;
-            if store::runs::transition(&state.db, &project.0, &cancelled, &[seen]).await? {
+            if state
+                .store
+                .assistants
+                .transition(&project.0, &cancelled, &[seen])
+                .await?
+            {
                 close_tool_step(&state, &project.0, &run, "cancelled", now).await?;
             }
             run.status = RunStatus::Cancelling;
@@ -87,7 +97,7 @@ async fn close_tool_step(
     status: &str,
     now: i64,
 ) -> ApiResult<()> {
-    let steps = store::runs::run_steps(&state.db, project, &run.id).await?;
+    let steps = state.store.assistants.run_steps(project, &run.id).await?;
     if let Some(mut step) = steps
         .into_iter()
         .rev()
@@ -111,7 +121,11 @@ async fn store_step(state: &AppState, project: &str, step: &RunStepObject) -> Ap
         status: Some(&step.status),
         expires_at: None,
     };
-    upsert(&state.db, project, Kind::Step, &step.id, placement, step).await?;
+    state
+        .store
+        .assistants
+        .upsert(None, project, Kind::Step, &step.id, placement, step)
+        .await?;
     Ok(())
 }
 
@@ -163,7 +177,11 @@ pub async fn submit_tool_outputs(
         ));
     }
     let (outputs, stream) = parse_tool_outputs(body, &pending_call_ids(&run))?;
-    let steps = store::runs::run_steps(&state.db, &project.0, &run_id).await?;
+    let steps = state
+        .store
+        .assistants
+        .run_steps(&project.0, &run_id)
+        .await?;
     let Some(mut step) = steps
         .into_iter()
         .rev()
@@ -185,13 +203,18 @@ pub async fn submit_tool_outputs(
             }
         }
     }
-    let job = store::runs::job(&state.db, &run_id).await?;
+    let job = state.store.assistants.run_job(&run_id).await?;
     step.status = "completed".to_owned();
     step.completed_at = Some(now);
     step.usage = Some(usage_json(job.pending_tool_usage.unwrap_or_default()));
     run.status = RunStatus::Queued;
     run.required_action = None;
-    if !store::runs::transition(&state.db, &project.0, &run, &[RunStatus::RequiresAction]).await? {
+    if !state
+        .store
+        .assistants
+        .transition(&project.0, &run, &[RunStatus::RequiresAction])
+        .await?
+    {
         return Err(ApiError::invalid(
             "Runs in status \"queued\" do not accept tool outputs.",
             None,
@@ -217,8 +240,8 @@ pub async fn submit_tool_outputs(
 
 /// Resolves what the previous process left (interrupted runs fail, queued
 /// runs run) and starts the expiry sweeper.
-pub async fn start(state: &AppState) -> Result<(), sqlx::Error> {
-    let queued = store::runs::recover(&state.db, unix_now()).await?;
+pub async fn start(state: &AppState) -> StoreResult<()> {
+    let queued = state.store.assistants.recover_runs(unix_now()).await?;
     if !queued.is_empty() {
         tracing::info!(queued = queued.len(), "resuming queued Assistants runs");
     }
@@ -241,12 +264,17 @@ pub async fn start(state: &AppState) -> Result<(), sqlx::Error> {
 /// Marks runs whose tool outputs did not arrive by `expires_at` as `expired`.
 async fn expire_due(state: &AppState) -> ApiResult<()> {
     let now = unix_now();
-    for (project, run) in store::runs::due_for_expiry(&state.db, now).await? {
+    for (project, run) in state.store.assistants.due_for_expiry(now).await? {
         let seen = run.status;
         let mut expired = run.clone();
         expired.status = RunStatus::Expired;
         expired.required_action = None;
-        if store::runs::transition(&state.db, &project, &expired, &[seen]).await? {
+        if state
+            .store
+            .assistants
+            .transition(&project, &expired, &[seen])
+            .await?
+        {
             close_tool_step(state, &project, &run, "expired", now).await?;
         }
     }

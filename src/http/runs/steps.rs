@@ -6,7 +6,7 @@ use axum::Json;
 
 use crate::access::project::Project;
 use crate::engine::state::AppState;
-use crate::store::assistants::{self as objects, Kind};
+use crate::store::assistants::Kind;
 use crate::wire::assistants::shared::{check_id, list_query, CursorList};
 use crate::wire::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::wire::query::QueryParams;
@@ -40,15 +40,17 @@ pub async fn list_run_steps(
 ) -> ApiResult<Json<CursorList<RunStepObject>>> {
     let list = list_query(&query)?;
     existing_run(&state, &project.0, &thread_id, &run_id).await?;
-    let page = objects::list(
-        &state.db,
-        &project.0,
-        Kind::Step,
-        Some(&thread_id),
-        Some(&run_id),
-        &list,
-    )
-    .await?;
+    let page = state
+        .store
+        .assistants
+        .list(
+            &project.0,
+            Kind::Step,
+            Some(&thread_id),
+            Some(&run_id),
+            &list,
+        )
+        .await?;
     Ok(Json(page.into()))
 }
 
@@ -74,14 +76,11 @@ pub async fn get_run_step(
 ) -> ApiResult<Json<RunStepObject>> {
     existing_run(&state, &project.0, &thread_id, &run_id).await?;
     check_id("step_id", &step_id, "step")?;
-    let step: Option<RunStepObject> = objects::get(
-        &state.db,
-        &project.0,
-        Kind::Step,
-        &step_id,
-        Some(&thread_id),
-    )
-    .await?;
+    let step: Option<RunStepObject> = state
+        .store
+        .assistants
+        .get(&project.0, Kind::Step, &step_id, Some(&thread_id))
+        .await?;
     step.filter(|step| step.run_id == run_id)
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("No run step found with id '{step_id}'.")))

@@ -8,8 +8,7 @@ use serde_json::{json, Value};
 use crate::access::project::Project;
 use crate::engine::state::AppState;
 use crate::http::extract::{read_body, JsonBody};
-use crate::store;
-use crate::store::assistants::{self as objects, Kind};
+use crate::store::assistants::Kind;
 use crate::wire::assistants::shared::{check_id, DeletedObject};
 use crate::wire::error::{ApiResult, ErrorEnvelope};
 use crate::wire::json::parse_json;
@@ -40,7 +39,11 @@ pub async fn create_thread(
         parse_json(&bytes)?
     };
     let (thread, messages) = thread_with_messages(parse_thread(&body, "")?);
-    store::threads::create_thread(&state.db, &project.0, &thread, &messages).await?;
+    state
+        .store
+        .assistants
+        .create_thread(&project.0, &thread, &messages)
+        .await?;
     Ok(Json(thread))
 }
 
@@ -85,15 +88,11 @@ pub async fn modify_thread(
     let mut thread = existing_thread(&state, &project.0, &thread_id).await?;
     if let Some(metadata) = metadata {
         thread.metadata = metadata;
-        objects::update(
-            state.db.pool(),
-            &project.0,
-            Kind::Thread,
-            &thread_id,
-            None,
-            &thread,
-        )
-        .await?;
+        state
+            .store
+            .assistants
+            .update(&project.0, Kind::Thread, &thread_id, None, &thread)
+            .await?;
     }
     Ok(Json(thread))
 }
@@ -114,13 +113,23 @@ pub async fn delete_thread(
     Path(thread_id): Path<String>,
 ) -> ApiResult<Json<DeletedObject>> {
     check_id("thread_id", &thread_id, "thread")?;
-    if let Some(run_id) = store::threads::active_run(&state.db, &project.0, &thread_id).await? {
+    if let Some(run_id) = state
+        .store
+        .assistants
+        .active_run(&project.0, &thread_id)
+        .await?
+    {
         // A running run stops first; its task finds the rows gone and ends quietly.
         if let Some(live) = state.runs.live.get(&run_id) {
             live.request_cancel();
         }
     }
-    if !store::threads::delete_thread(&state.db, &project.0, &thread_id).await? {
+    if !state
+        .store
+        .assistants
+        .delete_thread(&project.0, &thread_id)
+        .await?
+    {
         return Err(thread_not_found(&thread_id));
     }
     Ok(Json(DeletedObject::new(thread_id, "thread.deleted")))

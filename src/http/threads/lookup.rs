@@ -2,7 +2,7 @@
 //! prefix, 404 for an unknown one.
 
 use crate::engine::state::AppState;
-use crate::store::assistants::{self as objects, Kind};
+use crate::store::assistants::Kind;
 use crate::wire::assistants::shared::check_id;
 use crate::wire::error::ApiResult;
 
@@ -16,7 +16,10 @@ pub async fn existing_thread(
     thread_id: &str,
 ) -> ApiResult<ThreadObject> {
     check_id("thread_id", thread_id, "thread")?;
-    objects::get(&state.db, project, Kind::Thread, thread_id, None)
+    state
+        .store
+        .assistants
+        .get(project, Kind::Thread, thread_id, None)
         .await?
         .ok_or_else(|| thread_not_found(thread_id))
 }

@@ -8,8 +8,7 @@ use serde_json::Value;
 use crate::access::project::Project;
 use crate::engine::state::AppState;
 use crate::http::extract::JsonBody;
-use crate::store;
-use crate::store::assistants::{self as objects, Kind, Placement};
+use crate::store::assistants::{Kind, Placement};
 use crate::wire::assistants::shared::{check_id, list_query, CursorList, DeletedObject};
 use crate::wire::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::wire::query::QueryParams;
@@ -32,15 +31,12 @@ async fn existing_message(
 ) -> ApiResult<MessageObject> {
     existing_thread(state, project, thread_id).await?;
     check_id("message_id", message_id, "msg")?;
-    objects::get(
-        &state.db,
-        project,
-        Kind::Message,
-        message_id,
-        Some(thread_id),
-    )
-    .await?
-    .ok_or_else(|| message_not_found(message_id))
+    state
+        .store
+        .assistants
+        .get(project, Kind::Message, message_id, Some(thread_id))
+        .await?
+        .ok_or_else(|| message_not_found(message_id))
 }
 
 /// Adds a message to a thread (refused while a run is active on it).
@@ -63,26 +59,33 @@ pub async fn create_message(
     check_id("thread_id", &thread_id, "thread")?;
     let new = parse_message(&body, "")?;
     existing_thread(&state, &project.0, &thread_id).await?;
-    if let Some(run_id) = store::threads::active_run(&state.db, &project.0, &thread_id).await? {
+    if let Some(run_id) = state
+        .store
+        .assistants
+        .active_run(&project.0, &thread_id)
+        .await?
+    {
         return Err(ApiError::invalid(
             format!("Can't add messages to {thread_id} while a run {run_id} is active."),
             None,
         ));
     }
     let message = client_message(&thread_id, new);
-    objects::insert(
-        state.db.pool(),
-        &project.0,
-        Kind::Message,
-        &message.id,
-        Placement {
-            thread_id: Some(&thread_id),
-            status: Some(&message.status),
-            ..Placement::default()
-        },
-        &message,
-    )
-    .await?;
+    state
+        .store
+        .assistants
+        .insert(
+            &project.0,
+            Kind::Message,
+            &message.id,
+            Placement {
+                thread_id: Some(&thread_id),
+                status: Some(&message.status),
+                ..Placement::default()
+            },
+            &message,
+        )
+        .await?;
     Ok(Json(message))
 }
 
@@ -112,15 +115,11 @@ pub async fn list_messages(
     let list = list_query(&query)?;
     existing_thread(&state, &project.0, &thread_id).await?;
     let run_id = query.get("run_id");
-    let page = objects::list(
-        &state.db,
-        &project.0,
-        Kind::Message,
-        Some(&thread_id),
-        run_id,
-        &list,
-    )
-    .await?;
+    let page = state
+        .store
+        .assistants
+        .list(&project.0, Kind::Message, Some(&thread_id), run_id, &list)
+        .await?;
     Ok(Json(page.into()))
 }
 
@@ -171,15 +170,11 @@ pub async fn modify_message(
     let mut message = existing_message(&state, &project.0, &thread_id, &message_id).await?;
     if let Some(metadata) = metadata {
         message.metadata = metadata;
-        objects::update(
-            state.db.pool(),
-            &project.0,
-            Kind::Message,
-            &message_id,
-            None,
-            &message,
-        )
-        .await?;
+        state
+            .store
+            .assistants
+            .update(&project.0, Kind::Message, &message_id, None, &message)
+            .await?;
     }
     // OpenAI's answer to a modify also carries the retired `file_ids` (empty).
     let mut answer = serde_json::to_value(&message)?;
@@ -208,14 +203,11 @@ pub async fn delete_message(
     Path((thread_id, message_id)): Path<(String, String)>,
 ) -> ApiResult<Json<DeletedObject>> {
     existing_message(&state, &project.0, &thread_id, &message_id).await?;
-    objects::delete(
-        &state.db,
-        &project.0,
-        Kind::Message,
-        &message_id,
-        Some(&thread_id),
-    )
-    .await?;
+    state
+        .store
+        .assistants
+        .delete_object(&project.0, Kind::Message, &message_id, Some(&thread_id))
+        .await?;
     Ok(Json(DeletedObject::new(
         message_id,
         "thread.message.deleted",

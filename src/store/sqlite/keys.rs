@@ -1,22 +1,11 @@
 //! Storage of the control plane: API keys issued through the admin API (only
 //! the SHA-256 of each secret is kept), suspensions of projects and keys, the
-//! tokens each project used per UTC day, and the read-only look-ups the kill
-//! switch needs (a project's unfinished background responses and runs).
+//! tokens each project used per UTC day.
 
 use sqlx::{Row, SqlitePool};
 
-/// A stored API key (never its secret).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyRow {
-    pub id: String,
-    pub key_hash: String,
-    pub project: String,
-    pub name: Option<String>,
-    pub created_at: i64,
-    pub revoked_at: Option<i64>,
-    pub requests_per_minute: Option<u64>,
-    pub tokens_per_minute: Option<u64>,
-}
+use crate::store::access::KeyRow;
+use crate::store::error::StoreResult;
 
 /// `SELECT <every key column> FROM api_keys <rest>`, as one literal.
 macro_rules! select_keys {
@@ -180,39 +169,45 @@ pub async fn tokens_used(pool: &SqlitePool, project: &str, day: i64) -> Result<u
         .unwrap_or(0))
 }
 
-/// The ids of a project's background responses that are queued or running.
-/// One `SELECT` per status, so that each reads its partial index
-/// (`responses_queued`, `responses_in_progress`); with `status IN (…)`,
-/// SQLite would scan the table.
-pub async fn unfinished_background_responses(
-    pool: &SqlitePool,
-    project: &str,
-) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT id FROM responses WHERE project = ?1 AND background = 1 AND status = 'queued'
-         UNION ALL
-         SELECT id FROM responses WHERE project = ?1 AND background = 1 AND status = 'in_progress'",
-    )
-    .bind(project)
-    .fetch_all(pool)
-    .await
-}
+#[async_trait::async_trait]
+impl crate::store::access::AccessStore for super::SqliteStore {
+    async fn insert_key(&self, key: &KeyRow) -> StoreResult<()> {
+        Ok(insert_key(self.db.pool(), key).await?)
+    }
 
-/// A project's runs that have not ended, as (run id, thread id).
-pub async fn unfinished_runs(
-    pool: &SqlitePool,
-    project: &str,
-) -> Result<Vec<(String, String)>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT id, thread_id FROM assistant_objects
-         WHERE kind = 'run' AND project = ? AND thread_id IS NOT NULL
-           AND status IN ('queued', 'in_progress', 'requires_action')",
-    )
-    .bind(project)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .iter()
-        .map(|row| (row.get("id"), row.get("thread_id")))
-        .collect())
+    async fn find_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<KeyRow>> {
+        Ok(find_by_hash(self.db.pool(), key_hash).await?)
+    }
+
+    async fn get_key(&self, id: &str) -> StoreResult<Option<KeyRow>> {
+        Ok(get_key(self.db.pool(), id).await?)
+    }
+
+    async fn list_keys(&self) -> StoreResult<Vec<KeyRow>> {
+        Ok(list_keys(self.db.pool()).await?)
+    }
+
+    async fn revoke_key(&self, id: &str, now: i64) -> StoreResult<Option<KeyRow>> {
+        Ok(revoke_key(self.db.pool(), id, now).await?)
+    }
+
+    async fn suspensions(&self) -> StoreResult<Vec<(String, String)>> {
+        Ok(suspensions(self.db.pool()).await?)
+    }
+
+    async fn suspend(&self, kind: &str, target: &str, now: i64) -> StoreResult<()> {
+        Ok(suspend(self.db.pool(), kind, target, now).await?)
+    }
+
+    async fn resume(&self, kind: &str, target: &str) -> StoreResult<()> {
+        Ok(resume(self.db.pool(), kind, target).await?)
+    }
+
+    async fn add_tokens(&self, project: &str, day: i64, tokens: u64) -> StoreResult<()> {
+        Ok(add_tokens(self.db.pool(), project, day, tokens).await?)
+    }
+
+    async fn tokens_used(&self, project: &str, day: i64) -> StoreResult<u64> {
+        Ok(tokens_used(self.db.pool(), project, day).await?)
+    }
 }

@@ -5,7 +5,7 @@
 //! turns a second went to waking threads). [`AtomicWrite`] gathers the
 //! statements, bound in order, into one multi-statement query between
 //! `BEGIN IMMEDIATE` and `COMMIT`, sent once by the database's writer (see
-//! [`super::writer`]), which may send several writes in one transaction; if
+//! [`crate::store::sqlite::writer`]), which may send several writes in one transaction; if
 //! a statement fails, its write fails and no other write with it.
 
 use sqlx::encode::IsNull;
@@ -110,7 +110,7 @@ impl Type<Sqlite> for Bound {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::writer::tests::{database, rows};
+    use crate::store::sqlite::writer::tests::{database, rows};
 
     #[tokio::test]
     async fn every_statement_lands_in_one_transaction_with_values_in_order() {

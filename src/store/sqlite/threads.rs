@@ -7,7 +7,8 @@ use sqlx::{Row, SqlitePool};
 
 use crate::wire::threads::object::{MessageObject, ThreadObject};
 
-use super::assistants::{decode, insert, Kind, Placement};
+use crate::store::assistants::{Kind, Placement};
+use crate::store::sqlite::assistants::{decode, encode, insert};
 
 /// Creates a thread with its first messages, all or nothing.
 pub async fn create_thread(
@@ -23,7 +24,7 @@ pub async fn create_thread(
         Kind::Thread,
         &thread.id,
         Placement::default(),
-        thread,
+        &encode(thread)?,
     )
     .await?;
     insert_messages(&mut transaction, project, messages).await?;
@@ -48,7 +49,7 @@ pub async fn insert_messages(
                 status: Some(&message.status),
                 expires_at: None,
             },
-            message,
+            &encode(message)?,
         )
         .await?;
     }

@@ -1,19 +1,12 @@
 //! Storage of background work: the job of a queued response, claiming it for a
-//! worker, the event log of background streams, cancelling, and resolving what
-//! a crash interrupted.
+//! worker, the event log of background streams, cancelling, and what start-up
+//! recovery reads and writes.
 
 use sqlx::{Row, SqlitePool};
 
+use crate::store::lease::Lease;
+use crate::store::responses::{ClaimedJob, InProgress};
 use crate::wire::responses::object::ResponseObject;
-
-/// A queued background response claimed by a worker.
-#[derive(Debug, Clone)]
-pub struct ClaimedJob {
-    pub response_id: String,
-    pub project: String,
-    pub body: String,
-    pub job: String,
-}
 
 /// Atomically moves the oldest queued background response to `in_progress` and
 /// returns it. The stored body keeps saying `queued` until the backend has
@@ -47,6 +40,7 @@ pub async fn claim_next(pool: &SqlitePool) -> Result<Option<ClaimedJob>, sqlx::E
         project: row.get("project"),
         body: row.get("body"),
         job: row.get("job"),
+        lease: Lease::sole_owner(),
     }))
 }
 
@@ -132,75 +126,68 @@ async fn cancel_if(
     Ok(result.rows_affected() > 0)
 }
 
-/// What start-up found and resolved.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Recovery {
-    /// Responses that were running when the process died, now `failed`.
-    pub interrupted: usize,
-    /// Background responses still queued, left for the workers.
-    pub queued: usize,
-}
-
-/// The message stored on responses a crash interrupted.
-pub const INTERRUPTED_MESSAGE: &str =
-    "The server stopped while this response was in progress; it did not finish. Create it again.";
-
-/// Marks every response that was `in_progress` when the process died as
-/// `failed` (with a clear error, and a closing `response.failed` event in its
-/// log), and counts the queued ones the workers will run.
-pub async fn recover(pool: &SqlitePool) -> Result<Recovery, sqlx::Error> {
+/// Every response stored as `in_progress`.
+pub async fn in_progress(pool: &SqlitePool) -> Result<Vec<InProgress>, sqlx::Error> {
     let rows =
         sqlx::query("SELECT id, body, background FROM responses WHERE status = 'in_progress'")
             .fetch_all(pool)
             .await?;
-    let mut recovery = Recovery::default();
-    for row in rows {
-        let id: String = row.get("id");
-        let body: String = row.get("body");
-        let background: bool = row.get("background");
-        let Ok(mut response) = serde_json::from_str::<ResponseObject>(&body) else {
-            continue;
-        };
-        response.status = crate::wire::responses::object::ResponseStatus::Failed;
-        response.error = Some(crate::wire::responses::object::ResponseError {
-            code: "server_error".into(),
-            message: INTERRUPTED_MESSAGE.into(),
-        });
-        let body = serde_json::to_string(&response)
-            .map_err(|error| sqlx::Error::Encode(Box::new(error)))?;
-        sqlx::query("UPDATE responses SET status = 'failed', body = ? WHERE id = ?")
-            .bind(&body)
-            .bind(&id)
-            .execute(pool)
+    Ok(rows
+        .iter()
+        .map(|row| InProgress {
+            id: row.get("id"),
+            body: row.get("body"),
+            background: row.get("background"),
+        })
+        .collect())
+}
+
+/// Stores the ended state of a response whose owner went away and, when
+/// given, the closing frame of its event log, in one transaction.
+pub async fn settle_interrupted(
+    pool: &SqlitePool,
+    response: &ResponseObject,
+    closing_frame: Option<(u64, String)>,
+) -> Result<(), sqlx::Error> {
+    let body =
+        serde_json::to_string(response).map_err(|error| sqlx::Error::Encode(Box::new(error)))?;
+    let mut transaction = pool.begin().await?;
+    sqlx::query("UPDATE responses SET status = ?, body = ? WHERE id = ?")
+        .bind(response.status.as_str())
+        .bind(&body)
+        .bind(&response.id)
+        .execute(&mut *transaction)
+        .await?;
+    if let Some((sequence_number, frame)) = closing_frame {
+        sqlx::query("INSERT OR REPLACE INTO response_events (response_id, sequence_number, frame) VALUES (?, ?, ?)")
+            .bind(&response.id)
+            .bind(sequence_number as i64)
+            .bind(frame)
+            .execute(&mut *transaction)
             .await?;
-        if background {
-            let next: i64 = sqlx::query("SELECT COALESCE(MAX(sequence_number), -1) + 1 AS next FROM response_events WHERE response_id = ?")
-                .bind(&id)
-                .fetch_one(pool)
-                .await?
-                .get("next");
-            let event = crate::stream::ResponseStreamEvent::Failed {
-                response: Box::new(response),
-                sequence_number: next as u64,
-            };
-            let frame = crate::stream::sse::response_event_frame(&event);
-            append_events(
-                pool,
-                &id,
-                &[(next as u64, String::from_utf8_lossy(&frame).into_owned())],
-            )
-            .await?;
-        }
-        recovery.interrupted += 1;
     }
-    let queued: i64 = sqlx::query(
-        "SELECT COUNT(*) AS queued FROM responses WHERE status = 'queued' AND background = 1",
+    transaction.commit().await
+}
+
+/// The sequence number the next frame of a response's event log takes.
+pub async fn next_event_sequence(pool: &SqlitePool, response_id: &str) -> Result<u64, sqlx::Error> {
+    let next: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(MAX(sequence_number), -1) + 1 FROM response_events WHERE response_id = ?",
+    )
+    .bind(response_id)
+    .fetch_one(pool)
+    .await?;
+    Ok(next.max(0) as u64)
+}
+
+/// How many background responses wait for a worker.
+pub async fn count_queued(pool: &SqlitePool) -> Result<usize, sqlx::Error> {
+    let queued: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM responses WHERE status = 'queued' AND background = 1",
     )
     .fetch_one(pool)
-    .await?
-    .get("queued");
-    recovery.queued = queued as usize;
-    Ok(recovery)
+    .await?;
+    Ok(queued.max(0) as usize)
 }
 
 /// Deletes the responses whose `expires_at` (Unix seconds) is before `now`
@@ -218,4 +205,22 @@ pub async fn delete_expired(pool: &SqlitePool, now: i64) -> Result<u64, sqlx::Er
     .execute(pool)
     .await?;
     Ok(deleted.rows_affected())
+}
+
+/// The ids of a project's background responses that are queued or running.
+/// One `SELECT` per status, so that each reads its partial index
+/// (`responses_queued`, `responses_in_progress`); with `status IN (…)`,
+/// SQLite would scan the table.
+pub async fn unfinished_background_responses(
+    pool: &SqlitePool,
+    project: &str,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT id FROM responses WHERE project = ?1 AND background = 1 AND status = 'queued'
+         UNION ALL
+         SELECT id FROM responses WHERE project = ?1 AND background = 1 AND status = 'in_progress'",
+    )
+    .bind(project)
+    .fetch_all(pool)
+    .await
 }

@@ -19,13 +19,13 @@ use sqlx::sqlite::{SqliteArgumentValue, SqliteArguments};
 use sqlx::{Arguments, Sqlite, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
-use super::atomic_write::{AtomicWrite, Bound};
+use crate::store::sqlite::atomic_write::{AtomicWrite, Bound};
 
 /// Writes one transaction carries at most.
 pub const MOST_WRITES_PER_TRANSACTION: usize = 64;
 
 /// The queue into the writer task. The task ends when the last `Writer`
-/// (with the last clone of its [`crate::store::database::Database`]) is dropped, or at
+/// (with the last clone of its [`crate::store::sqlite::database::Database`]) is dropped, or at
 /// [`Writer::close`].
 #[derive(Debug, Clone)]
 pub struct Writer {
@@ -236,7 +236,7 @@ pub async fn write_lock() -> tokio::sync::MutexGuard<'static, ()> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::store::database::Database;
+    use crate::store::sqlite::database::Database;
     use futures::FutureExt;
 
     /// A database with table `t (a TEXT PRIMARY KEY, b INTEGER)`: two

@@ -9,10 +9,10 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
-use super::atomic_write::AtomicWrite;
 use super::{recent, writer};
+use crate::store::sqlite::atomic_write::AtomicWrite;
 
-/// The pool; the writer task that runs [`AtomicWrite`](super::atomic_write::AtomicWrite)s on a
+/// The pool; the writer task that runs [`AtomicWrite`](crate::store::sqlite::atomic_write::AtomicWrite)s on a
 /// connection of its own; the recently finished stored responses that new
 /// turns continue. Dereferences to the pool, for every read and the other
 /// writes. Cloning is cheap; the writer stops with the last clone.

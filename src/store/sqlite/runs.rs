@@ -2,8 +2,9 @@
 //! new run (with its thread or additional messages, and its engine job) in one
 //! transaction before the client hears of it, claiming a queued run for the
 //! task that executes it, moving a run between statuses only from the status
-//! the caller saw, finding runs whose time for tool outputs is over, and
-//! resolving what a crash interrupted.
+//! the caller saw, finding runs whose time for tool outputs is over, a
+//! project's unfinished runs (the kill switch), and resolving what a crash
+//! interrupted.
 
 use serde_json::{json, Value};
 use sqlx::{Row, SqlitePool};
@@ -12,22 +13,12 @@ use crate::wire::runs::object::RunJob;
 use crate::wire::runs::object::{last_error, RunObject, RunStatus, RunStepObject};
 use crate::wire::threads::object::{MessageObject, ThreadObject};
 
-use super::assistants::{decode, encode, insert, Kind, Placement};
-use super::threads::insert_messages;
-
-/// The message stored on runs a crash interrupted.
-pub const INTERRUPTED_MESSAGE: &str =
-    "The server stopped while this run was in progress; it did not finish. Create a new run.";
-
-/// The placement of a run row.
-pub fn run_placement(run: &RunObject) -> Placement<'_> {
-    Placement {
-        thread_id: Some(&run.thread_id),
-        run_id: Some(&run.id),
-        status: Some(run.status.as_str()),
-        expires_at: run.expires_at,
-    }
-}
+use crate::store::assistants::{
+    run_placement, ClaimedRun, Kind, Placement, RunInsert, INTERRUPTED_MESSAGE,
+};
+use crate::store::lease::Lease;
+use crate::store::sqlite::assistants::{decode, encode, insert};
+use crate::store::sqlite::threads::insert_messages;
 
 /// Stores a queued run with its job, and (create-thread-and-run) its new
 /// thread, and its messages, all or nothing.
@@ -41,9 +32,11 @@ pub async fn insert_run(
 ) -> Result<RunInsert, sqlx::Error> {
     // Queued behind other writers, so that two runs created at once on one
     // thread cannot both find it idle.
-    let _writing = crate::store::writer::write_lock().await;
+    let _writing = crate::store::sqlite::writer::write_lock().await;
     if thread.is_none() {
-        if let Some(active) = super::threads::active_run(pool, project, &run.thread_id).await? {
+        if let Some(active) =
+            crate::store::sqlite::threads::active_run(pool, project, &run.thread_id).await?
+        {
             return Ok(RunInsert::ThreadBusy(active));
         }
     }
@@ -55,7 +48,7 @@ pub async fn insert_run(
             Kind::Thread,
             &thread.id,
             Placement::default(),
-            thread,
+            &encode(thread)?,
         )
         .await?;
     }
@@ -66,7 +59,7 @@ pub async fn insert_run(
         Kind::Run,
         &run.id,
         run_placement(run),
-        run,
+        &encode(run)?,
     )
     .await?;
     sqlx::query("UPDATE assistant_objects SET job = ? WHERE id = ?")
@@ -76,24 +69,6 @@ pub async fn insert_run(
         .await?;
     transaction.commit().await?;
     Ok(RunInsert::Inserted)
-}
-
-/// What [`insert_run`] did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RunInsert {
-    Inserted,
-    /// The thread already has this active run: nothing was written.
-    ThreadBusy(String),
-}
-
-/// A run claimed by the task that executes it.
-#[derive(Debug, Clone)]
-pub struct ClaimedRun {
-    pub project: String,
-    pub run: RunObject,
-    pub job: RunJob,
-    /// True when a cancel arrived before the run started.
-    pub cancel_requested: bool,
 }
 
 /// Atomically moves a queued (or cancelling, not yet started) run to
@@ -120,6 +95,7 @@ pub async fn claim(pool: &SqlitePool, run_id: &str) -> Result<Option<ClaimedRun>
         cancel_requested: run.status == RunStatus::Cancelling,
         run,
         job,
+        lease: Lease::sole_owner(),
     }))
 }
 
@@ -288,4 +264,23 @@ pub async fn set_metadata(
     .execute(pool)
     .await?;
     Ok(())
+}
+
+/// A project's runs that have not ended, as (run id, thread id).
+pub async fn unfinished_runs(
+    pool: &SqlitePool,
+    project: &str,
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, thread_id FROM assistant_objects
+         WHERE kind = 'run' AND project = ? AND thread_id IS NOT NULL
+           AND status IN ('queued', 'in_progress', 'requires_action')",
+    )
+    .bind(project)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|row| (row.get("id"), row.get("thread_id")))
+        .collect())
 }

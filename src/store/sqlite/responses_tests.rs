@@ -5,8 +5,7 @@
 use serde_json::{json, Value};
 
 use super::*;
-use crate::store;
-use crate::store::database::Database;
+use crate::store::sqlite::database::Database;
 use crate::wire::ids::new_id;
 use crate::wire::responses::defaults::blank_response;
 use crate::wire::responses::object::{ContentPart, ItemStatus, OutputItem};
@@ -33,7 +32,7 @@ fn answer(text: &str) -> OutputItem {
 /// A fresh database file as the server opens it.
 async fn database() -> (tempfile::TempDir, Database) {
     let directory = tempfile::tempdir().unwrap();
-    let db = store::database::open(&directory.path().join("db.sqlite"))
+    let db = crate::store::sqlite::database::open(&directory.path().join("db.sqlite"))
         .await
         .unwrap();
     (directory, db)
@@ -71,13 +70,13 @@ async fn turn(db: &Database, previous: Option<&str>, streamed: bool, store: bool
 async fn a_remembered_chain_is_the_chain_the_database_holds() {
     let directory = tempfile::tempdir().unwrap();
     let path = directory.path().join("db.sqlite");
-    let db = store::database::open(&path).await.unwrap();
+    let db = crate::store::sqlite::database::open(&path).await.unwrap();
     let first = turn(&db, None, false, true).await;
     let second = turn(&db, Some(&first), true, true).await;
     let third = turn(&db, Some(&second), false, true).await;
     let remembered = continuation(&db, "p", &third).await.unwrap();
     // The same file opened afresh: nothing remembered, all read from SQLite.
-    let fresh = store::database::open(&path).await.unwrap();
+    let fresh = crate::store::sqlite::database::open(&path).await.unwrap();
     assert_eq!(fresh.recent.chain("p", &third).await, None);
     let read = continuation(&fresh, "p", &third).await.unwrap();
     assert_eq!(remembered, read);
@@ -173,7 +172,7 @@ async fn a_cancel_that_comes_after_the_response_ended_changes_nothing() {
         let mut response = blank_response(id.clone(), "mock".into(), 1_795_246_795);
         response.status = ResponseStatus::Cancelled;
         assert_eq!(
-            store::background::cancel_if_unfinished(&db, &response)
+            crate::store::sqlite::background::cancel_if_unfinished(&db, &response)
                 .await
                 .unwrap(),
             cancelled

@@ -1,0 +1,29 @@
+//! The one error of the storage seam. Every store (SQLite today) turns its
+//! driver's errors into a [`StoreError`]; the API answers it as a server error
+//! (`ApiError::Internal`), as it answered database errors before the seam.
+
+use crate::wire::error::ApiError;
+
+/// Why a store could not do what it was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed or could not be reached (its own words).
+    #[error("{0}")]
+    Database(String),
+    /// A stored body could not be written or read back as JSON.
+    #[error("stored JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// A write to running work by an owner whose lease has passed to another
+    /// owner (see [`Lease`](super::lease::Lease)): the write was refused.
+    #[error("the lease on {0} is no longer this owner's")]
+    Fenced(String),
+}
+
+/// What every store method answers.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        Self::Internal(format!("database: {error}"))
+    }
+}

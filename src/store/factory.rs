@@ -1,0 +1,51 @@
+//! The store factory: [`open`] picks the implementation for a location and
+//! returns a [`Store`], the trait objects of one database that the server
+//! shares. Today every location is a SQLite file.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::error::StoreResult;
+use super::health::Database;
+use super::{access, assistants, chat_completions, conversations, responses, sqlite};
+
+/// Every store of one database, each behind its trait. Cloning is cheap.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub responses: Arc<dyn responses::ResponseStore>,
+    pub conversations: Arc<dyn conversations::ConversationStore>,
+    pub assistants: Arc<dyn assistants::AssistantStore>,
+    pub chat_completions: Arc<dyn chat_completions::ChatCompletionStore>,
+    pub access: Arc<dyn access::AccessStore>,
+    pub database: Arc<dyn Database>,
+}
+
+impl Store {
+    /// The stores of one implementation that serves every aggregate.
+    pub fn of<S>(store: Arc<S>) -> Self
+    where
+        S: responses::ResponseStore
+            + conversations::ConversationStore
+            + assistants::AssistantStore
+            + chat_completions::ChatCompletionStore
+            + access::AccessStore
+            + Database
+            + 'static,
+    {
+        Self {
+            responses: store.clone(),
+            conversations: store.clone(),
+            assistants: store.clone(),
+            chat_completions: store.clone(),
+            access: store.clone(),
+            database: store,
+        }
+    }
+}
+
+/// Opens the store at `location`, creating it and applying migrations if
+/// needed. Today every location is a SQLite file.
+pub async fn open(location: &Path) -> StoreResult<Store> {
+    let sqlite = sqlite::SqliteStore::open(location).await?;
+    Ok(Store::of(Arc::new(sqlite)))
+}
