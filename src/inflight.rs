@@ -161,13 +161,6 @@ impl Drop for Registration {
 }
 
 impl Inflight {
-    /// A registry with these suspensions in force (read from the store at start-up).
-    pub fn with_suspensions(suspended: impl IntoIterator<Item = Target>) -> Self {
-        let inflight = Self::default();
-        inflight.lock().suspended.extend(suspended);
-        inflight
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }

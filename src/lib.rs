@@ -14,6 +14,7 @@ pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod conformance;
+pub mod coordination;
 pub mod engine;
 pub mod http;
 pub mod inflight;

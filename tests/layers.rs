@@ -36,6 +36,7 @@ const LAYERS: [(&str, &[&str]); 6] = [
             "backends",
             "cache",
             "inflight",
+            "coordination",
             "observe",
             "metrics",
             "access",
@@ -498,12 +499,22 @@ const SQL_HOME: &str = "store/sqlite";
 
 /// The lines outside [`SQL_HOME`] that name `sqlx` or hold an SQL statement.
 fn sql_outside_its_home(src: &Path) -> Vec<String> {
-    let statement = ["SELECT ", "INSERT INTO", "DELETE FROM", "UPDATE ", "PRAGMA "];
+    let statement = [
+        "SELECT ",
+        "INSERT INTO",
+        "DELETE FROM",
+        "UPDATE ",
+        "PRAGMA ",
+    ];
     let mut files = Vec::new();
     rust_files(src, &mut files);
     let mut found = Vec::new();
     for file in files {
-        let relative = file.strip_prefix(src).unwrap().to_string_lossy().into_owned();
+        let relative = file
+            .strip_prefix(src)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         if relative.starts_with(SQL_HOME) {
             continue;
         }

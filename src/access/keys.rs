@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use super::limits::RateLimits;
 use crate::config::{Config, ConfigError};
+use crate::coordination::Coordinator;
 use crate::store::access::{AccessStore, KeyRow};
 use crate::store::error::StoreResult;
 use crate::wire::admin::KeyObject;
@@ -94,11 +95,37 @@ pub struct Keys {
     /// Stored keys by the hash of their secret (`None`: no such key).
     cache: moka::future::Cache<String, Option<KnownKey>>,
     store: Arc<dyn AccessStore>,
+    /// Where revocations are announced (every process drops its cached key).
+    coordinator: Arc<dyn Coordinator>,
+}
+
+/// Drops the cached key of every revocation announced, until the announcer goes.
+fn forget_revoked_keys(
+    mut revocations: tokio::sync::broadcast::Receiver<String>,
+    cache: moka::future::Cache<String, Option<KnownKey>>,
+) {
+    tokio::spawn(async move {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            match revocations.recv().await {
+                Ok(key_hash) => cache.invalidate(&key_hash).await,
+                // Announcements were missed: forget every cached key.
+                Err(RecvError::Lagged(_)) => cache.invalidate_all(),
+                Err(RecvError::Closed) => return,
+            }
+        }
+    });
 }
 
 impl Keys {
     /// The config's keys and admin key, over the store's keys.
-    pub fn from_config(config: &Config, store: Arc<dyn AccessStore>) -> Result<Self, ConfigError> {
+    /// Revocations announced through `coordinator` (by any process) empty
+    /// this process's cache of that key.
+    pub fn from_config(
+        config: &Config,
+        store: Arc<dyn AccessStore>,
+        coordinator: Arc<dyn Coordinator>,
+    ) -> Result<Self, ConfigError> {
         let resolved = config.resolved_api_keys()?;
         let mut keys = HashMap::new();
         for ((secret, project), entry) in resolved.into_iter().zip(&config.api_keys) {
@@ -120,14 +147,17 @@ impl Keys {
         let admin_hash = config
             .resolved_admin_key()?
             .map(|secret| Arc::from(hash_secret(&secret)));
+        let cache: moka::future::Cache<String, Option<KnownKey>> = moka::future::Cache::builder()
+            .max_capacity(10_000)
+            .time_to_live(Duration::from_secs(300))
+            .build();
+        forget_revoked_keys(coordinator.key_revocations(), cache.clone());
         Ok(Self {
             config: Arc::new(keys),
             admin_hash,
-            cache: moka::future::Cache::builder()
-                .max_capacity(10_000)
-                .time_to_live(Duration::from_secs(300))
-                .build(),
+            cache,
             store,
+            coordinator,
         })
     }
 
@@ -197,6 +227,7 @@ impl Keys {
             .await?;
         if let Some(row) = &row {
             self.cache.invalidate(&row.key_hash).await;
+            self.coordinator.publish_key_revoked(&row.key_hash);
         }
         Ok(row.map(KnownKey::from))
     }

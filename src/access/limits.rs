@@ -20,12 +20,13 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::window::{human_duration, Window};
+use crate::coordination::window::human_duration;
+use crate::coordination::{Coordinator, RateCheck, RateKind};
 use crate::store::access::AccessStore;
 use crate::store::error::StoreResult;
 use crate::wire::error::{ApiError, ErrorBody};
@@ -45,18 +46,12 @@ impl RateLimits {
     }
 }
 
-#[derive(Debug, Default)]
-struct KeyWindows {
-    requests: Window,
-    /// Only for keys with a token limit (nothing is kept for the others).
-    tokens: Option<Window>,
-}
-
 /// The limiter and the budgets (cheap to clone; clones share them).
 #[derive(Debug, Clone)]
 pub struct Limits {
     window: Duration,
-    keys: Arc<Mutex<HashMap<String, KeyWindows>>>,
+    /// Where requests and tokens are counted (shared by every process).
+    coordinator: Arc<dyn Coordinator>,
     budgets: Arc<HashMap<String, u64>>,
     store: Arc<dyn AccessStore>,
     pending: Arc<Mutex<PendingUsage>>,
@@ -83,12 +78,13 @@ impl Limits {
     /// daily budgets by project.
     pub fn new(
         store: Arc<dyn AccessStore>,
+        coordinator: Arc<dyn Coordinator>,
         window: Duration,
         budgets: HashMap<String, u64>,
     ) -> Self {
         Self {
             window: window.max(Duration::from_millis(1)),
-            keys: Arc::default(),
+            coordinator,
             budgets: Arc::new(budgets),
             store,
             pending: Arc::default(),
@@ -157,57 +153,34 @@ impl Limits {
         if !limits.any() {
             return Ok(headers);
         }
-        let now = Instant::now();
-        let length = self.window;
-        let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
-        let windows = keys.entry(key_id.to_owned()).or_default();
-        let mut refusal = None;
-        if let Some(limit) = limits.requests_per_minute {
-            let used = windows.requests.used(now, length);
-            if used >= limit {
-                let wait =
-                    windows
-                        .requests
-                        .time_until_at_most(now, length, limit.saturating_sub(1));
-                refusal = Some((
-                    "requests",
-                    format!("Rate limit reached for {who} on requests per min (RPM): Limit {limit}, Used {used}, Requested 1. Please try again in {}.", human_duration(wait)),
-                    wait,
-                ));
+        let reading = self.coordinator.admit(
+            key_id,
+            RateCheck {
+                requests_per_window: limits.requests_per_minute,
+                tokens_per_window: limits.tokens_per_minute,
+                window: self.window,
+            },
+        );
+        for (kind, window) in [("requests", reading.requests), ("tokens", reading.tokens)] {
+            if let Some(window) = window {
+                put_headers(&mut headers, kind, window.limit, window.used, window.reset);
             }
         }
-        if let Some(limit) = limits.tokens_per_minute {
-            let tokens = windows.tokens.get_or_insert_with(Window::default);
-            let used = tokens.used(now, length);
-            if refusal.is_none() && used >= limit {
-                let wait = tokens.time_until_at_most(now, length, limit.saturating_sub(1));
-                refusal = Some((
-                    "tokens",
-                    format!("Rate limit reached for {who} on tokens per min (TPM): Limit {limit}, Used {used}. Please try again in {}.", human_duration(wait)),
-                    wait,
-                ));
-            }
-        }
-        if refusal.is_none() && limits.requests_per_minute.is_some() {
-            windows.requests.add(now, 1);
-        }
-        if let Some(limit) = limits.requests_per_minute {
-            let used = windows.requests.used(now, length);
-            let reset = windows.requests.time_until_at_most(now, length, 0);
-            put_headers(&mut headers, "requests", limit, used, reset);
-        }
-        if let (Some(limit), Some(tokens)) = (limits.tokens_per_minute, windows.tokens.as_mut()) {
-            let used = tokens.used(now, length);
-            let reset = tokens.time_until_at_most(now, length, 0);
-            put_headers(&mut headers, "tokens", limit, used, reset);
-        }
-        drop(keys);
-        match refusal {
-            None => Ok(headers),
-            Some((kind, message, wait)) => {
-                Err(Box::new(rate_limited(kind, message, wait, headers)))
-            }
-        }
+        let refusal = match (reading.refused, reading.requests, reading.tokens) {
+            (Some(RateKind::Requests), Some(window), _) => (
+                "requests",
+                format!("Rate limit reached for {who} on requests per min (RPM): Limit {}, Used {}, Requested 1. Please try again in {}.", window.limit, window.used, human_duration(window.wait)),
+                window.wait,
+            ),
+            (Some(RateKind::Tokens), _, Some(window)) => (
+                "tokens",
+                format!("Rate limit reached for {who} on tokens per min (TPM): Limit {}, Used {}. Please try again in {}.", window.limit, window.used, human_duration(window.wait)),
+                window.wait,
+            ),
+            _ => return Ok(headers),
+        };
+        let (kind, message, wait) = refusal;
+        Err(Box::new(rate_limited(kind, message, wait, headers)))
     }
 
     /// Counts the tokens of a finished response or completion: against its
@@ -217,15 +190,7 @@ impl Limits {
             return;
         }
         if let Some(key_id) = key_id {
-            let now = Instant::now();
-            let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(window) = keys
-                .get_mut(key_id)
-                .and_then(|windows| windows.tokens.as_mut())
-            {
-                window.used(now, self.window);
-                window.add(now, tokens);
-            }
+            self.coordinator.count_tokens(key_id, self.window, tokens);
         }
         if self.budget(project).is_none() {
             self.add_pending(project, tokens);
@@ -319,7 +284,11 @@ mod tests {
             .await
             .unwrap();
         // The file stays open after its directory goes (unlinked, on Unix).
-        Limits::new(store.access, window, HashMap::new())
+        let coordinator = crate::coordination::in_process::InProcess::new(
+            "replica_test".into(),
+            crate::inflight::Inflight::default(),
+        );
+        Limits::new(store.access, Arc::new(coordinator), window, HashMap::new())
     }
 
     #[tokio::test]

@@ -18,7 +18,6 @@ pub mod limits;
 pub mod meter;
 pub mod project;
 pub mod route;
-pub mod window;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -26,6 +25,7 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use crate::config::{Config, ConfigError};
+use crate::coordination::Coordinator;
 use crate::inflight::{Inflight, Target};
 use crate::store::access::AccessStore;
 
@@ -47,9 +47,16 @@ pub struct Access {
 }
 
 impl Access {
-    /// Reads the keys, budgets and window from the config and the stored suspensions.
-    pub async fn build(config: &Config, store: Arc<dyn AccessStore>) -> Result<Self, AccessError> {
-        let keys = keys::Keys::from_config(config, store.clone())?;
+    /// Reads the keys, budgets and window from the config, and announces the
+    /// stored suspensions through `coordinator` (whose suspensions act on
+    /// `inflight`, this process's work).
+    pub async fn build(
+        config: &Config,
+        store: Arc<dyn AccessStore>,
+        coordinator: Arc<dyn Coordinator>,
+        inflight: Inflight,
+    ) -> Result<Self, AccessError> {
+        let keys = keys::Keys::from_config(config, store.clone(), coordinator.clone())?;
         let budgets: HashMap<String, u64> = config
             .projects
             .iter()
@@ -60,16 +67,16 @@ impl Access {
             })
             .collect();
         let window = Duration::from_millis(config.rate_limit_window_ms);
-        let suspended = store
-            .suspensions()
-            .await?
-            .into_iter()
-            .filter_map(|(kind, name)| Target::from_stored(&kind, name));
-        let limits = limits::Limits::new(store, window, budgets);
+        for (kind, name) in store.suspensions().await? {
+            if let Some(target) = Target::from_stored(&kind, name) {
+                coordinator.publish_suspension(&target);
+            }
+        }
+        let limits = limits::Limits::new(store, coordinator, window, budgets);
         Ok(Self {
             keys,
             limits,
-            inflight: Inflight::with_suspensions(suspended),
+            inflight,
         })
     }
 }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use crate::coordination::Work;
 use crate::engine::prepared::PreparedResponse;
 use crate::engine::run::{run_response, Opened};
 use crate::engine::sink::{BeforeTerminal, Sink};
@@ -81,9 +82,9 @@ pub async fn track_background(state: &AppState, project: &str, response_id: &str
     if let Some(key_id) = &key_id {
         access.inflight.created(response_id, key_id.clone()).await;
     }
-    let live = state.background.live.get_or_create(response_id);
-    if access
-        .inflight
+    let live = state.coordinator.live(Work::Response(response_id));
+    if state
+        .coordinator
         .suspension(project, key_id.as_deref())
         .is_some()
     {

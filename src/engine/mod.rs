@@ -14,7 +14,6 @@ pub mod prepared;
 pub mod recovery;
 pub mod retention;
 pub mod run;
-pub mod run_registry;
 pub mod runs;
 pub mod sink;
 pub mod state;
@@ -33,6 +32,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::backends::error::BackendError;
+use crate::coordination::Work;
 use crate::engine::state::AppState;
 use crate::store::conversations::{ConversationStore, LockOutcome};
 use crate::store::responses::ResponseStore;
@@ -183,12 +183,12 @@ pub async fn enqueue(state: &AppState, prepared: PreparedResponse) -> ApiResult<
         input_items: prepared.input_items.clone(),
     })?;
     // Followers may attach before a worker claims the job.
-    state.background.live.get_or_create(&response.id);
+    state.coordinator.live(Work::Response(&response.id));
     state
         .store
         .responses
         .insert_response(
-            &state.replica,
+            state.coordinator.replica(),
             &prepared.project,
             &response,
             &prepared.input_items,
@@ -196,7 +196,7 @@ pub async fn enqueue(state: &AppState, prepared: PreparedResponse) -> ApiResult<
         )
         .await?;
     crate::engine::metered::track_background(state, &prepared.project, &response.id).await;
-    state.background.wake();
+    state.coordinator.wake_workers();
     Ok(response)
 }
 
@@ -299,7 +299,7 @@ async fn open_and_run(state: AppState, mut prepared: PreparedResponse) -> ApiRes
             .store
             .responses
             .insert_response(
-                &state.replica,
+                state.coordinator.replica(),
                 &prepared.project,
                 &response,
                 &prepared.input_items,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use crate::background::live::LiveResponse;
+use crate::coordination::live::LiveResponse;
 use crate::store::lease::Lease;
 use crate::store::responses::ResponseStore;
 use crate::stream::sse::response_event_frame;

@@ -30,16 +30,15 @@ impl std::ops::Deref for AppState {
 pub struct Shared {
     /// Every store, behind its trait.
     pub store: crate::store::factory::Store,
-    /// This process's name as the holder of the leases on its running work.
-    pub replica: String,
     /// Backends by model.
     pub backends: Arc<BackendRegistry>,
     /// API keys → projects, rate limits and budgets, what is in flight (kill switch).
     pub access: crate::access::Access,
-    /// Background workers and live background responses.
-    pub background: crate::background::Background,
-    /// Assistants runs: live segments, cancel signals and the expiry setting.
-    pub runs: crate::engine::run_registry::RunRegistry,
+    /// Wake-ups, live work and its cancel signals, suspensions, revocations
+    /// and rate counts, as this process shares them with the others.
+    pub coordinator: Arc<dyn crate::coordination::Coordinator>,
+    /// Seconds an Assistants run waits for tool outputs.
+    pub run_expiry_seconds: u64,
     /// Cached and in-flight deterministic generations.
     pub cache: crate::cache::GenerationCache,
     /// Prometheus series (`GET /metrics`).

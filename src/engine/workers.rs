@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use tokio::sync::Notify;
 
 use crate::backends::backend::Backend;
 use crate::backends::error::BackendError;
 use crate::backends::scripted::ScriptedBackend;
+use crate::coordination::Work;
 use crate::engine::prepared::PreparedResponse;
 use crate::engine::run::{run_response, Opened};
 use crate::engine::sink::Sink;
@@ -24,21 +24,28 @@ use crate::background::Job;
 pub fn spawn(state: &AppState, count: usize) {
     for _ in 0..count.max(1) {
         let state = state.clone();
-        let wake = state.background.woken();
-        tokio::spawn(async move { work(state, wake).await });
+        tokio::spawn(async move { work(state).await });
     }
 }
 
-async fn work(state: AppState, wake: Arc<Notify>) {
+async fn work(state: AppState) {
     loop {
-        match state.store.responses.claim_next(&state.replica).await {
+        match state
+            .store
+            .responses
+            .claim_next(state.coordinator.replica())
+            .await
+        {
             Ok(Some(claimed)) => {
                 run_claimed(&state, claimed).await;
                 // Another job may be waiting: let the next idle worker look too.
-                wake.notify_one();
+                state.coordinator.wake_workers();
             }
             Ok(None) => {
-                let _ = tokio::time::timeout(Duration::from_secs(1), wake.notified()).await;
+                state
+                    .coordinator
+                    .wait_for_work(Duration::from_secs(1))
+                    .await
             }
             Err(error) => {
                 tracing::error!(%error, "could not claim background work");
@@ -57,7 +64,7 @@ async fn run_claimed(state: &AppState, claimed: ClaimedJob) {
         tracing::error!(%response_id, "unreadable background job");
         return;
     };
-    let live = state.background.live.get_or_create(&response_id);
+    let live = state.coordinator.live(Work::Response(&response_id));
     let mut cancel = live.cancel_signal();
     let resolved = state.backends.resolve(&response.model);
     let backend: Arc<dyn Backend> = resolved
@@ -100,7 +107,7 @@ async fn run_claimed(state: &AppState, claimed: ClaimedJob) {
         Some(cancel),
     )
     .await;
-    state.background.live.remove(&response_id);
+    state.coordinator.forget_live(Work::Response(&response_id));
 }
 
 /// Opens the backend stream (through the generation cache) and reads its first event.

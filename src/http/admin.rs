@@ -123,10 +123,7 @@ pub async fn list_keys(State(state): State<AppState>) -> ApiResult<Json<KeyList>
     let data = keys
         .into_iter()
         .map(|key| {
-            let suspended = state
-                .access
-                .inflight
-                .is_suspended(&Target::Key(key.id.clone()));
+            let suspended = state.coordinator.is_suspended(&Target::Key(key.id.clone()));
             KeyObject::new(key, suspended)
         })
         .collect();
@@ -164,9 +161,6 @@ pub async fn revoke_key(
         .revoke(&key_id)
         .await?
         .ok_or_else(|| key_not_found(&key_id))?;
-    let suspended = state
-        .access
-        .inflight
-        .is_suspended(&Target::Key(key.id.clone()));
+    let suspended = state.coordinator.is_suspended(&Target::Key(key.id.clone()));
     Ok(Json(KeyObject::new(key, suspended)))
 }

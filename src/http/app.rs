@@ -63,14 +63,25 @@ impl App {
             backends.clone(),
             std::time::Duration::from_secs(config.health.probe_interval_seconds),
         );
-        let access = crate::access::Access::build(&config, store.access.clone()).await?;
+        let inflight = crate::inflight::Inflight::default();
+        let coordinator: Arc<dyn crate::coordination::Coordinator> =
+            Arc::new(crate::coordination::in_process::InProcess::new(
+                crate::wire::ids::new_id("replica_"),
+                inflight.clone(),
+            ));
+        let access = crate::access::Access::build(
+            &config,
+            store.access.clone(),
+            coordinator.clone(),
+            inflight,
+        )
+        .await?;
         let state = AppState::new(crate::engine::state::Shared {
             store,
-            replica: crate::wire::ids::new_id("replica_"),
             backends,
             access,
-            background: crate::background::Background::default(),
-            runs: crate::engine::run_registry::RunRegistry::new(config.run_expiry_seconds),
+            coordinator,
+            run_expiry_seconds: config.run_expiry_seconds,
             cache: crate::cache::GenerationCache::from_config(&config),
             metrics: crate::metrics::gateway::Metrics::new(),
         });

@@ -73,7 +73,7 @@ pub async fn admit(State(state): State<AppState>, mut request: Request, next: Ne
     };
     let key_id = key.as_ref().map(|key| key.id.clone());
     let access = &state.access;
-    if let Some(target) = access.inflight.suspension(&project, key_id.as_deref()) {
+    if let Some(target) = state.coordinator.suspension(&project, key_id.as_deref()) {
         return suspended(&target).into_response();
     }
     if let Err(refused) = access.limits.check_budget(&project).await {

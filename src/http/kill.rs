@@ -18,8 +18,8 @@ use crate::wire::error::{ApiResult, ErrorEnvelope};
 
 /// Suspends `target` (of `project`) and stops its running work.
 pub async fn suspend(state: &AppState, target: &Target, project: &str) -> ApiResult<Cancelled> {
-    // In memory first: from here on nothing new of the target starts.
-    let (requests, foreground) = state.access.inflight.suspend(target);
+    // Announced first: from here on nothing new of the target starts.
+    let (requests, foreground) = state.coordinator.publish_suspension(target);
     state
         .store
         .access
@@ -71,15 +71,14 @@ pub async fn resume(state: &AppState, target: &Target) -> ApiResult<()> {
         .access
         .resume(target.kind(), target.name())
         .await?;
-    state.access.inflight.resume(target);
+    state.coordinator.publish_resume(target);
     tracing::info!(target = target.name(), kind = target.kind(), "resumed");
     Ok(())
 }
 
 async fn project_object(state: &AppState, name: String) -> ApiResult<ProjectObject> {
     let suspended = state
-        .access
-        .inflight
+        .coordinator
         .is_suspended(&Target::Project(name.clone()));
     Ok(ProjectObject {
         object: "project",

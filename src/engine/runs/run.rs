@@ -12,7 +12,8 @@ use tokio::sync::watch;
 use crate::backends::backend::ChatEventStream;
 use crate::backends::error::BackendError;
 use crate::backends::fault::Fault;
-use crate::background::live::LiveResponse;
+use crate::coordination::live::LiveResponse;
+use crate::coordination::Work;
 use crate::engine::failures::response_error;
 use crate::engine::state::AppState;
 use crate::store::assistants::{AssistantStore, Kind, Placement};
@@ -132,7 +133,7 @@ async fn execute(state: AppState, run_id: String) {
     let claimed = match state
         .store
         .assistants
-        .claim_run(&state.replica, &run_id)
+        .claim_run(state.coordinator.replica(), &run_id)
         .await
     {
         Ok(Some(claimed)) => claimed,
@@ -142,7 +143,7 @@ async fn execute(state: AppState, run_id: String) {
             return;
         }
     };
-    let live = state.runs.live.get_or_create(&run_id);
+    let live = state.coordinator.live(Work::Run(&run_id));
     let cancel = live.cancel_signal();
     let mut builder = RunStreamBuilder::new(claimed.run.clone());
     let mut segment = Segment {
@@ -380,7 +381,7 @@ async fn finish(
 ) {
     let run_id = builder.run().id.clone();
     // Followers keep their handle; a new segment (after tool outputs) gets a fresh buffer.
-    state.runs.live.remove(&run_id);
+    state.coordinator.forget_live(Work::Run(&run_id));
     let run_usage = add_usage(segment.job.usage, usage);
     // Runs count against their key's token limits and the project's daily budget.
     crate::engine::metered::record_usage(

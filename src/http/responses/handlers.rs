@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use crate::access::project::Project;
+use crate::coordination::Work;
 use crate::engine;
 use crate::engine::state::AppState;
 use crate::http::extract::JsonBody;
@@ -47,7 +48,7 @@ pub async fn create_response(
     if background {
         let queued = engine::enqueue(&state, prepared).await?;
         if stream {
-            let live = state.background.live.get_or_create(&queued.id);
+            let live = state.coordinator.live(Work::Response(&queued.id));
             return Ok(sse_frames(live.follow(None)));
         }
         return Ok(json_response(serde_json::to_string(&queued)?));
@@ -139,9 +140,8 @@ pub async fn get_response(
         return Ok(sse_frames(frames));
     }
     if let Some(snapshot) = state
-        .background
-        .live
-        .get(&response_id)
+        .coordinator
+        .find_live(Work::Response(&response_id))
         .and_then(|live| live.snapshot())
     {
         return Ok(json_response(serde_json::to_string(&snapshot)?));

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use futures::Stream;
 
 use crate::access::project::Project;
+use crate::coordination::Work;
 use crate::engine::state::AppState;
 use crate::wire::error::{ApiError, ApiResult, ErrorEnvelope};
 
@@ -30,11 +31,11 @@ pub async fn replay(
     status: &str,
     after: Option<u64>,
 ) -> ApiResult<Frames> {
-    if let Some(live) = state.background.live.get(response_id) {
+    if let Some(live) = state.coordinator.find_live(Work::Response(response_id)) {
         return Ok(Box::pin(live.follow(after)));
     }
     if status == "queued" {
-        let live = state.background.live.get_or_create(response_id);
+        let live = state.coordinator.live(Work::Response(response_id));
         return Ok(Box::pin(live.follow(after)));
     }
     let frames = state
@@ -93,32 +94,34 @@ pub async fn cancel_response(
             ResponseStatus::Queued => {
                 response.status = ResponseStatus::Cancelled;
                 if state.store.responses.cancel_if_queued(&response).await? {
-                    if let Some(live) = state.background.live.get(&response_id) {
+                    if let Some(live) = state.coordinator.find_live(Work::Response(&response_id)) {
                         live.finish();
-                        state.background.live.remove(&response_id);
+                        state.coordinator.forget_live(Work::Response(&response_id));
                     }
                     return Ok(json_response(serde_json::to_string(&response)?));
                 }
                 // A worker claimed it meanwhile: cancel the running response.
             }
-            ResponseStatus::InProgress => match state.background.live.get(&response_id) {
-                Some(live) => {
-                    live.request_cancel();
-                    let _ = tokio::time::timeout(Duration::from_secs(10), live.ended()).await;
-                }
-                None => {
-                    response.status = ResponseStatus::Cancelled;
-                    // Not cancelled: it ended meanwhile; read it again.
-                    if state
-                        .store
-                        .responses
-                        .cancel_if_unfinished(&response)
-                        .await?
-                    {
-                        return Ok(json_response(serde_json::to_string(&response)?));
+            ResponseStatus::InProgress => {
+                match state.coordinator.find_live(Work::Response(&response_id)) {
+                    Some(live) => {
+                        live.request_cancel();
+                        let _ = tokio::time::timeout(Duration::from_secs(10), live.ended()).await;
+                    }
+                    None => {
+                        response.status = ResponseStatus::Cancelled;
+                        // Not cancelled: it ended meanwhile; read it again.
+                        if state
+                            .store
+                            .responses
+                            .cancel_if_unfinished(&response)
+                            .await?
+                        {
+                            return Ok(json_response(serde_json::to_string(&response)?));
+                        }
                     }
                 }
-            },
+            }
         }
     }
     let stored = state

@@ -8,6 +8,7 @@ use axum::Json;
 use serde_json::{Map, Value};
 
 use crate::access::project::Project;
+use crate::coordination::Work;
 use crate::engine::state::AppState;
 use crate::http::assistants::handlers::existing_assistant;
 use crate::http::extract::JsonBody;
@@ -126,7 +127,7 @@ async fn start_run(
         thread_id: thread_id.clone(),
         status: RunStatus::Queued,
         started_at: None,
-        expires_at: Some(now + state.runs.expiry_seconds as i64),
+        expires_at: Some(now + state.run_expiry_seconds as i64),
         cancelled_at: None,
         failed_at: None,
         completed_at: None,
@@ -229,7 +230,7 @@ async fn start_run(
         return Err(thread_busy(&thread_id, &active));
     }
     // The stream's first frames, published before the task can add its own.
-    let live = state.runs.live.get_or_create(&run.id);
+    let live = state.coordinator.live(Work::Run(&run.id));
     let builder = RunStreamBuilder::new(run.clone());
     let mut opening: Vec<_> = thread
         .iter()

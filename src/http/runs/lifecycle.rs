@@ -12,6 +12,7 @@ use axum::response::Response;
 use serde_json::{json, Value};
 
 use crate::access::project::Project;
+use crate::coordination::Work;
 use crate::engine::state::AppState;
 use crate::http::extract::JsonBody;
 use crate::store::assistants::{Kind, Placement};
@@ -57,7 +58,7 @@ pub async fn cancel_run(
                 .transition(&project.0, &run, &[seen])
                 .await?
             {
-                if let Some(live) = state.runs.live.get(&run_id) {
+                if let Some(live) = state.coordinator.find_live(Work::Run(&run_id)) {
                     live.request_cancel();
                 }
             }
@@ -221,7 +222,7 @@ pub async fn submit_tool_outputs(
         ));
     }
     store_step(&state, &project.0, &step).await?;
-    let live = state.runs.live.get_or_create(&run_id);
+    let live = state.coordinator.live(Work::Run(&run_id));
     let builder = RunStreamBuilder::new(run.clone());
     live.publish(
         builder
@@ -250,7 +251,7 @@ pub async fn start(state: &AppState) -> StoreResult<()> {
     }
     let sweeper = state.clone();
     tokio::spawn(async move {
-        let period = Duration::from_millis((sweeper.runs.expiry_seconds * 250).clamp(200, 5_000));
+        let period = Duration::from_millis((sweeper.run_expiry_seconds * 250).clamp(200, 5_000));
         loop {
             tokio::time::sleep(period).await;
             if let Err(error) = expire_due(&sweeper).await {

@@ -6,6 +6,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use crate::access::project::Project;
+use crate::coordination::Work;
 use crate::engine::state::AppState;
 use crate::http::extract::{read_body, JsonBody};
 use crate::store::assistants::Kind;
@@ -120,7 +121,7 @@ pub async fn delete_thread(
         .await?
     {
         // A running run stops first; its task finds the rows gone and ends quietly.
-        if let Some(live) = state.runs.live.get(&run_id) {
+        if let Some(live) = state.coordinator.find_live(Work::Run(&run_id)) {
             live.request_cancel();
         }
     }
