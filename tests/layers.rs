@@ -559,3 +559,69 @@ fn sql_is_found_where_it_should_not_be() {
     let found = sql_outside_its_home(directory.path());
     assert_eq!(found.len(), 2, "{found:?}");
 }
+
+/// Where SSE frames and stream events are written: the grammars.
+const GRAMMAR_HOME: &str = "stream";
+
+/// The lines outside [`GRAMMAR_HOME`] (test modules left out) that write an
+/// SSE frame or a stream's error event by hand.
+fn frames_outside_the_grammar(src: &Path) -> Vec<String> {
+    let by_hand = [
+        "\"event: ",
+        "\"data: ",
+        "\"type\": \"error\"",
+        "\"type\":\"error\"",
+    ];
+    let mut files = Vec::new();
+    rust_files(src, &mut files);
+    let mut found = Vec::new();
+    for file in files {
+        let relative = file
+            .strip_prefix(src)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        if relative.starts_with(GRAMMAR_HOME) || relative.ends_with("tests.rs") {
+            continue;
+        }
+        let text = without_comments(&without_tests(&std::fs::read_to_string(&file).unwrap()));
+        for line in text.lines() {
+            if by_hand.iter().any(|pattern| line.contains(pattern)) {
+                found.push(format!("{relative}: {}", line.trim()));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn events_and_sse_frames_are_written_only_by_the_grammars() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let found = frames_outside_the_grammar(&src);
+    assert!(
+        found.is_empty(),
+        "frames or events written outside {GRAMMAR_HOME}:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn a_frame_written_by_hand_is_found() {
+    let directory = tempfile::tempdir().unwrap();
+    let http = directory.path().join("http");
+    std::fs::create_dir_all(&http).unwrap();
+    std::fs::write(
+        http.join("kill.rs"),
+        "fn f() -> String { format!(\"event: error\\ndata: {}\\n\\n\", 1) }\n#[cfg(test)]\nmod tests {\n    const T: &str = \"data: [DONE]\";\n}\n",
+    )
+    .unwrap();
+    let grammar = directory.path().join(GRAMMAR_HOME);
+    std::fs::create_dir_all(&grammar).unwrap();
+    std::fs::write(
+        grammar.join("sse.rs"),
+        "const F: &str = \"data: [DONE]\";\n",
+    )
+    .unwrap();
+    let found = frames_outside_the_grammar(directory.path());
+    assert_eq!(found.len(), 1, "{found:?}");
+}

@@ -25,12 +25,13 @@ use axum::body::{Body, Bytes};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::limits::Limits;
 use super::route::{suspended, Route};
+use crate::coordination::Coordinator;
 use crate::inflight::{Inflight, Registration, Target};
-use crate::stream::sse::{data_frame, named_frame};
+use crate::stream::errors::{chat_error_frame, ResponseErrorEvent};
 use crate::wire::error::ApiError;
 
 /// A served request whose answer is watched.
@@ -40,6 +41,8 @@ pub struct Watched {
     pub registration: Registration,
     pub limits: Limits,
     pub inflight: Inflight,
+    /// Where suspensions are read (the kill switch's error names the target).
+    pub coordinator: Arc<dyn Coordinator>,
     pub project: String,
     pub key_id: Option<String>,
     /// The request body's length (for estimates).
@@ -72,7 +75,7 @@ impl Watched {
 
     fn kill_error(&self) -> Value {
         let target = self
-            .inflight
+            .coordinator
             .suspension(&self.project, self.key_id.as_deref())
             .unwrap_or_else(|| Target::Project(self.project.clone()));
         serde_json::to_value(suspended(&target).body().error).unwrap_or(Value::Null)
@@ -406,20 +409,13 @@ async fn observe(watched: &Watched, scan: &mut Scan, data: String) {
 fn kill_frame(watched: &Watched, scan: &Scan) -> Option<Bytes> {
     let error = watched.kill_error();
     match watched.route {
-        Route::Chat | Route::Embeddings => Some(data_frame(&json!({ "error": error }))),
+        Route::Chat | Route::Embeddings => Some(chat_error_frame(&error)),
         Route::Responses => {
             if scan.last_event.terminal {
                 return None;
             }
             let last = scan.last_event.sequence_number;
-            let event = json!({
-                "type": "error",
-                "code": error.get("code"),
-                "message": error.get("message"),
-                "param": null,
-                "sequence_number": last.map_or(0, |last| last + 1),
-            });
-            Some(named_frame("error", &event))
+            Some(ResponseErrorEvent::after(last, &error).frame())
         }
         _ => None,
     }
@@ -427,6 +423,8 @@ fn kill_frame(watched: &Watched, scan: &Scan) -> Option<Bytes> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]

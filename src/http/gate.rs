@@ -131,6 +131,7 @@ pub async fn admit(State(state): State<AppState>, mut request: Request, next: Ne
         registration,
         limits: access.limits.clone(),
         inflight: access.inflight.clone(),
+        coordinator: state.coordinator.clone(),
         project,
         key_id,
         request_bytes,

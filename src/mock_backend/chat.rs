@@ -19,7 +19,7 @@ use crate::backends::backend::ChatEventStream;
 use crate::backends::scripted::{play, Script};
 use crate::mock_backend::state::{error_response, Counters, MockState};
 use crate::stream::chat::synthesize::{chat_request_from_body, collect_completion, ChunkEncoder};
-use crate::stream::sse::{data_frame, DONE_FRAME};
+use crate::stream::sse::{data_frame, text_frame, DONE_FRAME};
 
 /// Records the body, plays the next script and answers as OpenAI would.
 pub(super) async fn create_chat_completion(
@@ -100,9 +100,7 @@ pub(super) fn raw_answer(script: &Script) -> Option<Response> {
                 Value::String(text) => text.clone(),
                 other => other.to_string(),
             };
-            body.push_str("data: ");
-            body.push_str(&data);
-            body.push_str("\n\n");
+            body.push_str(&String::from_utf8_lossy(&text_frame(&data)));
         }
         if !script.raw_without_done {
             body.push_str(DONE_FRAME);

@@ -6,6 +6,7 @@
 pub mod assistant_events;
 pub mod assistants;
 pub mod chat;
+pub mod errors;
 pub mod events;
 pub mod responses;
 pub mod sse;

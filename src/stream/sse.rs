@@ -26,6 +26,12 @@ pub fn data_frame(data: &impl Serialize) -> Bytes {
     Bytes::from(format!("data: {json}\n\n"))
 }
 
+/// `data: <text>\n\n` for text that is already the data line's content
+/// (verbatim, valid JSON or not).
+pub fn text_frame(text: &str) -> Bytes {
+    Bytes::from(format!("data: {text}\n\n"))
+}
+
 /// The Chat Completions terminator.
 pub const DONE_FRAME: &str = "data: [DONE]\n\n";
 

@@ -34,6 +34,7 @@ use crate::engine::failures::stream_error_chunk;
 use crate::engine::{backend_error, Endpoint, FailedCall};
 use crate::stream::chat::normalize::{normalize_completion, ChunkNormalizer};
 use crate::stream::chat::sse_lines::{comment_frame, SseDecoder, SseEvent, SseItem};
+use crate::stream::errors::{chat_error_frame, server_error};
 use crate::stream::sse::{data_frame, joined, DONE_FRAME};
 use crate::wire::chat::legacy_functions::completion_to_legacy;
 use crate::wire::error::ApiResult;
@@ -215,9 +216,7 @@ where
 
 /// OpenAI's mid-stream error chunk, framed.
 pub fn mid_stream_error(message: &str) -> Bytes {
-    data_frame(&json!({"error": {
-        "message": message, "type": "server_error", "param": null, "code": null,
-    }}))
+    chat_error_frame(&server_error(message))
 }
 
 /// The backend's SSE bytes, normalized frame by frame (see the module doc),
