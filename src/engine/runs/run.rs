@@ -27,7 +27,7 @@ use crate::wire::ids::unix_now;
 
 use crate::engine::runs::history::{chat_request, Prepared};
 use crate::wire::runs::object::add_usage;
-use crate::wire::runs::object::RunJob;
+use crate::wire::runs::object::{RunJob, RunStepObject};
 
 /// Starts the task that executes the run's next segment.
 pub fn spawn(state: AppState, run_id: String) {
@@ -76,24 +76,7 @@ impl Segment {
                     .save_run(&self.lease, &self.project, run, Some(&self.job))
                     .await
             }
-            AssistantStreamEvent::Step(_, step) => {
-                let placement = Placement {
-                    thread_id: Some(&step.thread_id),
-                    run_id: Some(&step.run_id),
-                    status: Some(&step.status),
-                    expires_at: None,
-                };
-                self.assistants
-                    .upsert(
-                        Some(&self.lease),
-                        &self.project,
-                        Kind::Step,
-                        &step.id,
-                        placement,
-                        step,
-                    )
-                    .await
-            }
+            AssistantStreamEvent::Step(_, step) => self.store_step(step).await,
             AssistantStreamEvent::Message(_, message) => {
                 let placement = Placement {
                     thread_id: Some(&message.thread_id),
@@ -424,11 +407,29 @@ async fn finish(
 
 impl Segment {
     /// Stores a step without publishing a frame (the tool_calls step's calls at `requires_action`).
-    async fn emit_quietly_step(&self, step: &crate::wire::runs::object::RunStepObject) {
-        let event =
-            AssistantStreamEvent::Step("thread.run.step.in_progress", Box::new(step.clone()));
-        if let Err(error) = self.store(&event).await {
+    async fn emit_quietly_step(&self, step: &RunStepObject) {
+        if let Err(error) = self.store_step(step).await {
             tracing::error!(%error, "could not store a tool_calls step");
         }
+    }
+
+    /// Stores a step as its run's owner.
+    async fn store_step(&self, step: &RunStepObject) -> StoreResult<()> {
+        let placement = Placement {
+            thread_id: Some(&step.thread_id),
+            run_id: Some(&step.run_id),
+            status: Some(&step.status),
+            expires_at: None,
+        };
+        self.assistants
+            .upsert(
+                Some(&self.lease),
+                &self.project,
+                Kind::Step,
+                &step.id,
+                placement,
+                step,
+            )
+            .await
     }
 }
