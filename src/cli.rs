@@ -38,8 +38,9 @@ pub enum Command {
         /// Address to listen on [default: 127.0.0.1:8400].
         #[arg(long)]
         listen: Option<SocketAddr>,
-        /// SQLite database file [default: ./portico.db].
-        #[arg(long)]
+        /// The database: a SQLite file, or a PostgreSQL URL (`postgres://…`)
+        /// [default: ./portico.db]. Overrides the config file's `database`.
+        #[arg(long, env = "PORTICO_DATABASE_URL")]
         db: Option<PathBuf>,
         /// Do not look for local servers (Ollama, llama.cpp, vLLM, LM Studio) when no backend is configured.
         #[arg(long)]

@@ -22,8 +22,8 @@ pub trait AccessStore: Send + Sync + std::fmt::Debug {
     /// Every key, oldest first.
     async fn list_keys(&self) -> StoreResult<Vec<KeyRow>>;
 
-    /// Revokes a key at `now`; the revoked key, `None` when there was no
-    /// such key or it was already revoked.
+    /// Revokes a key at `now` (a revoked key keeps its first revocation);
+    /// the key as stored now, `None` when there is no such key.
     async fn revoke_key(&self, id: &str, now: i64) -> StoreResult<Option<KeyRow>>;
 
     /// Every suspension, as (kind, target).

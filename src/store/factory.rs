@@ -1,13 +1,13 @@
 //! The store factory: [`open`] picks the implementation for a location and
 //! returns a [`Store`], the trait objects of one database that the server
-//! shares. Today every location is a SQLite file.
+//! shares: PostgreSQL for a `postgres://` URL, else a SQLite file.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use super::error::StoreResult;
 use super::health::Database;
-use super::{access, assistants, chat_completions, conversations, responses, sqlite};
+use super::{access, assistants, chat_completions, conversations, postgres, responses, sqlite};
 
 /// Every store of one database, each behind its trait. Cloning is cheap.
 #[derive(Debug, Clone)]
@@ -44,8 +44,14 @@ impl Store {
 }
 
 /// Opens the store at `location`, creating it and applying migrations if
-/// needed. Today every location is a SQLite file.
+/// needed: a `postgres://` URL is a PostgreSQL database, anything else a
+/// SQLite file.
 pub async fn open(location: &Path) -> StoreResult<Store> {
+    let text = location.to_string_lossy();
+    if postgres::is_postgres_url(&text) {
+        let postgres = postgres::PostgresStore::open(&text).await?;
+        return Ok(Store::of(Arc::new(postgres)));
+    }
     let sqlite = sqlite::SqliteStore::open(location).await?;
     Ok(Store::of(Arc::new(sqlite)))
 }

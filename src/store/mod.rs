@@ -6,18 +6,22 @@
 //! owner's writes to running work carry a [`lease::Lease`], so that a store
 //! shared by several processes can fence a stale owner.
 //!
-//! [`sqlite`] is the one implementation today: no `sqlx` type and no SQL
-//! outside it. Its writer task, group commit and recently-finished-responses
-//! cache are its own business. [`factory::open`] picks the store for a location
+//! [`sqlite`] (one process, the embedded default) and [`postgres`] (one
+//! database that several processes share) implement them: no `sqlx` type and
+//! no SQL outside those two (and [`driver_errors`], the driver's errors turned
+//! into ours). SQLite's writer task, group commit and recently-finished-
+//! responses cache are its own business. [`factory::open`] picks the store for a location
 //! and gives its [`factory::Store`]: every trait object of one database.
 
 pub mod access;
 pub mod assistants;
 pub mod chat_completions;
 pub mod conversations;
+pub mod driver_errors;
 pub mod error;
 pub mod factory;
 pub mod health;
 pub mod lease;
+pub mod postgres;
 pub mod responses;
 pub mod sqlite;

@@ -184,3 +184,25 @@ pub struct InProgress {
     pub body: String,
     pub background: bool,
 }
+
+/// One page of input items (see [`ResponseStore::list_input_items`]) out of
+/// `items` (the chain's, then the response's own, oldest first): in the
+/// page's order, after the item `page.after` (an unknown one gives an empty
+/// page), at most `page.limit`.
+pub fn input_items_page(mut items: Vec<Value>, page: InputItemsPage<'_>) -> Page<Value> {
+    if page.descending {
+        items.reverse();
+    }
+    let start = match page.after {
+        Some(after) => items
+            .iter()
+            .position(|item| item.get("id").and_then(Value::as_str) == Some(after))
+            .map_or(items.len(), |index| index + 1),
+        None => 0,
+    };
+    let remaining = &items[start.min(items.len())..];
+    Page {
+        has_more: remaining.len() > page.limit,
+        items: remaining.iter().take(page.limit).cloned().collect(),
+    }
+}

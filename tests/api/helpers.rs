@@ -63,6 +63,8 @@ pub struct TestApp {
     pub address: SocketAddr,
     pub mock_address: SocketAddr,
     pub client: reqwest::Client,
+    /// Where its store is (a SQLite file in `_directory`, or a PostgreSQL URL).
+    store_location: std::path::PathBuf,
     _directory: tempfile::TempDir,
 }
 
@@ -87,15 +89,49 @@ pub struct Options {
 
 /// Portico on its defaults (the built-in `echo` backend, no mock), as a new
 /// user starts it; returns its address.
-/// Where the API tests keep their store, chosen by `PORTICO_TEST_STORE`:
-/// `sqlite` (the default) is a file in the test's own temporary directory.
-/// Every app of the suite is built on this location through
-/// `portico::store::open`, the factory the server itself uses.
+/// Where a test's store goes, chosen by `PORTICO_TEST_STORE` (else the
+/// build's [`crate::DEFAULT_STORE`]): `sqlite` is a file in the test's own
+/// temporary directory, `postgres` a new database in this process's
+/// throwaway cluster (see `tests/support/postgres.rs`). Every app of the
+/// suite is built on its location through `portico::store::factory::open`,
+/// the factory the server itself uses. Without PostgreSQL on the machine
+/// (and `CI` unset), `postgres` falls back to SQLite and says so, once.
 pub fn store_location(directory: &std::path::Path) -> std::path::PathBuf {
-    match std::env::var("PORTICO_TEST_STORE").as_deref() {
-        Err(_) | Ok("") | Ok("sqlite") => directory.join("portico.db"),
-        Ok(other) => panic!("PORTICO_TEST_STORE={other}: no such store (known: sqlite)"),
+    let chosen = std::env::var("PORTICO_TEST_STORE").unwrap_or_default();
+    let store = if chosen.is_empty() {
+        crate::DEFAULT_STORE
+    } else {
+        chosen.as_str()
+    };
+    match store {
+        "sqlite" => directory.join("portico.db"),
+        "postgres" => match crate::postgres_cluster::cluster() {
+            Some(cluster) => std::path::PathBuf::from(cluster.new_database()),
+            None => {
+                static SAID: std::sync::Once = std::sync::Once::new();
+                SAID.call_once(|| {
+                    eprintln!(
+                        "\n*** SKIPPED: the API suite on PostgreSQL (no PostgreSQL server \
+                         binaries on this machine; install Debian's postgresql). These tests \
+                         ran on SQLite instead. ***\n"
+                    )
+                });
+                directory.join("portico.db")
+            }
+        },
+        other => panic!("PORTICO_TEST_STORE={other}: no such store (known: sqlite, postgres)"),
     }
+}
+
+/// A JSON snapshot of a wire format, named the same in every build of the
+/// suite (on SQLite and on PostgreSQL): `tests/api/snapshots/<name>.snap`.
+#[macro_export]
+macro_rules! wire_snapshot {
+    ($name:expr, $value:expr $(,)?) => {
+        insta::with_settings!({prepend_module_to_snapshot => false}, {
+            insta::assert_json_snapshot!($name, $value);
+        })
+    };
 }
 
 pub async fn spawn_builtin_app() -> (SocketAddr, tempfile::TempDir) {
@@ -132,9 +168,10 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         options.pose.unwrap_or_default(),
     ));
     let directory = tempfile::tempdir().unwrap();
+    let store_location = store_location(directory.path());
     let mut config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
-        database: store_location(directory.path()),
+        database: store_location.clone(),
         ..Config::default()
     };
     if let Some(limit) = options.max_body_bytes {
@@ -173,6 +210,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         address,
         mock_address,
         client: reqwest::Client::new(),
+        store_location,
         _directory: directory,
     }
 }
@@ -181,7 +219,7 @@ impl TestApp {
     /// The store this server uses (to start a second server on it, as after
     /// a restart, or to look at it through the storage seam).
     pub fn database_path(&self) -> std::path::PathBuf {
-        store_location(self._directory.path())
+        self.store_location.clone()
     }
 
     /// The server's store, opened again through the storage seam's factory.

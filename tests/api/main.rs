@@ -1,6 +1,14 @@
 //! Integration tests: the real server on port 0 with a temporary SQLite file,
 //! in front of `portico mock-backend` served on a real loopback port.
+//! `tests/api_postgres.rs` runs the same tests on PostgreSQL;
+//! `PORTICO_TEST_STORE` (`sqlite`, `postgres`) overrides either.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+/// The store this build of the suite runs on (see `helpers::store_location`).
+pub const DEFAULT_STORE: &str = "sqlite";
+
+#[path = "../support/postgres.rs"]
+mod postgres_cluster;
 
 mod assistants;
 mod auth;

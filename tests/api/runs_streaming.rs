@@ -120,7 +120,7 @@ async fn a_streamed_run_follows_openais_order() {
         .collect();
     assert_eq!(text, "Hello there friend");
     assert_eq!(events.last().unwrap().1, json!("[DONE]"));
-    insta::assert_json_snapshot!(
+    crate::wire_snapshot!(
         "assistants_text_run_stream",
         frames_of(events, &mut HashMap::new())
     );
@@ -211,11 +211,11 @@ async fn tool_calls_stream_to_requires_action_and_the_submit_stream_continues() 
     );
     assert_eq!(second[second.len() - 2].1["usage"]["total_tokens"], 59);
     let mut ids = HashMap::new();
-    insta::assert_json_snapshot!(
+    crate::wire_snapshot!(
         "assistants_requires_action_stream",
         frames_of(first, &mut ids)
     );
-    insta::assert_json_snapshot!(
+    crate::wire_snapshot!(
         "assistants_submit_tool_outputs_stream",
         frames_of(second, &mut ids)
     );
@@ -242,7 +242,7 @@ async fn a_backend_failure_streams_the_failed_run() {
             "done"
         ]
     );
-    insta::assert_json_snapshot!(
+    crate::wire_snapshot!(
         "assistants_failed_run_stream",
         frames_of(events, &mut HashMap::new())
     );

@@ -59,7 +59,7 @@ async fn text_answer_stream() {
         json!({"model": "m", "input": "Hello", "stream": true}),
     )
     .await;
-    insta::assert_json_snapshot!("text_answer_stream", frames);
+    crate::wire_snapshot!("text_answer_stream", frames);
 }
 
 #[tokio::test]
@@ -69,7 +69,7 @@ async fn function_call_stream() {
         json!({"model": "m", "input": "Weather?", "stream": true, "tools": [{"type": "function", "name": "get_weather", "parameters": {"type": "object"}}]}),
     )
     .await;
-    insta::assert_json_snapshot!("function_call_stream", frames);
+    crate::wire_snapshot!("function_call_stream", frames);
 }
 
 #[tokio::test]
@@ -79,7 +79,7 @@ async fn failure_stream() {
         json!({"model": "m", "input": "Hello", "stream": true}),
     )
     .await;
-    insta::assert_json_snapshot!("failure_stream", frames);
+    crate::wire_snapshot!("failure_stream", frames);
 }
 
 #[tokio::test]
@@ -89,5 +89,5 @@ async fn incomplete_stream() {
         json!({"model": "m", "input": "Hello", "stream": true, "max_output_tokens": 16}),
     )
     .await;
-    insta::assert_json_snapshot!("incomplete_stream", frames);
+    crate::wire_snapshot!("incomplete_stream", frames);
 }

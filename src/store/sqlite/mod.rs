@@ -24,7 +24,7 @@ use std::path::Path;
 
 use async_trait::async_trait;
 
-use super::error::{StoreError, StoreResult};
+use super::error::StoreResult;
 
 /// Every store over one SQLite database.
 #[derive(Debug, Clone)]
@@ -55,22 +55,5 @@ impl crate::store::health::Database for SqliteStore {
 
     async fn close(&self) {
         self.db.close().await;
-    }
-}
-
-impl From<sqlx::Error> for StoreError {
-    fn from(error: sqlx::Error) -> Self {
-        match error {
-            sqlx::Error::Encode(error) | sqlx::Error::Decode(error) => {
-                Self::Database(format!("stored JSON: {error}"))
-            }
-            error => Self::Database(error.to_string()),
-        }
-    }
-}
-
-impl From<sqlx::migrate::MigrateError> for StoreError {
-    fn from(error: sqlx::migrate::MigrateError) -> Self {
-        Self::Database(format!("migrations: {error}"))
     }
 }

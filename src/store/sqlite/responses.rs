@@ -8,7 +8,7 @@ use super::background;
 use crate::store::error::StoreResult;
 use crate::store::lease::Lease;
 use crate::store::responses::{
-    ClaimedJob, Continuation, InProgress, InputItemsPage, StoredResponse, Turn,
+    input_items_page, ClaimedJob, Continuation, InProgress, InputItemsPage, StoredResponse, Turn,
 };
 use crate::store::sqlite::atomic_write::AtomicWrite;
 use crate::store::sqlite::database::Database;
@@ -323,45 +323,25 @@ pub async fn find_item(
     Ok(row.and_then(|row| serde_json::from_str(row.get::<&str, _>("body")).ok()))
 }
 
-/// One page of a response's input items: everything the model was given, i.e.
-/// the items of the chain it continues (each turn's input and output) followed by
-/// its own input, as OpenAI lists them. `descending` is OpenAI's default order.
-pub async fn list_input_items(
+/// A response's own input items and those of the chain it continues (each
+/// turn's input and output), oldest first.
+pub async fn input_items(
     pool: &SqlitePool,
-    project: &str,
-    response_id: &str,
-    previous_response_id: Option<&str>,
-    after: Option<&str>,
-    limit: usize,
-    descending: bool,
-) -> Result<Page<Value>, sqlx::Error> {
-    let mut items = match previous_response_id {
-        Some(previous) => chain_items(pool, project, previous).await?,
+    page: &InputItemsPage<'_>,
+) -> Result<Vec<Value>, sqlx::Error> {
+    let mut items = match page.previous_response_id {
+        Some(previous) => chain_items(pool, page.project, previous).await?,
         None => Vec::new(),
     };
     let rows = sqlx::query("SELECT body FROM response_items WHERE response_id = ? AND side = 'input' ORDER BY position")
-        .bind(response_id)
+        .bind(page.response_id)
         .fetch_all(pool)
         .await?;
     items.extend(
         rows.iter()
             .filter_map(|row| serde_json::from_str::<Value>(row.get::<&str, _>("body")).ok()),
     );
-    if descending {
-        items.reverse();
-    }
-    let start = match after {
-        Some(after) => items
-            .iter()
-            .position(|item| item.get("id").and_then(Value::as_str) == Some(after))
-            .map_or(items.len(), |index| index + 1),
-        None => 0,
-    };
-    let remaining = &items[start.min(items.len())..];
-    Ok(Page {
-        has_more: remaining.len() > limit,
-        items: remaining.iter().take(limit).cloned().collect(),
-    })
+    Ok(items)
 }
 
 #[cfg(test)]
@@ -421,16 +401,8 @@ impl crate::store::responses::ResponseStore for super::SqliteStore {
     }
 
     async fn list_input_items(&self, page: InputItemsPage<'_>) -> StoreResult<Page<Value>> {
-        Ok(list_input_items(
-            self.db.pool(),
-            page.project,
-            page.response_id,
-            page.previous_response_id,
-            page.after,
-            page.limit,
-            page.descending,
-        )
-        .await?)
+        let items = input_items(self.db.pool(), &page).await?;
+        Ok(input_items_page(items, page))
     }
 
     async fn claim_next(&self, _holder: &str) -> StoreResult<Option<ClaimedJob>> {

@@ -1,0 +1,196 @@
+//! A throwaway PostgreSQL cluster for the tests that need one: Debian's
+//! server binaries (`/usr/lib/postgresql/<version>/bin`, or the folder in
+//! `PORTICO_PG_BIN`), a new cluster in a temporary folder, on a free loopback
+//! port, run as the `postgres` user when the tests run as root (`initdb`
+//! refuses root). One cluster per test process, started at its first use in
+//! about a second; a guardian shell stops it when the test process ends (its
+//! stdin, a pipe from this process, closes then, however the process ends)
+//! and removes its folder.
+//! Each caller gets a database of its own.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// A running cluster.
+pub struct Cluster {
+    bin: PathBuf,
+    port: u16,
+    /// The guardian shell; its stdin stays open while this process lives.
+    _guardian: Mutex<Child>,
+    _directory: tempfile::TempDir,
+}
+
+/// The folder of PostgreSQL's server binaries, if the machine has them.
+pub fn server_binaries() -> Option<PathBuf> {
+    if let Ok(folder) = std::env::var("PORTICO_PG_BIN") {
+        return Some(PathBuf::from(folder));
+    }
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|entry| entry.ok().map(|entry| entry.path().join("bin")))
+        .filter(|bin| bin.join("initdb").exists() && bin.join("pg_ctl").exists())
+        .collect();
+    versions.sort();
+    versions.pop()
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|output| String::from_utf8_lossy(&output.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// `program args…`, as the `postgres` user when this process is root.
+fn as_postgres(program: &Path) -> Command {
+    if is_root() {
+        let mut command = Command::new("runuser");
+        command.args(["-u", "postgres", "--"]).arg(program);
+        command
+    } else {
+        Command::new(program)
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("no free port")
+}
+
+impl Cluster {
+    /// Starts a new cluster (panics with the reason when it cannot).
+    fn start(bin: PathBuf) -> Self {
+        let directory = tempfile::tempdir().expect("temporary folder");
+        let data = directory.path().join("data");
+        if is_root() {
+            let status = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(directory.path())
+                .status()
+                .expect("chown");
+            assert!(
+                status.success(),
+                "could not give the cluster's folder to postgres"
+            );
+        }
+        let initdb = as_postgres(&bin.join("initdb"))
+            .arg("-D")
+            .arg(&data)
+            .args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"])
+            .stdout(Stdio::null())
+            .output()
+            .expect("initdb");
+        assert!(
+            initdb.status.success(),
+            "initdb failed: {}",
+            String::from_utf8_lossy(&initdb.stderr)
+        );
+        let port = free_port();
+        let server = format!(
+            "{} -D {} -p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off \
+             -c synchronous_commit=off -c full_page_writes=off -c max_connections=500",
+            bin.join("postgres").display(),
+            data.display(),
+            directory.path().display(),
+        );
+        // The guardian: runs the server, and stops it and removes the
+        // cluster's folder when stdin closes.
+        let script = format!(
+            "{server} >/dev/null 2>&1 & pid=$!; cat >/dev/null; kill -INT $pid; wait $pid; rm -rf {}",
+            directory.path().display()
+        );
+        let guardian = as_postgres(Path::new("/bin/sh"))
+            .args(["-c", &script])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start postgres");
+        let cluster = Self {
+            bin,
+            port,
+            _guardian: Mutex::new(guardian),
+            _directory: directory,
+        };
+        cluster.wait_until_ready();
+        cluster
+    }
+
+    fn wait_until_ready(&self) {
+        let started = Instant::now();
+        loop {
+            let ready = Command::new(self.bin.join("pg_isready"))
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    &self.port.to_string(),
+                    "-U",
+                    "postgres",
+                ])
+                .stdout(Stdio::null())
+                .status()
+                .is_ok_and(|status| status.success());
+            if ready {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "PostgreSQL did not start on port {}",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// A new, empty database; its URL.
+    pub fn new_database(&self) -> String {
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let psql = Command::new(self.bin.join("psql"))
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+            ])
+            .args([
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-q",
+                "-c",
+                &format!("CREATE DATABASE {name}"),
+            ])
+            .stdout(Stdio::null())
+            .output()
+            .expect("psql");
+        assert!(
+            psql.status.success(),
+            "CREATE DATABASE failed: {}",
+            String::from_utf8_lossy(&psql.stderr)
+        );
+        format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
+    }
+}
+
+/// The cluster of this test process, started at the first call; `None` when
+/// the machine has no PostgreSQL (and `CI` is not set: there, that fails).
+pub fn cluster() -> Option<&'static Cluster> {
+    static CLUSTER: OnceLock<Option<Cluster>> = OnceLock::new();
+    CLUSTER
+        .get_or_init(|| match server_binaries() {
+            Some(bin) => Some(Cluster::start(bin)),
+            None if std::env::var("CI").is_ok_and(|ci| ci == "true") => {
+                panic!("CI=true and no PostgreSQL server binaries (install Debian's postgresql)")
+            }
+            None => None,
+        })
+        .as_ref()
+}
