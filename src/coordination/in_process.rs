@@ -98,6 +98,14 @@ impl Coordinator for InProcess {
         registry.remove(id);
     }
 
+    fn request_cancel(&self, work: Work<'_>) -> bool {
+        let live = self.find_live(work);
+        if let Some(live) = &live {
+            live.request_cancel();
+        }
+        live.is_some()
+    }
+
     fn publish_suspension(&self, target: &Target) -> (usize, usize) {
         self.inflight.suspend(target)
     }
@@ -228,6 +236,9 @@ mod tests {
             &coordinator.find_live(Work::Response("resp_1")).unwrap()
         ));
         assert!(coordinator.find_live(Work::Run("resp_1")).is_none());
+        assert!(coordinator.request_cancel(Work::Response("resp_1")));
+        assert!(*live.cancel_signal().borrow(), "the owner sees the cancel");
+        assert!(!coordinator.request_cancel(Work::Run("resp_1")));
         coordinator.forget_live(Work::Response("resp_1"));
         assert!(coordinator.find_live(Work::Response("resp_1")).is_none());
     }

@@ -68,9 +68,10 @@ impl LiveResponse {
             .and_then(|state| state.snapshot.clone())
     }
 
-    /// Asks the worker to stop the response.
+    /// Asks the worker to stop the response. Kept for a worker that
+    /// subscribes later (`send` would drop it while nobody listens).
     pub fn request_cancel(&self) {
-        let _ = self.cancel.send(true);
+        self.cancel.send_replace(true);
     }
 
     /// A receiver that turns true when a cancel is requested.

@@ -107,6 +107,10 @@ pub trait Coordinator: Send + Sync + std::fmt::Debug {
     /// Drops the live handle of work that has ended.
     fn forget_live(&self, work: Work<'_>);
 
+    /// Asks the owner of running work to stop, wherever it runs; false when
+    /// nothing is running it (it has ended, or never started).
+    fn request_cancel(&self, work: Work<'_>) -> bool;
+
     /// Suspends `target` everywhere: new work of it is refused and its
     /// running foreground work stops. Returns what this process stopped:
     /// (requests, foreground responses).

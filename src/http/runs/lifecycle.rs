@@ -58,9 +58,7 @@ pub async fn cancel_run(
                 .transition(&project.0, &run, &[seen])
                 .await?
             {
-                if let Some(live) = state.coordinator.find_live(Work::Run(&run_id)) {
-                    live.request_cancel();
-                }
+                state.coordinator.request_cancel(Work::Run(&run_id));
             }
             run_json(&run)
         }

@@ -121,9 +121,7 @@ pub async fn delete_thread(
         .await?
     {
         // A running run stops first; its task finds the rows gone and ends quietly.
-        if let Some(live) = state.coordinator.find_live(Work::Run(&run_id)) {
-            live.request_cancel();
-        }
+        state.coordinator.request_cancel(Work::Run(&run_id));
     }
     if !state
         .store
