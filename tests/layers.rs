@@ -507,6 +507,22 @@ fn sql_outside_its_home(src: &Path) -> Vec<String> {
         "UPDATE ",
         "PRAGMA ",
     ];
+    let outside = |relative: &str| !SQL_HOMES.iter().any(|home| relative.starts_with(home));
+    lines_where(src, outside, without_comments, |line| {
+        let mut quoted = line.split('"').skip(1).step_by(2);
+        line.contains("sqlx")
+            || quoted.any(|literal| statement.iter().any(|word| literal.starts_with(word)))
+    })
+}
+
+/// The lines (`file: line`, paths relative to `src`) of the files `select`
+/// picks, as `prepare` leaves their text, that `matches`.
+fn lines_where(
+    src: &Path,
+    select: impl Fn(&str) -> bool,
+    prepare: impl Fn(&str) -> String,
+    matches: impl Fn(&str) -> bool,
+) -> Vec<String> {
     let mut files = Vec::new();
     rust_files(src, &mut files);
     let mut found = Vec::new();
@@ -516,18 +532,12 @@ fn sql_outside_its_home(src: &Path) -> Vec<String> {
             .unwrap()
             .to_string_lossy()
             .into_owned();
-        if SQL_HOMES.iter().any(|home| relative.starts_with(home)) {
+        if !select(&relative) {
             continue;
         }
-        let text = without_comments(&std::fs::read_to_string(&file).unwrap());
-        for line in text.lines() {
-            let quoted = line.split('"').skip(1).step_by(2);
-            let sql = quoted
-                .into_iter()
-                .any(|literal| statement.iter().any(|word| literal.starts_with(word)));
-            if line.contains("sqlx") || sql {
-                found.push(format!("{relative}: {}", line.trim()));
-            }
+        let text = prepare(&std::fs::read_to_string(&file).unwrap());
+        for line in text.lines().filter(|line| matches(line)) {
+            found.push(format!("{relative}: {}", line.trim()));
         }
     }
     found
@@ -573,26 +583,14 @@ fn frames_outside_the_grammar(src: &Path) -> Vec<String> {
         "\"type\": \"error\"",
         "\"type\":\"error\"",
     ];
-    let mut files = Vec::new();
-    rust_files(src, &mut files);
-    let mut found = Vec::new();
-    for file in files {
-        let relative = file
-            .strip_prefix(src)
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
-        if relative.starts_with(GRAMMAR_HOME) || relative.ends_with("tests.rs") {
-            continue;
-        }
-        let text = without_comments(&without_tests(&std::fs::read_to_string(&file).unwrap()));
-        for line in text.lines() {
-            if by_hand.iter().any(|pattern| line.contains(pattern)) {
-                found.push(format!("{relative}: {}", line.trim()));
-            }
-        }
-    }
-    found
+    let outside =
+        |relative: &str| !relative.starts_with(GRAMMAR_HOME) && !relative.ends_with("tests.rs");
+    lines_where(
+        src,
+        outside,
+        |text| without_comments(&without_tests(text)),
+        |line| by_hand.iter().any(|pattern| line.contains(pattern)),
+    )
 }
 
 #[test]

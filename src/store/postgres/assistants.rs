@@ -2,24 +2,21 @@
 //! objects, as in SQLite), with the lease of the process that runs each run.
 
 use async_trait::async_trait;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use sqlx::{Postgres, Row, Transaction};
 
 use super::{fence_of, fenced, lease, now, PostgresStore, LEASE_SECONDS};
-use crate::store::assistants::{
-    run_placement, AssistantStore, ClaimedRun, Kind, NewRun, Placement, RunInsert,
-    INTERRUPTED_MESSAGE,
-};
+use crate::store::assistants::{AssistantStore, ClaimedRun, Kind, NewRun, Placement, RunInsert};
 use crate::store::error::StoreResult;
 use crate::store::lease::Lease;
 use crate::wire::query::{ListQuery, Page};
-use crate::wire::runs::object::{last_error, RunJob, RunObject, RunStatus, RunStepObject};
+use crate::wire::runs::object::{RunJob, RunObject, RunStatus, RunStepObject};
 use crate::wire::threads::object::{MessageObject, ThreadObject};
 
 /// The statuses of a run that has not ended.
-const ACTIVE: &str = "('queued', 'in_progress', 'requires_action', 'cancelling')";
+pub(super) const ACTIVE: &str = "('queued', 'in_progress', 'requires_action', 'cancelling')";
 
-async fn insert(
+pub(super) async fn insert(
     transaction: &mut Transaction<'_, Postgres>,
     project: &str,
     kind: Kind,
@@ -44,7 +41,7 @@ async fn insert(
     Ok(())
 }
 
-async fn insert_messages(
+pub(super) async fn insert_messages(
     transaction: &mut Transaction<'_, Postgres>,
     project: &str,
     messages: &[MessageObject],
@@ -85,7 +82,7 @@ async fn holds_run(
     Ok(fence.map(|fence| fence == fence_of(lease)))
 }
 
-fn decode<T: serde::de::DeserializeOwned>(body: &str) -> StoreResult<T> {
+pub(super) fn decode<T: serde::de::DeserializeOwned>(body: &str) -> StoreResult<T> {
     Ok(serde_json::from_str(body)?)
 }
 
@@ -364,67 +361,7 @@ impl AssistantStore for PostgresStore {
     }
 
     async fn insert_run(&self, new_run: NewRun<'_>) -> StoreResult<RunInsert> {
-        let NewRun {
-            project,
-            run,
-            job,
-            thread,
-            messages,
-        } = new_run;
-        let mut transaction = self.pool.begin().await?;
-        match thread {
-            Some(thread) => {
-                let body = serde_json::to_string(thread)?;
-                insert(
-                    &mut transaction,
-                    project,
-                    Kind::Thread,
-                    &thread.id,
-                    Placement::default(),
-                    &body,
-                )
-                .await?;
-            }
-            None => {
-                // The thread's row, locked: two runs created at once on one
-                // thread (on any process) cannot both find it idle.
-                sqlx::query(
-                    "SELECT id FROM assistant_objects WHERE id = $1 AND kind = 'thread' FOR UPDATE",
-                )
-                .bind(&run.thread_id)
-                .fetch_optional(&mut *transaction)
-                .await?;
-                let active: Option<String> = sqlx::query_scalar(&format!(
-                    "SELECT id FROM assistant_objects WHERE kind = 'run' AND project = $1 AND thread_id = $2
-                       AND status IN {ACTIVE} ORDER BY seq DESC LIMIT 1"
-                ))
-                .bind(project)
-                .bind(&run.thread_id)
-                .fetch_optional(&mut *transaction)
-                .await?;
-                if let Some(active) = active {
-                    return Ok(RunInsert::ThreadBusy(active));
-                }
-            }
-        }
-        insert_messages(&mut transaction, project, messages).await?;
-        let body = serde_json::to_string(run)?;
-        insert(
-            &mut transaction,
-            project,
-            Kind::Run,
-            &run.id,
-            run_placement(run),
-            &body,
-        )
-        .await?;
-        sqlx::query("UPDATE assistant_objects SET job = $1 WHERE id = $2")
-            .bind(serde_json::to_string(job)?)
-            .bind(&run.id)
-            .execute(&mut *transaction)
-            .await?;
-        transaction.commit().await?;
-        Ok(RunInsert::Inserted)
+        super::runs::insert_run(self, new_run).await
     }
 
     async fn claim_run(&self, holder: &str, run_id: &str) -> StoreResult<Option<ClaimedRun>> {
@@ -550,27 +487,7 @@ impl AssistantStore for PostgresStore {
         run_id: &str,
         metadata: &Map<String, Value>,
     ) -> StoreResult<()> {
-        // Read, changed and written in one transaction (the row locked), so
-        // the body keeps its key order (jsonb would sort the keys).
-        let mut transaction = self.pool.begin().await?;
-        let body: Option<String> = sqlx::query_scalar(
-            "SELECT body FROM assistant_objects WHERE id = $1 AND kind = 'run' AND project = $2 FOR UPDATE",
-        )
-        .bind(run_id)
-        .bind(project)
-        .fetch_optional(&mut *transaction)
-        .await?;
-        if let Some(body) = body {
-            let mut run: Value = decode(&body)?;
-            run["metadata"] = Value::Object(metadata.clone());
-            sqlx::query("UPDATE assistant_objects SET body = $1 WHERE id = $2")
-                .bind(run.to_string())
-                .bind(run_id)
-                .execute(&mut *transaction)
-                .await?;
-        }
-        transaction.commit().await?;
-        Ok(())
+        super::runs::set_run_metadata(self, project, run_id, metadata).await
     }
 
     async fn unfinished_runs(&self, project: &str) -> StoreResult<Vec<(String, String)>> {
@@ -589,62 +506,6 @@ impl AssistantStore for PostgresStore {
     }
 
     async fn recover_runs(&self, now: i64) -> StoreResult<Vec<String>> {
-        let rows = sqlx::query(
-            "SELECT id, project, body FROM assistant_objects
-             WHERE kind = 'run' AND status IN ('in_progress', 'cancelling') ORDER BY seq",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        for row in &rows {
-            let mut run: RunObject = decode(row.get::<&str, _>("body"))?;
-            run.status = RunStatus::Failed;
-            run.failed_at = Some(now);
-            run.expires_at = None;
-            run.last_error = Some(last_error("server_error", INTERRUPTED_MESSAGE));
-            let mut transaction = self.pool.begin().await?;
-            sqlx::query(
-                "UPDATE assistant_objects SET body = $1, status = $2, expires_at = NULL,
-                        lease_holder = NULL, lease_fence = lease_fence + 1, lease_expires_at = NULL
-                 WHERE id = $3",
-            )
-            .bind(serde_json::to_string(&run)?)
-            .bind(run.status.as_str())
-            .bind(&run.id)
-            .execute(&mut *transaction)
-            .await?;
-            let open = sqlx::query(
-                "SELECT id, kind, body FROM assistant_objects
-                 WHERE run_id = $1 AND kind IN ('step', 'message') AND status = 'in_progress'",
-            )
-            .bind(&run.id)
-            .fetch_all(&mut *transaction)
-            .await?;
-            for row in open {
-                let mut body: Value = decode(row.get::<&str, _>("body"))?;
-                let status = if row.get::<&str, _>("kind") == "step" {
-                    body["status"] = json!("failed");
-                    body["failed_at"] = json!(now);
-                    body["last_error"] = last_error("server_error", INTERRUPTED_MESSAGE);
-                    "failed"
-                } else {
-                    body["status"] = json!("incomplete");
-                    body["incomplete_at"] = json!(now);
-                    body["incomplete_details"] = json!({"reason": "run_failed"});
-                    "incomplete"
-                };
-                sqlx::query("UPDATE assistant_objects SET body = $1, status = $2 WHERE id = $3")
-                    .bind(body.to_string())
-                    .bind(status)
-                    .bind(row.get::<&str, _>("id"))
-                    .execute(&mut *transaction)
-                    .await?;
-            }
-            transaction.commit().await?;
-        }
-        Ok(sqlx::query_scalar(
-            "SELECT id FROM assistant_objects WHERE kind = 'run' AND status = 'queued' ORDER BY seq",
-        )
-        .fetch_all(&self.pool)
-        .await?)
+        super::runs::recover_runs(self, now).await
     }
 }

@@ -15,6 +15,7 @@ pub mod assistants;
 pub mod chat_completions;
 pub mod conversations;
 pub mod responses;
+pub mod runs;
 
 use std::time::Duration;
 

@@ -1,0 +1,172 @@
+//! The lifecycle of runs in PostgreSQL that takes more than one statement:
+//! storing a new run with its thread or messages (two runs on one thread
+//! serialized by the thread's row lock), replacing a run's metadata without
+//! reordering its JSON, and resolving runs a stopped process left running.
+//! `assistants.rs` holds the rest of the Assistants objects.
+
+use serde_json::{json, Map, Value};
+use sqlx::Row;
+
+use super::assistants::{decode, insert, insert_messages, ACTIVE};
+use super::PostgresStore;
+use crate::store::assistants::{
+    run_placement, Kind, NewRun, Placement, RunInsert, INTERRUPTED_MESSAGE,
+};
+use crate::store::error::StoreResult;
+use crate::wire::runs::object::{last_error, RunObject, RunStatus};
+
+pub(super) async fn insert_run(
+    store: &PostgresStore,
+    new_run: NewRun<'_>,
+) -> StoreResult<RunInsert> {
+    let NewRun {
+        project,
+        run,
+        job,
+        thread,
+        messages,
+    } = new_run;
+    let mut transaction = store.pool.begin().await?;
+    match thread {
+        Some(thread) => {
+            let body = serde_json::to_string(thread)?;
+            insert(
+                &mut transaction,
+                project,
+                Kind::Thread,
+                &thread.id,
+                Placement::default(),
+                &body,
+            )
+            .await?;
+        }
+        None => {
+            // The thread's row, locked: two runs created at once on one
+            // thread (on any process) cannot both find it idle.
+            sqlx::query(
+                "SELECT id FROM assistant_objects WHERE id = $1 AND kind = 'thread' FOR UPDATE",
+            )
+            .bind(&run.thread_id)
+            .fetch_optional(&mut *transaction)
+            .await?;
+            let active: Option<String> = sqlx::query_scalar(&format!(
+                "SELECT id FROM assistant_objects WHERE kind = 'run' AND project = $1 AND thread_id = $2
+                   AND status IN {ACTIVE} ORDER BY seq DESC LIMIT 1"
+            ))
+            .bind(project)
+            .bind(&run.thread_id)
+            .fetch_optional(&mut *transaction)
+            .await?;
+            if let Some(active) = active {
+                return Ok(RunInsert::ThreadBusy(active));
+            }
+        }
+    }
+    insert_messages(&mut transaction, project, messages).await?;
+    let body = serde_json::to_string(run)?;
+    insert(
+        &mut transaction,
+        project,
+        Kind::Run,
+        &run.id,
+        run_placement(run),
+        &body,
+    )
+    .await?;
+    sqlx::query("UPDATE assistant_objects SET job = $1 WHERE id = $2")
+        .bind(serde_json::to_string(job)?)
+        .bind(&run.id)
+        .execute(&mut *transaction)
+        .await?;
+    transaction.commit().await?;
+    Ok(RunInsert::Inserted)
+}
+
+pub(super) async fn set_run_metadata(
+    store: &PostgresStore,
+    project: &str,
+    run_id: &str,
+    metadata: &Map<String, Value>,
+) -> StoreResult<()> {
+    // Read, changed and written in one transaction (the row locked), so
+    // the body keeps its key order (jsonb would sort the keys).
+    let mut transaction = store.pool.begin().await?;
+    let body: Option<String> = sqlx::query_scalar(
+        "SELECT body FROM assistant_objects WHERE id = $1 AND kind = 'run' AND project = $2 FOR UPDATE",
+    )
+    .bind(run_id)
+    .bind(project)
+    .fetch_optional(&mut *transaction)
+    .await?;
+    if let Some(body) = body {
+        let mut run: Value = decode(&body)?;
+        run["metadata"] = Value::Object(metadata.clone());
+        sqlx::query("UPDATE assistant_objects SET body = $1 WHERE id = $2")
+            .bind(run.to_string())
+            .bind(run_id)
+            .execute(&mut *transaction)
+            .await?;
+    }
+    transaction.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn recover_runs(store: &PostgresStore, now: i64) -> StoreResult<Vec<String>> {
+    let rows = sqlx::query(
+        "SELECT id, project, body FROM assistant_objects
+         WHERE kind = 'run' AND status IN ('in_progress', 'cancelling') ORDER BY seq",
+    )
+    .fetch_all(&store.pool)
+    .await?;
+    for row in &rows {
+        let mut run: RunObject = decode(row.get::<&str, _>("body"))?;
+        run.status = RunStatus::Failed;
+        run.failed_at = Some(now);
+        run.expires_at = None;
+        run.last_error = Some(last_error("server_error", INTERRUPTED_MESSAGE));
+        let mut transaction = store.pool.begin().await?;
+        sqlx::query(
+            "UPDATE assistant_objects SET body = $1, status = $2, expires_at = NULL,
+                    lease_holder = NULL, lease_fence = lease_fence + 1, lease_expires_at = NULL
+             WHERE id = $3",
+        )
+        .bind(serde_json::to_string(&run)?)
+        .bind(run.status.as_str())
+        .bind(&run.id)
+        .execute(&mut *transaction)
+        .await?;
+        let open = sqlx::query(
+            "SELECT id, kind, body FROM assistant_objects
+             WHERE run_id = $1 AND kind IN ('step', 'message') AND status = 'in_progress'",
+        )
+        .bind(&run.id)
+        .fetch_all(&mut *transaction)
+        .await?;
+        for row in open {
+            let mut body: Value = decode(row.get::<&str, _>("body"))?;
+            let status = if row.get::<&str, _>("kind") == "step" {
+                body["status"] = json!("failed");
+                body["failed_at"] = json!(now);
+                body["last_error"] = last_error("server_error", INTERRUPTED_MESSAGE);
+                "failed"
+            } else {
+                body["status"] = json!("incomplete");
+                body["incomplete_at"] = json!(now);
+                body["incomplete_details"] = json!({"reason": "run_failed"});
+                "incomplete"
+            };
+            sqlx::query("UPDATE assistant_objects SET body = $1, status = $2 WHERE id = $3")
+                .bind(body.to_string())
+                .bind(status)
+                .bind(row.get::<&str, _>("id"))
+                .execute(&mut *transaction)
+                .await?;
+        }
+        transaction.commit().await?;
+    }
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM assistant_objects WHERE kind = 'run' AND status = 'queued' ORDER BY seq",
+    )
+    .fetch_all(&store.pool)
+    .await?)
+}
