@@ -290,6 +290,17 @@ impl AssistantStore for PostgresStore {
 
     async fn delete_thread(&self, project: &str, id: &str) -> StoreResult<bool> {
         let mut transaction = self.pool.begin().await?;
+        // The thread's runs are locked first, as a run's owner locks its run
+        // before its steps and messages (`holds_run`): deleting them in
+        // another order deadlocks with a run still writing.
+        sqlx::query(
+            "SELECT id FROM assistant_objects WHERE thread_id = $1 AND kind = 'run' AND project = $2
+             ORDER BY seq FOR UPDATE",
+        )
+        .bind(id)
+        .bind(project)
+        .fetch_all(&mut *transaction)
+        .await?;
         let result = sqlx::query(
             "DELETE FROM assistant_objects WHERE id = $1 AND kind = 'thread' AND project = $2",
         )
