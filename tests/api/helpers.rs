@@ -215,6 +215,19 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     }
 }
 
+/// A test's PostgreSQL database goes with its app: the suite's cluster stays
+/// small (a database per test would otherwise take about 2 GB of disk).
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let location = self.store_location.to_string_lossy();
+        if location.starts_with("postgres://") {
+            if let Some(cluster) = crate::postgres_cluster::cluster() {
+                cluster.drop_database(&location);
+            }
+        }
+    }
+}
+
 impl TestApp {
     /// The store this server uses (to start a second server on it, as after
     /// a restart, or to look at it through the storage seam).

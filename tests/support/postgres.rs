@@ -6,7 +6,9 @@
 //! about a second; a guardian shell stops it when the test process ends (its
 //! stdin, a pipe from this process, closes then, however the process ends)
 //! and removes its folder.
-//! Each caller gets a database of its own.
+//! Each caller gets a database of its own (the API suite drops it when its
+//! app goes). The server logs to `portico-postgres-<port>.log` in the
+//! temporary folder; a failure to reach it quotes the log's end.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -56,6 +58,12 @@ fn as_postgres(program: &Path) -> Command {
     }
 }
 
+/// Where the server on `port` writes its log: outside the cluster's folder,
+/// so that it outlives the cluster for a failure message or a look after CI.
+fn server_log(port: u16) -> PathBuf {
+    std::env::temp_dir().join(format!("portico-postgres-{port}.log"))
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
@@ -92,9 +100,11 @@ impl Cluster {
             String::from_utf8_lossy(&initdb.stderr)
         );
         let port = free_port();
+        let log = server_log(port);
         let server = format!(
             "{} -D {} -p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off \
-             -c synchronous_commit=off -c full_page_writes=off -c max_connections=500",
+             -c synchronous_commit=off -c full_page_writes=off -c max_connections=500 \
+             -c wal_level=minimal -c max_wal_senders=0 -c max_wal_size=256MB -c min_wal_size=32MB",
             bin.join("postgres").display(),
             data.display(),
             directory.path().display(),
@@ -102,8 +112,9 @@ impl Cluster {
         // The guardian: runs the server, and stops it and removes the
         // cluster's folder when stdin closes.
         let script = format!(
-            "{server} >/dev/null 2>&1 & pid=$!; cat >/dev/null; kill -INT $pid; wait $pid; rm -rf {}",
-            directory.path().display()
+            "{server} >>{log} 2>&1 & pid=$!; cat >/dev/null; kill -INT $pid; wait $pid; rm -rf {}",
+            directory.path().display(),
+            log = log.display(),
         );
         let guardian = as_postgres(Path::new("/bin/sh"))
             .args(["-c", &script])
@@ -142,17 +153,47 @@ impl Cluster {
             }
             assert!(
                 started.elapsed() < Duration::from_secs(30),
-                "PostgreSQL did not start on port {}",
-                self.port
+                "PostgreSQL did not start on port {}; its log ends:\n{}",
+                self.port,
+                self.log_tail()
             );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
 
+    /// The end of the server's log, for a failure message.
+    fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(server_log(self.port)).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+
     /// A new, empty database; its URL.
     pub fn new_database(&self) -> String {
         let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-        let psql = Command::new(self.bin.join("psql"))
+        let created = self.sql(&format!("CREATE DATABASE {name}"));
+        assert!(
+            created.status.success(),
+            "CREATE DATABASE failed: {}\nthe server's log ends:\n{}",
+            String::from_utf8_lossy(&created.stderr),
+            self.log_tail()
+        );
+        format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
+    }
+
+    /// Drops the database `new_database` made for `url`, ending its
+    /// connections: a suite of many tests keeps the cluster small. Best
+    /// effort (for a `Drop`): a failure only leaves the database behind.
+    pub fn drop_database(&self, url: &str) {
+        let Some(name) = url.rsplit('/').next().filter(|name| name.starts_with("t_")) else {
+            return;
+        };
+        let _ = self.sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    }
+
+    /// Runs one SQL statement through `psql` as the `postgres` superuser.
+    fn sql(&self, statement: &str) -> std::process::Output {
+        Command::new(self.bin.join("psql"))
             .args([
                 "-h",
                 "127.0.0.1",
@@ -161,22 +202,10 @@ impl Cluster {
                 "-U",
                 "postgres",
             ])
-            .args([
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-q",
-                "-c",
-                &format!("CREATE DATABASE {name}"),
-            ])
+            .args(["-v", "ON_ERROR_STOP=1", "-q", "-c", statement])
             .stdout(Stdio::null())
             .output()
-            .expect("psql");
-        assert!(
-            psql.status.success(),
-            "CREATE DATABASE failed: {}",
-            String::from_utf8_lossy(&psql.stderr)
-        );
-        format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
+            .expect("psql")
     }
 }
 
