@@ -1,6 +1,6 @@
 //! The one error of the storage seam. Every store (SQLite today) turns its
 //! driver's errors into a [`StoreError`]; the API answers it as a server error
-//! (`ApiError::Internal`), as it answered database errors before the seam.
+//! (`ApiError::Internal`), or a 503 when the database cannot be reached.
 
 use crate::wire::error::ApiError;
 
@@ -10,6 +10,10 @@ pub enum StoreError {
     /// The database failed or could not be reached (its own words).
     #[error("{0}")]
     Database(String),
+    /// The database cannot be reached now (restarting, connections refused
+    /// or exhausted): a 503 the client may try again later, not a bug.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
     /// A stored body could not be written or read back as JSON.
     #[error("stored JSON: {0}")]
     Json(#[from] serde_json::Error),
@@ -24,6 +28,16 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
-        Self::Internal(format!("database: {error}"))
+        match error {
+            StoreError::Unavailable(detail) => {
+                tracing::warn!(%detail, "database unavailable");
+                Self::Unavailable {
+                    message:
+                        "The server's database is unavailable right now. Please try again shortly."
+                            .into(),
+                }
+            }
+            error => Self::Internal(format!("database: {error}")),
+        }
     }
 }

@@ -7,7 +7,10 @@ use std::sync::Arc;
 
 use super::error::StoreResult;
 use super::health::Database;
-use super::{access, assistants, chat_completions, conversations, postgres, responses, sqlite};
+use super::options::OpenOptions;
+use super::{
+    access, assistants, chat_completions, conversations, postgres, responses, shared, sqlite,
+};
 
 /// Every store of one database, each behind its trait. Cloning is cheap.
 #[derive(Debug, Clone)]
@@ -18,6 +21,9 @@ pub struct Store {
     pub chat_completions: Arc<dyn chat_completions::ChatCompletionStore>,
     pub access: Arc<dyn access::AccessStore>,
     pub database: Arc<dyn Database>,
+    /// What processes sharing this database coordinate through; `None` for
+    /// a database only this process opens (SQLite).
+    pub shared: Option<Arc<dyn shared::SharedStore>>,
 }
 
 impl Store {
@@ -39,6 +45,25 @@ impl Store {
             chat_completions: store.clone(),
             access: store.clone(),
             database: store,
+            shared: None,
+        }
+    }
+
+    /// The stores of a database that several processes share.
+    pub fn shared<S>(store: Arc<S>) -> Self
+    where
+        S: responses::ResponseStore
+            + conversations::ConversationStore
+            + assistants::AssistantStore
+            + chat_completions::ChatCompletionStore
+            + access::AccessStore
+            + Database
+            + shared::SharedStore
+            + 'static,
+    {
+        Self {
+            shared: Some(store.clone()),
+            ..Self::of(store)
         }
     }
 }
@@ -47,10 +72,15 @@ impl Store {
 /// needed: a `postgres://` URL is a PostgreSQL database, anything else a
 /// SQLite file.
 pub async fn open(location: &Path) -> StoreResult<Store> {
+    open_with(location, OpenOptions::default()).await
+}
+
+/// [`open`], with options.
+pub async fn open_with(location: &Path, options: OpenOptions) -> StoreResult<Store> {
     let text = location.to_string_lossy();
     if postgres::is_postgres_url(&text) {
-        let postgres = postgres::PostgresStore::open(&text).await?;
-        return Ok(Store::of(Arc::new(postgres)));
+        let postgres = postgres::PostgresStore::open(&text, options).await?;
+        return Ok(Store::shared(Arc::new(postgres)));
     }
     let sqlite = sqlite::SqliteStore::open(location).await?;
     Ok(Store::of(Arc::new(sqlite)))

@@ -6,6 +6,9 @@
 //! owner's writes to running work carry a [`lease::Lease`], so that a store
 //! shared by several processes can fence a stale owner.
 //!
+//! [`shared::SharedStore`] is what several processes on one database
+//! coordinate through (leases, cancels, signals, rate windows).
+//!
 //! [`sqlite`] (one process, the embedded default) and [`postgres`] (one
 //! database that several processes share) implement them: no `sqlx` type and
 //! no SQL outside those two (and [`driver_errors`], the driver's errors turned
@@ -22,6 +25,8 @@ pub mod error;
 pub mod factory;
 pub mod health;
 pub mod lease;
+pub mod options;
 pub mod postgres;
 pub mod responses;
+pub mod shared;
 pub mod sqlite;

@@ -70,12 +70,15 @@ pub trait ResponseStore: Send + Sync + std::fmt::Debug {
     async fn claim_next(&self, holder: &str) -> StoreResult<Option<ClaimedJob>>;
 
     /// Appends SSE frames (sequence number, frame) to a response's event log,
-    /// as the holder of `lease`.
+    /// as the holder of `lease`, with the response as it stands (`snapshot`):
+    /// a store that other processes read keeps it as the stored body, for
+    /// their polls (one process answers its polls from the live snapshot).
     async fn append_events(
         &self,
         lease: &Lease,
         response_id: &str,
         frames: &[(u64, String)],
+        snapshot: Option<&ResponseObject>,
     ) -> StoreResult<()>;
 
     /// The logged frames after `after` (all when `None`), in order.

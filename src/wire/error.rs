@@ -54,6 +54,9 @@ pub enum ApiError {
         status: StatusCode,
         error: ErrorBody,
     },
+    /// 503: the gateway's own database cannot be reached right now.
+    #[error("{message}")]
+    Unavailable { message: String },
     /// 500: a bug or a storage failure. The detail is logged, not sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -123,6 +126,7 @@ impl ApiError {
             Self::Backend { status, .. }
             | Self::Relayed { status, .. }
             | Self::Refused { status, .. } => *status,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -185,6 +189,12 @@ impl ApiError {
                 "invalid_request_error",
                 error.param.clone(),
                 error.code.clone(),
+            ),
+            Self::Unavailable { message } => (
+                message.clone(),
+                "server_error",
+                None,
+                Some("service_unavailable".to_owned()),
             ),
             Self::Internal(_) => (
                 "The server had an error while processing your request.".to_owned(),

@@ -4,9 +4,11 @@ use async_trait::async_trait;
 use sqlx::postgres::PgRow;
 use sqlx::Row;
 
+use super::signals::notify;
 use super::PostgresStore;
 use crate::store::access::{AccessStore, KeyRow};
 use crate::store::error::StoreResult;
+use crate::store::shared::Signal;
 
 const KEY_COLUMNS: &str =
     "id, key_hash, project, name, created_at, revoked_at, requests_per_minute, tokens_per_minute";
@@ -79,11 +81,19 @@ impl AccessStore for PostgresStore {
     }
 
     async fn revoke_key(&self, id: &str, now: i64) -> StoreResult<Option<KeyRow>> {
-        sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(now)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        let mut transaction = super::begin(&self.pool).await?;
+        let revoked: Option<String> = sqlx::query_scalar(
+            "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL
+             RETURNING key_hash",
+        )
+        .bind(now)
+        .bind(id)
+        .fetch_optional(&mut *transaction)
+        .await?;
+        if let Some(key_hash) = revoked {
+            notify(&mut *transaction, &Signal::KeyRevoked(key_hash)).await?;
+        }
+        transaction.commit().await?;
         self.get_key(id).await
     }
 
@@ -107,7 +117,7 @@ impl AccessStore for PostgresStore {
         .bind(now)
         .execute(&self.pool)
         .await?;
-        Ok(())
+        notify(&self.pool, &Signal::Suspensions).await
     }
 
     async fn resume(&self, kind: &str, target: &str) -> StoreResult<()> {
@@ -116,7 +126,7 @@ impl AccessStore for PostgresStore {
             .bind(target)
             .execute(&self.pool)
             .await?;
-        Ok(())
+        notify(&self.pool, &Signal::Suspensions).await
     }
 
     async fn add_tokens(&self, project: &str, day: i64, tokens: u64) -> StoreResult<()> {

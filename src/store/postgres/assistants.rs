@@ -5,10 +5,12 @@ use async_trait::async_trait;
 use serde_json::{Map, Value};
 use sqlx::{Postgres, Row, Transaction};
 
-use super::{fence_of, fenced, lease, now, PostgresStore, LEASE_SECONDS};
+use super::signals::notify;
+use super::{fence_of, fenced, lease, PostgresStore};
 use crate::store::assistants::{AssistantStore, ClaimedRun, Kind, NewRun, Placement, RunInsert};
 use crate::store::error::StoreResult;
 use crate::store::lease::Lease;
+use crate::store::shared::Signal;
 use crate::wire::query::{ListQuery, Page};
 use crate::wire::runs::object::{RunJob, RunObject, RunStatus, RunStepObject};
 use crate::wire::threads::object::{MessageObject, ThreadObject};
@@ -96,7 +98,7 @@ impl AssistantStore for PostgresStore {
         placement: Placement<'_>,
         body: String,
     ) -> StoreResult<()> {
-        let mut transaction = self.pool.begin().await?;
+        let mut transaction = super::begin(&self.pool).await?;
         insert(&mut transaction, project, kind, id, placement, &body).await?;
         transaction.commit().await?;
         Ok(())
@@ -133,7 +135,7 @@ impl AssistantStore for PostgresStore {
         placement: Placement<'_>,
         body: String,
     ) -> StoreResult<()> {
-        let mut transaction = self.pool.begin().await?;
+        let mut transaction = super::begin(&self.pool).await?;
         if let (Some(lease), Some(run_id)) = (lease, placement.run_id) {
             if holds_run(&mut transaction, run_id, lease).await? == Some(false) {
                 return Err(fenced(run_id));
@@ -272,7 +274,7 @@ impl AssistantStore for PostgresStore {
         thread: &ThreadObject,
         messages: &[MessageObject],
     ) -> StoreResult<()> {
-        let mut transaction = self.pool.begin().await?;
+        let mut transaction = super::begin(&self.pool).await?;
         let body = serde_json::to_string(thread)?;
         insert(
             &mut transaction,
@@ -289,7 +291,7 @@ impl AssistantStore for PostgresStore {
     }
 
     async fn delete_thread(&self, project: &str, id: &str) -> StoreResult<bool> {
-        let mut transaction = self.pool.begin().await?;
+        let mut transaction = super::begin(&self.pool).await?;
         // The thread's runs are locked first, as a run's owner locks its run
         // before its steps and messages (`holds_run`): deleting them in
         // another order deadlocks with a run still writing.
@@ -383,7 +385,7 @@ impl AssistantStore for PostgresStore {
              RETURNING project, body, job, lease_fence",
         )
         .bind(holder)
-        .bind(now() + LEASE_SECONDS)
+        .bind(self.lease_end())
         .bind(run_id)
         .fetch_optional(&self.pool)
         .await?;
@@ -411,7 +413,7 @@ impl AssistantStore for PostgresStore {
         run: &RunObject,
         job: Option<&RunJob>,
     ) -> StoreResult<()> {
-        let mut transaction = self.pool.begin().await?;
+        let mut transaction = super::begin(&self.pool).await?;
         if holds_run(&mut transaction, &run.id, lease).await? == Some(false) {
             return Err(fenced(&run.id));
         }
@@ -441,8 +443,12 @@ impl AssistantStore for PostgresStore {
             .iter()
             .map(|status| status.as_str().to_owned())
             .collect();
+        // A run queued again must be claimed by a deadline (see
+        // `runs::stranded_queued_runs`); a cancel is announced to its owner.
+        let mut transaction = super::begin(&self.pool).await?;
         let result = sqlx::query(
-            "UPDATE assistant_objects SET body = $1, status = $2, expires_at = $3
+            "UPDATE assistant_objects SET body = $1, status = $2, expires_at = $3,
+                    lease_expires_at = CASE WHEN $2 = 'queued' THEN $7 ELSE lease_expires_at END
              WHERE id = $4 AND kind = 'run' AND project = $5 AND status = ANY($6)",
         )
         .bind(serde_json::to_string(run)?)
@@ -451,9 +457,15 @@ impl AssistantStore for PostgresStore {
         .bind(&run.id)
         .bind(project)
         .bind(&from)
-        .execute(&self.pool)
+        .bind(self.lease_end())
+        .execute(&mut *transaction)
         .await?;
-        Ok(result.rows_affected() > 0)
+        let moved = result.rows_affected() > 0;
+        if moved && run.status == RunStatus::Cancelling {
+            notify(&mut *transaction, &Signal::Cancel(run.id.clone())).await?;
+        }
+        transaction.commit().await?;
+        Ok(moved)
     }
 
     async fn run_job(&self, run_id: &str) -> StoreResult<RunJob> {

@@ -73,7 +73,7 @@ impl ConversationStore for PostgresStore {
         conversation: &StoredConversation,
         items: &[Value],
     ) -> StoreResult<()> {
-        let mut transaction = self.pool.begin().await?;
+        let mut transaction = super::begin(&self.pool).await?;
         sqlx::query(
             "INSERT INTO conversations (id, project, created_at, metadata) VALUES ($1, $2, $3, $4)",
         )
@@ -164,7 +164,7 @@ impl ConversationStore for PostgresStore {
         conversation_id: &str,
         items: &[Value],
     ) -> StoreResult<bool> {
-        let mut transaction = self.pool.begin().await?;
+        let mut transaction = super::begin(&self.pool).await?;
         if !insert_items(&mut transaction, project, conversation_id, items).await? {
             return Ok(false);
         }
@@ -264,12 +264,13 @@ impl ConversationStore for PostgresStore {
         response_id: &str,
     ) -> StoreResult<LockOutcome> {
         let result = sqlx::query(
-            "UPDATE conversations SET locked_by = $1
+            "UPDATE conversations SET locked_by = $1, locked_at = $4
              WHERE id = $2 AND project = $3 AND NOT deleted AND (locked_by IS NULL OR locked_by = $1)",
         )
         .bind(response_id)
         .bind(conversation_id)
         .bind(project)
+        .bind(super::now())
         .execute(&self.pool)
         .await?;
         if result.rows_affected() > 0 {

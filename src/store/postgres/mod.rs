@@ -16,38 +16,71 @@ pub mod chat_completions;
 pub mod conversations;
 pub mod responses;
 pub mod runs;
+pub mod shared;
+pub mod signals;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use tokio::sync::broadcast;
 
 use super::error::{StoreError, StoreResult};
 use super::lease::Lease;
-
-/// How long a lease lasts unless renewed (seconds).
-pub const LEASE_SECONDS: i64 = 30;
+use super::options::OpenOptions;
+use super::shared::Signal;
 
 /// Every store over one PostgreSQL database.
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// How long a lease lasts unless renewed (seconds).
+    lease_seconds: i64,
+    /// The signals heard on the database (see [`signals`]).
+    signals: broadcast::Sender<Signal>,
 }
 
 impl PostgresStore {
-    /// Connects to `url` (`postgres://…`) and applies migrations.
-    pub async fn open(url: &str) -> StoreResult<Self> {
-        let options: PgConnectOptions = url
+    /// Connects to `url` (`postgres://…`), applies migrations and starts
+    /// listening for signals (leases and connections as `options` say).
+    pub async fn open(url: &str, options: OpenOptions) -> StoreResult<Self> {
+        let lease_seconds = options.lease_seconds;
+        let connect: PgConnectOptions = url
             .parse()
             .map_err(|error: sqlx::Error| StoreError::Database(error.to_string()))?;
         let pool = PgPoolOptions::new()
-            .max_connections(16)
+            .max_connections(options.max_connections.max(2))
             .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options)
+            .connect_with(connect)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(Self { pool })
+        let signals = broadcast::channel(1024).0;
+        signals::spawn_listener(pool.clone(), signals.clone());
+        Ok(Self {
+            pool,
+            lease_seconds: i64::try_from(lease_seconds.max(1)).unwrap_or(i64::MAX),
+            signals,
+        })
     }
+
+    /// When a lease given now ends (Unix seconds).
+    fn lease_end(&self) -> i64 {
+        now() + self.lease_seconds
+    }
+}
+
+/// Begins a transaction in a task of its own, so that it is begun whole even
+/// when the caller is dropped half way (a client that went away): sqlx
+/// 0.8's `begin`, cancelled between sending `BEGIN` and reading its answer,
+/// returns the connection to the pool inside a transaction that the next
+/// user's statements then run in (transact-rs/sqlx#4393). Dropped after
+/// this, a transaction is rolled back properly.
+async fn begin(pool: &PgPool) -> StoreResult<sqlx::Transaction<'static, sqlx::Postgres>> {
+    let pool = pool.clone();
+    tokio::spawn(async move { pool.begin().await })
+        .await
+        .map_err(|error| StoreError::Database(format!("beginning a transaction: {error}")))?
+        .map_err(Into::into)
 }
 
 /// Whether `location` names a PostgreSQL database.

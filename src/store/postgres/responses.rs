@@ -4,18 +4,23 @@ use async_trait::async_trait;
 use serde_json::Value;
 use sqlx::{Postgres, Row, Transaction};
 
-use super::{fence_of, fenced, lease, now, PostgresStore, LEASE_SECONDS};
+use super::signals::notify;
+use super::{fence_of, fenced, lease, PostgresStore};
 use crate::store::error::StoreResult;
 use crate::store::lease::Lease;
 use crate::store::responses::{
     input_items_page, ClaimedJob, Continuation, InProgress, InputItemsPage, ResponseStore,
     StoredResponse, Turn,
 };
+use crate::store::shared::Signal;
 use crate::wire::query::Page;
 use crate::wire::responses::object::ResponseObject;
 
 /// The items of the chain ending at `$1` in project `$2`, oldest turn first:
-/// each turn's input items, then its output items.
+/// each turn's input items, then its output items. Each turn's items are
+/// read through the primary key (`LATERAL`): joined whole, the planner,
+/// which cannot tell how short a chain is, scanned every item of every
+/// response on each turn.
 const CHAIN_ITEMS_SQL: &str = "WITH RECURSIVE chain(id, previous, depth) AS (
      SELECT id, previous_response_id, 0 FROM responses WHERE id = $1 AND project = $2
      UNION ALL
@@ -23,7 +28,9 @@ const CHAIN_ITEMS_SQL: &str = "WITH RECURSIVE chain(id, previous, depth) AS (
      FROM chain JOIN responses r ON r.id = chain.previous
      WHERE r.project = $2
  )
- SELECT i.body FROM chain JOIN response_items i ON i.response_id = chain.id
+ SELECT i.body FROM chain
+ CROSS JOIN LATERAL (SELECT body, side, position FROM response_items
+                     WHERE response_id = chain.id) i
  ORDER BY chain.depth DESC, i.side ASC, i.position ASC";
 
 /// An item's id, if it has one.
@@ -63,13 +70,14 @@ fn output_items(response: &ResponseObject) -> StoreResult<Vec<Value>> {
         .collect()
 }
 
-/// Inserts a response's row; it is `holder`'s when it runs now.
+/// Inserts a response's row; it is leased to `holder` until the given time
+/// when it runs now.
 async fn insert_row(
     transaction: &mut Transaction<'_, Postgres>,
     project: &str,
     response: &ResponseObject,
     job: Option<&Value>,
-    holder: Option<&str>,
+    holder: Option<(&str, i64)>,
 ) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO responses (id, project, previous_response_id, status, model, created_at,
@@ -87,9 +95,9 @@ async fn insert_row(
     .bind(serde_json::to_string(response)?)
     .bind(job.map(Value::to_string))
     .bind(response.expires_at)
-    .bind(holder)
+    .bind(holder.map(|(holder, _)| holder))
     .bind(if holder.is_some() { 1_i64 } else { 0 })
-    .bind(holder.map(|_| now() + LEASE_SECONDS))
+    .bind(holder.map(|(_, until)| until))
     .execute(&mut **transaction)
     .await?;
     Ok(())
@@ -107,6 +115,19 @@ async fn holds(
             .fetch_optional(&mut **transaction)
             .await?;
     Ok(fence.map(|fence| fence == fence_of(lease)))
+}
+
+/// Releases the conversation marks `response_id` holds (it ended without
+/// its owner: a takeover or a cancel from another process).
+async fn release_marks(
+    transaction: &mut Transaction<'_, Postgres>,
+    response_id: &str,
+) -> StoreResult<()> {
+    sqlx::query("UPDATE conversations SET locked_by = NULL WHERE locked_by = $1")
+        .bind(response_id)
+        .execute(&mut **transaction)
+        .await?;
+    Ok(())
 }
 
 /// The chain's items as stored JSON text.
@@ -129,15 +150,26 @@ async fn cancel_if(
     statuses: &[&str],
 ) -> StoreResult<bool> {
     let statuses: Vec<String> = statuses.iter().map(|status| (*status).to_owned()).collect();
+    let mut transaction = super::begin(&store.pool).await?;
+    // The fence moves on: an owner that stalled past its lease cannot
+    // overwrite the cancel with a late end of its own.
     let result = sqlx::query(
-        "UPDATE responses SET status = 'cancelled', body = $1 WHERE id = $2 AND status = ANY($3)",
+        "UPDATE responses SET status = 'cancelled', body = $1, lease_holder = NULL,
+                lease_fence = lease_fence + 1, lease_expires_at = NULL
+         WHERE id = $2 AND status = ANY($3)",
     )
     .bind(serde_json::to_string(response)?)
     .bind(&response.id)
     .bind(&statuses)
-    .execute(&store.pool)
+    .execute(&mut *transaction)
     .await?;
-    Ok(result.rows_affected() > 0)
+    let cancelled = result.rows_affected() > 0;
+    if cancelled {
+        release_marks(&mut transaction, &response.id).await?;
+        notify(&mut *transaction, &Signal::Events(response.id.clone())).await?;
+    }
+    transaction.commit().await?;
+    Ok(cancelled)
 }
 
 #[async_trait]
@@ -151,16 +183,19 @@ impl ResponseStore for PostgresStore {
         job: Option<&Value>,
     ) -> StoreResult<Lease> {
         let runs_now = job.is_none();
-        let mut transaction = self.pool.begin().await?;
+        let mut transaction = super::begin(&self.pool).await?;
         insert_row(
             &mut transaction,
             project,
             response,
             job,
-            runs_now.then_some(holder),
+            runs_now.then(|| (holder, self.lease_end())),
         )
         .await?;
         insert_items(&mut transaction, &response.id, "input", input_items).await?;
+        if !runs_now {
+            notify(&mut *transaction, &Signal::WorkQueued).await?;
+        }
         transaction.commit().await?;
         Ok(lease(holder, i64::from(runs_now)))
     }
@@ -172,7 +207,7 @@ impl ResponseStore for PostgresStore {
         input_items: &[Value],
     ) -> StoreResult<()> {
         let output = output_items(response)?;
-        let mut transaction = self.pool.begin().await?;
+        let mut transaction = super::begin(&self.pool).await?;
         insert_row(&mut transaction, project, response, None, None).await?;
         insert_items(&mut transaction, &response.id, "input", input_items).await?;
         insert_items(&mut transaction, &response.id, "output", &output).await?;
@@ -195,7 +230,7 @@ impl ResponseStore for PostgresStore {
         _turn: Turn<'_>,
     ) -> StoreResult<()> {
         let output = output_items(response)?;
-        let mut transaction = self.pool.begin().await?;
+        let mut transaction = super::begin(&self.pool).await?;
         match holds(&mut transaction, &response.id, lease).await? {
             // Deleted while it ran: nothing to store.
             None => return Ok(()),
@@ -211,6 +246,10 @@ impl ResponseStore for PostgresStore {
         .bind(&response.id)
         .execute(&mut *transaction)
         .await?;
+        if response.background {
+            // Its followers on other processes stop at the stored end.
+            notify(&mut *transaction, &Signal::Events(response.id.clone())).await?;
+        }
         sqlx::query("DELETE FROM response_items WHERE response_id = $1 AND side = 'output'")
             .bind(&response.id)
             .execute(&mut *transaction)
@@ -245,7 +284,7 @@ impl ResponseStore for PostgresStore {
     }
 
     async fn continuation(&self, project: &str, previous_id: &str) -> StoreResult<Continuation> {
-        let mut transaction = self.pool.begin().await?;
+        let mut transaction = super::begin(&self.pool).await?;
         let status: Option<String> =
             sqlx::query_scalar("SELECT status FROM responses WHERE id = $1 AND project = $2")
                 .bind(previous_id)
@@ -307,7 +346,7 @@ impl ResponseStore for PostgresStore {
              RETURNING id, project, body, job, lease_fence",
         )
         .bind(holder)
-        .bind(now() + LEASE_SECONDS)
+        .bind(self.lease_end())
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.map(|row| ClaimedJob {
@@ -324,13 +363,21 @@ impl ResponseStore for PostgresStore {
         lease: &Lease,
         response_id: &str,
         frames: &[(u64, String)],
+        snapshot: Option<&ResponseObject>,
     ) -> StoreResult<()> {
         if frames.is_empty() {
             return Ok(());
         }
-        let mut transaction = self.pool.begin().await?;
+        let mut transaction = super::begin(&self.pool).await?;
         if holds(&mut transaction, response_id, lease).await? == Some(false) {
             return Err(fenced(response_id));
+        }
+        if let Some(snapshot) = snapshot {
+            sqlx::query("UPDATE responses SET body = $1 WHERE id = $2 AND status = 'in_progress'")
+                .bind(serde_json::to_string(snapshot)?)
+                .bind(response_id)
+                .execute(&mut *transaction)
+                .await?;
         }
         for (sequence_number, frame) in frames {
             sqlx::query(
@@ -343,6 +390,8 @@ impl ResponseStore for PostgresStore {
             .execute(&mut *transaction)
             .await?;
         }
+        // One signal per written batch, never per frame.
+        notify(&mut *transaction, &Signal::Events(response_id.to_owned())).await?;
         transaction.commit().await?;
         Ok(())
     }
@@ -410,17 +459,23 @@ impl ResponseStore for PostgresStore {
         response: &ResponseObject,
         closing_frame: Option<(u64, String)>,
     ) -> StoreResult<()> {
-        let mut transaction = self.pool.begin().await?;
-        sqlx::query(
+        let mut transaction = super::begin(&self.pool).await?;
+        // Only while it is still unfinished: a cancel may have ended it first.
+        let settled = sqlx::query(
             "UPDATE responses SET status = $1, body = $2, lease_holder = NULL,
                     lease_fence = lease_fence + 1, lease_expires_at = NULL
-             WHERE id = $3",
+             WHERE id = $3 AND status IN ('queued', 'in_progress')",
         )
         .bind(response.status.as_str())
         .bind(serde_json::to_string(response)?)
         .bind(&response.id)
         .execute(&mut *transaction)
         .await?;
+        if settled.rows_affected() == 0 {
+            return Ok(());
+        }
+        release_marks(&mut transaction, &response.id).await?;
+        notify(&mut *transaction, &Signal::Events(response.id.clone())).await?;
         if let Some((sequence_number, frame)) = closing_frame {
             sqlx::query(
                 "INSERT INTO response_events (response_id, sequence_number, frame) VALUES ($1, $2, $3)

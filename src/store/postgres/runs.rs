@@ -26,7 +26,7 @@ pub(super) async fn insert_run(
         thread,
         messages,
     } = new_run;
-    let mut transaction = store.pool.begin().await?;
+    let mut transaction = super::begin(&store.pool).await?;
     match thread {
         Some(thread) => {
             let body = serde_json::to_string(thread)?;
@@ -73,9 +73,11 @@ pub(super) async fn insert_run(
         &body,
     )
     .await?;
-    sqlx::query("UPDATE assistant_objects SET job = $1 WHERE id = $2")
+    // A queued run must be claimed by its deadline, or it is stranded.
+    sqlx::query("UPDATE assistant_objects SET job = $1, lease_expires_at = $3 WHERE id = $2")
         .bind(serde_json::to_string(job)?)
         .bind(&run.id)
+        .bind(store.lease_end())
         .execute(&mut *transaction)
         .await?;
     transaction.commit().await?;
@@ -90,7 +92,7 @@ pub(super) async fn set_run_metadata(
 ) -> StoreResult<()> {
     // Read, changed and written in one transaction (the row locked), so
     // the body keeps its key order (jsonb would sort the keys).
-    let mut transaction = store.pool.begin().await?;
+    let mut transaction = super::begin(&store.pool).await?;
     let body: Option<String> = sqlx::query_scalar(
         "SELECT body FROM assistant_objects WHERE id = $1 AND kind = 'run' AND project = $2 FOR UPDATE",
     )
@@ -111,62 +113,107 @@ pub(super) async fn set_run_metadata(
     Ok(())
 }
 
+/// Resolves runs whose process stopped (see `fail_expired_runs` and
+/// `stranded_queued_runs`): never a live process's runs.
 pub(super) async fn recover_runs(store: &PostgresStore, now: i64) -> StoreResult<Vec<String>> {
-    let rows = sqlx::query(
-        "SELECT id, project, body FROM assistant_objects
-         WHERE kind = 'run' AND status IN ('in_progress', 'cancelling') ORDER BY seq",
-    )
+    fail_expired_runs(store, now).await?;
+    stranded_queued_runs(store, now).await
+}
+
+/// Fails the running runs whose lease expired before `now` (their process
+/// stopped or stalled), with their open steps and messages; the fence moves
+/// on so that a stalled owner's late writes are refused. Their ids.
+pub(super) async fn fail_expired_runs(store: &PostgresStore, now: i64) -> StoreResult<Vec<String>> {
+    let candidates: Vec<String> = sqlx::query_scalar(&format!(
+        "SELECT id FROM assistant_objects WHERE {EXPIRED_RUN} ORDER BY seq LIMIT 100"
+    ))
+    .bind(now)
     .fetch_all(&store.pool)
     .await?;
-    for row in &rows {
-        let mut run: RunObject = decode(row.get::<&str, _>("body"))?;
-        run.status = RunStatus::Failed;
-        run.failed_at = Some(now);
-        run.expires_at = None;
-        run.last_error = Some(last_error("server_error", INTERRUPTED_MESSAGE));
-        let mut transaction = store.pool.begin().await?;
-        sqlx::query(
-            "UPDATE assistant_objects SET body = $1, status = $2, expires_at = NULL,
-                    lease_holder = NULL, lease_fence = lease_fence + 1, lease_expires_at = NULL
-             WHERE id = $3",
-        )
-        .bind(serde_json::to_string(&run)?)
-        .bind(run.status.as_str())
-        .bind(&run.id)
-        .execute(&mut *transaction)
-        .await?;
-        let open = sqlx::query(
-            "SELECT id, kind, body FROM assistant_objects
-             WHERE run_id = $1 AND kind IN ('step', 'message') AND status = 'in_progress'",
-        )
-        .bind(&run.id)
-        .fetch_all(&mut *transaction)
-        .await?;
-        for row in open {
-            let mut body: Value = decode(row.get::<&str, _>("body"))?;
-            let status = if row.get::<&str, _>("kind") == "step" {
-                body["status"] = json!("failed");
-                body["failed_at"] = json!(now);
-                body["last_error"] = last_error("server_error", INTERRUPTED_MESSAGE);
-                "failed"
-            } else {
-                body["status"] = json!("incomplete");
-                body["incomplete_at"] = json!(now);
-                body["incomplete_details"] = json!({"reason": "run_failed"});
-                "incomplete"
-            };
-            sqlx::query("UPDATE assistant_objects SET body = $1, status = $2 WHERE id = $3")
-                .bind(body.to_string())
-                .bind(status)
-                .bind(row.get::<&str, _>("id"))
-                .execute(&mut *transaction)
-                .await?;
+    let mut failed = Vec::new();
+    for id in candidates {
+        if fail_expired_run(store, &id, now).await? {
+            failed.push(id);
         }
-        transaction.commit().await?;
     }
-    Ok(sqlx::query_scalar(
-        "SELECT id FROM assistant_objects WHERE kind = 'run' AND status = 'queued' ORDER BY seq",
+    Ok(failed)
+}
+
+/// A run whose lease expired before `$1` (`$2`, when given, is its id).
+const EXPIRED_RUN: &str = "kind = 'run' AND status IN ('in_progress', 'cancelling')
+     AND (lease_expires_at IS NULL OR lease_expires_at < $1)";
+
+/// Fails one expired run, unless another process got there first.
+async fn fail_expired_run(store: &PostgresStore, id: &str, now: i64) -> StoreResult<bool> {
+    let mut transaction = super::begin(&store.pool).await?;
+    let body: Option<String> = sqlx::query_scalar(&format!(
+        "SELECT body FROM assistant_objects WHERE {EXPIRED_RUN} AND id = $2 FOR UPDATE SKIP LOCKED"
+    ))
+    .bind(now)
+    .bind(id)
+    .fetch_optional(&mut *transaction)
+    .await?;
+    let Some(body) = body else {
+        return Ok(false);
+    };
+    let mut run: RunObject = decode(&body)?;
+    run.status = RunStatus::Failed;
+    run.failed_at = Some(now);
+    run.expires_at = None;
+    run.last_error = Some(last_error("server_error", INTERRUPTED_MESSAGE));
+    sqlx::query(
+        "UPDATE assistant_objects SET body = $1, status = $2, expires_at = NULL,
+                lease_holder = NULL, lease_fence = lease_fence + 1, lease_expires_at = NULL
+         WHERE id = $3",
     )
+    .bind(serde_json::to_string(&run)?)
+    .bind(run.status.as_str())
+    .bind(&run.id)
+    .execute(&mut *transaction)
+    .await?;
+    let open = sqlx::query(
+        "SELECT id, kind, body FROM assistant_objects
+         WHERE run_id = $1 AND kind IN ('step', 'message') AND status = 'in_progress'",
+    )
+    .bind(&run.id)
+    .fetch_all(&mut *transaction)
+    .await?;
+    for row in open {
+        let mut body: Value = decode(row.get::<&str, _>("body"))?;
+        let status = if row.get::<&str, _>("kind") == "step" {
+            body["status"] = json!("failed");
+            body["failed_at"] = json!(now);
+            body["last_error"] = last_error("server_error", INTERRUPTED_MESSAGE);
+            "failed"
+        } else {
+            body["status"] = json!("incomplete");
+            body["incomplete_at"] = json!(now);
+            body["incomplete_details"] = json!({"reason": "run_failed"});
+            "incomplete"
+        };
+        sqlx::query("UPDATE assistant_objects SET body = $1, status = $2 WHERE id = $3")
+            .bind(body.to_string())
+            .bind(status)
+            .bind(row.get::<&str, _>("id"))
+            .execute(&mut *transaction)
+            .await?;
+    }
+    transaction.commit().await?;
+    Ok(true)
+}
+
+/// Queued runs that no process claimed by their deadline (a queued run's
+/// `lease_expires_at`, set when it was queued): the process that queued
+/// it stopped before starting it.
+pub(super) async fn stranded_queued_runs(
+    store: &PostgresStore,
+    now: i64,
+) -> StoreResult<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM assistant_objects WHERE kind = 'run' AND status = 'queued'
+           AND (lease_expires_at IS NULL OR lease_expires_at < $1) ORDER BY seq",
+    )
+    .bind(now)
     .fetch_all(&store.pool)
     .await?)
 }

@@ -414,6 +414,7 @@ impl crate::store::responses::ResponseStore for super::SqliteStore {
         _lease: &Lease,
         response_id: &str,
         frames: &[(u64, String)],
+        _snapshot: Option<&ResponseObject>,
     ) -> StoreResult<()> {
         Ok(background::append_events(self.db.pool(), response_id, frames).await?)
     }
