@@ -28,6 +28,11 @@
 //! [[projects]]
 //! name = "team-a"
 //! daily_token_budget = 5000000    # tokens per UTC day, then 429 insufficient_quota
+//!
+//! [replicas]                      # several replicas on one PostgreSQL database
+//! lease_seconds = 30              # a stopped replica's work is taken over after this
+//! poll_interval_ms = 500          # the longest a lost notification delays anything
+//! max_connections = 16            # to PostgreSQL, per replica
 //! ```
 //!
 //! Without `api_keys` and without an admin key the server is open (one default
@@ -45,7 +50,8 @@ use serde::Deserialize;
 pub struct Config {
     /// Address to listen on (`127.0.0.1:0` picks a free port).
     pub listen: SocketAddr,
-    /// SQLite database file, created on first start.
+    /// SQLite database file, created on first start, or a PostgreSQL URL
+    /// (`postgres://…`) that several replicas share.
     pub database: PathBuf,
     /// Largest request body accepted, in bytes (413 above it).
     pub max_body_bytes: usize,
@@ -76,6 +82,34 @@ pub struct Config {
     pub projects: Vec<ProjectConfig>,
     /// The window per-minute rate limits count over, in milliseconds (60000).
     pub rate_limit_window_ms: u64,
+    /// Several replicas on one PostgreSQL database: leases and polling.
+    pub replicas: ReplicasConfig,
+}
+
+/// How replicas sharing one PostgreSQL database coordinate (ignored on SQLite).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReplicasConfig {
+    /// Seconds a replica's lease on running work lasts unless renewed (it
+    /// renews every third of it): a replica that died or stalled loses its
+    /// work to another one after this long.
+    pub lease_seconds: u64,
+    /// Milliseconds between re-reads of what signals would have said (cancels
+    /// asked elsewhere, suspensions, revoked keys, event logs followed): the
+    /// longest a lost notification delays anything.
+    pub poll_interval_ms: u64,
+    /// The most connections this replica opens to PostgreSQL.
+    pub max_connections: u32,
+}
+
+impl Default for ReplicasConfig {
+    fn default() -> Self {
+        Self {
+            lease_seconds: 30,
+            poll_interval_ms: 500,
+            max_connections: 16,
+        }
+    }
 }
 
 /// A project's settings.
@@ -212,6 +246,7 @@ impl Default for Config {
             admin_key_env: None,
             projects: Vec::new(),
             rate_limit_window_ms: 60_000,
+            replicas: ReplicasConfig::default(),
         }
     }
 }

@@ -143,7 +143,7 @@ impl Limits {
 
     /// Counts one request of `key_id` (named `who` in messages) against its
     /// limits: the `x-ratelimit-*` headers to send with the answer, or the 429.
-    pub fn admit(
+    pub async fn admit(
         &self,
         key_id: &str,
         who: &str,
@@ -153,14 +153,17 @@ impl Limits {
         if !limits.any() {
             return Ok(headers);
         }
-        let reading = self.coordinator.admit(
-            key_id,
-            RateCheck {
-                requests_per_window: limits.requests_per_minute,
-                tokens_per_window: limits.tokens_per_minute,
-                window: self.window,
-            },
-        );
+        let reading = self
+            .coordinator
+            .admit(
+                key_id,
+                RateCheck {
+                    requests_per_window: limits.requests_per_minute,
+                    tokens_per_window: limits.tokens_per_minute,
+                    window: self.window,
+                },
+            )
+            .await;
         for (kind, window) in [("requests", reading.requests), ("tokens", reading.tokens)] {
             if let Some(window) = window {
                 put_headers(&mut headers, kind, window.limit, window.used, window.reset);
@@ -190,7 +193,9 @@ impl Limits {
             return;
         }
         if let Some(key_id) = key_id {
-            self.coordinator.count_tokens(key_id, self.window, tokens);
+            self.coordinator
+                .count_tokens(key_id, self.window, tokens)
+                .await;
         }
         if self.budget(project).is_none() {
             self.add_pending(project, tokens);
@@ -298,14 +303,14 @@ mod tests {
             requests_per_minute: Some(2),
             tokens_per_minute: None,
         };
-        let first = limits.admit("k", "key k", rpm).unwrap();
+        let first = limits.admit("k", "key k", rpm).await.unwrap();
         assert_eq!(first["x-ratelimit-remaining-requests"], "1");
         assert_eq!(first["x-ratelimit-limit-requests"], "2");
-        limits.admit("k", "key k", rpm).unwrap();
-        let refused = limits.admit("k", "key k", rpm).unwrap_err();
+        limits.admit("k", "key k", rpm).await.unwrap();
+        let refused = limits.admit("k", "key k", rpm).await.unwrap_err();
         assert_eq!(refused.status(), 429);
         assert_eq!(refused.headers()["retry-after"], "60");
         assert_eq!(refused.headers()["x-ratelimit-remaining-requests"], "0");
-        assert!(limits.admit("other", "key other", rpm).is_ok());
+        assert!(limits.admit("other", "key other", rpm).await.is_ok());
     }
 }

@@ -23,4 +23,8 @@ pub struct Job {
     /// The request's own input items (appended to the conversation).
     #[serde(default)]
     pub input_items: Vec<serde_json::Value>,
+    /// The API key that created it: whichever process runs it counts its
+    /// tokens against that key's limit when it ends.
+    #[serde(default)]
+    pub key_id: Option<String>,
 }

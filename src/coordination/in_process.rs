@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use tokio::sync::{broadcast, Notify};
 
-use super::live::{LiveRegistry, LiveResponse};
-use super::window::Window;
-use super::{Coordinator, RateCheck, RateKind, RateReading, WindowReading, Work};
+use super::live::{Frames, LiveRegistry, LiveResponse};
+use super::window::{reading, Window};
+use super::{Coordinator, RateCheck, RateKind, RateReading, Work};
 use crate::inflight::{Inflight, Target};
 
 /// A key's windows.
@@ -56,16 +56,21 @@ impl InProcess {
             Work::Run(id) => (&self.runs, id),
         }
     }
-}
 
-/// What `window` reads against `limit` at `now`.
-fn reading(window: &mut Window, now: Instant, length: Duration, limit: u64) -> WindowReading {
-    let used = window.used(now, length);
-    WindowReading {
-        limit,
-        used,
-        reset: window.time_until_at_most(now, length, 0),
-        wait: window.time_until_at_most(now, length, limit.saturating_sub(1)),
+    /// Asks work running in this process to stop; false when it does not run here.
+    pub fn cancel_here(&self, work: Work<'_>) -> bool {
+        let live = self.find_live(work);
+        if let Some(live) = &live {
+            live.request_cancel();
+        }
+        live.is_some()
+    }
+
+    /// The ids of the responses and runs running in this process.
+    pub fn running_here(&self) -> Vec<String> {
+        let mut ids = self.responses.ids();
+        ids.extend(self.runs.ids());
+        ids
     }
 }
 
@@ -88,6 +93,10 @@ impl Coordinator for InProcess {
         registry.get_or_create(id)
     }
 
+    fn expect_queued(&self, response_id: &str) {
+        self.live(Work::Response(response_id));
+    }
+
     fn find_live(&self, work: Work<'_>) -> Option<Arc<LiveResponse>> {
         let (registry, id) = self.registry(work);
         registry.get(id)
@@ -98,12 +107,23 @@ impl Coordinator for InProcess {
         registry.remove(id);
     }
 
-    fn request_cancel(&self, work: Work<'_>) -> bool {
-        let live = self.find_live(work);
-        if let Some(live) = &live {
-            live.request_cancel();
-        }
-        live.is_some()
+    async fn request_cancel(&self, work: Work<'_>) -> bool {
+        self.cancel_here(work)
+    }
+
+    fn follow_elsewhere(
+        &self,
+        response_id: &str,
+        _project: &str,
+        status: &str,
+        after: Option<u64>,
+    ) -> Option<Frames> {
+        // Queued: the worker that claims it here will publish to this entry.
+        // In progress but not live here: it ended meanwhile.
+        (status == "queued").then(|| {
+            let live = self.live(Work::Response(response_id));
+            Box::pin(live.follow(after)) as Frames
+        })
     }
 
     fn publish_suspension(&self, target: &Target) -> (usize, usize) {
@@ -131,7 +151,7 @@ impl Coordinator for InProcess {
         self.revocations.subscribe()
     }
 
-    fn admit(&self, key_id: &str, check: RateCheck) -> RateReading {
+    async fn admit(&self, key_id: &str, check: RateCheck) -> RateReading {
         let now = Instant::now();
         let length = check.window.max(Duration::from_millis(1));
         let mut keys = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
@@ -159,7 +179,7 @@ impl Coordinator for InProcess {
         read
     }
 
-    fn count_tokens(&self, key_id: &str, window: Duration, tokens: u64) {
+    async fn count_tokens(&self, key_id: &str, window: Duration, tokens: u64) {
         let now = Instant::now();
         let mut keys = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(tokens_window) = keys
@@ -180,40 +200,49 @@ mod tests {
         InProcess::new("replica_test".into(), Inflight::default())
     }
 
-    #[test]
-    fn the_request_over_the_limit_is_refused_and_not_counted() {
+    #[tokio::test]
+    async fn the_request_over_the_limit_is_refused_and_not_counted() {
         let coordinator = coordinator();
         let check = RateCheck {
             requests_per_window: Some(2),
             tokens_per_window: None,
             window: Duration::from_secs(60),
         };
-        let first = coordinator.admit("k", check);
+        let first = coordinator.admit("k", check).await;
         assert_eq!(first.refused, None);
         assert_eq!(first.requests.unwrap().used, 1);
-        assert_eq!(coordinator.admit("k", check).requests.unwrap().used, 2);
-        let third = coordinator.admit("k", check);
+        assert_eq!(
+            coordinator.admit("k", check).await.requests.unwrap().used,
+            2
+        );
+        let third = coordinator.admit("k", check).await;
         assert_eq!(third.refused, Some(RateKind::Requests));
         assert_eq!(third.requests.unwrap().used, 2, "a refusal is not counted");
         assert!(third.requests.unwrap().wait > Duration::from_secs(59));
-        assert_eq!(coordinator.admit("other", check).refused, None, "per key");
+        assert_eq!(
+            coordinator.admit("other", check).await.refused,
+            None,
+            "per key"
+        );
     }
 
-    #[test]
-    fn tokens_count_against_the_key_that_has_a_token_limit() {
+    #[tokio::test]
+    async fn tokens_count_against_the_key_that_has_a_token_limit() {
         let coordinator = coordinator();
         let check = RateCheck {
             requests_per_window: None,
             tokens_per_window: Some(100),
             window: Duration::from_secs(60),
         };
-        assert_eq!(coordinator.admit("k", check).refused, None);
-        coordinator.count_tokens("k", check.window, 150);
-        coordinator.count_tokens("no-limit", check.window, 150);
-        let refused = coordinator.admit("k", check);
+        assert_eq!(coordinator.admit("k", check).await.refused, None);
+        coordinator.count_tokens("k", check.window, 150).await;
+        coordinator
+            .count_tokens("no-limit", check.window, 150)
+            .await;
+        let refused = coordinator.admit("k", check).await;
         assert_eq!(refused.refused, Some(RateKind::Tokens));
         assert_eq!(refused.tokens.unwrap().used, 150);
-        assert_eq!(coordinator.admit("no-limit", check).refused, None);
+        assert_eq!(coordinator.admit("no-limit", check).await.refused, None);
     }
 
     #[tokio::test]
@@ -236,9 +265,9 @@ mod tests {
             &coordinator.find_live(Work::Response("resp_1")).unwrap()
         ));
         assert!(coordinator.find_live(Work::Run("resp_1")).is_none());
-        assert!(coordinator.request_cancel(Work::Response("resp_1")));
+        assert!(coordinator.request_cancel(Work::Response("resp_1")).await);
         assert!(*live.cancel_signal().borrow(), "the owner sees the cancel");
-        assert!(!coordinator.request_cancel(Work::Run("resp_1")));
+        assert!(!coordinator.request_cancel(Work::Run("resp_1")).await);
         coordinator.forget_live(Work::Response("resp_1"));
         assert!(coordinator.find_live(Work::Response("resp_1")).is_none());
     }

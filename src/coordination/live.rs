@@ -7,11 +7,16 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use std::pin::Pin;
+
 use bytes::Bytes;
 use futures::Stream;
 use tokio::sync::watch;
 
 use crate::wire::responses::object::ResponseObject;
+
+/// A stream of SSE frames.
+pub type Frames = Pin<Box<dyn Stream<Item = Bytes> + Send>>;
 
 #[derive(Debug, Default)]
 struct LiveState {
@@ -145,6 +150,14 @@ impl LiveRegistry {
             .lock()
             .ok()
             .and_then(|entries| entries.get(response_id).cloned())
+    }
+
+    /// The ids of the work running here now.
+    pub fn ids(&self) -> Vec<String> {
+        self.entries
+            .lock()
+            .map(|entries| entries.keys().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Forgets an ended response (its frames are in the event log by then).

@@ -5,9 +5,9 @@
 //! counting rate-limit usage. (Claiming queued work is the store's: it is a
 //! row that one owner takes under a lease, see `store::lease`.)
 //!
-//! [`in_process::InProcess`] is today's implementation, for one process.
-//!
-//! What an implementation for several processes on one database does instead:
+//! [`in_process::InProcess`] is the implementation for one process;
+//! [`shared::SharedCoordinator`] the one for several processes on one
+//! database (PostgreSQL), which does this:
 //! - **wake**: a notification on the database (PostgreSQL `NOTIFY`) wakes the
 //!   other processes' idle workers, which also poll, so a lost notification
 //!   costs one polling interval, not the work;
@@ -28,6 +28,7 @@
 
 pub mod in_process;
 pub mod live;
+pub mod shared;
 pub mod window;
 
 use std::sync::Arc;
@@ -37,7 +38,7 @@ use async_trait::async_trait;
 use tokio::sync::broadcast;
 
 use crate::inflight::Target;
-use live::LiveResponse;
+use live::{Frames, LiveResponse};
 
 /// Running work that others follow or signal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -101,6 +102,11 @@ pub trait Coordinator: Send + Sync + std::fmt::Debug {
     /// followers read it.
     fn live(&self, work: Work<'_>) -> Arc<LiveResponse>;
 
+    /// A background response was just queued: a follower may attach before
+    /// a worker claims it (in one process, to the live handle the worker
+    /// will use; across processes followers read the event log instead).
+    fn expect_queued(&self, response_id: &str);
+
     /// The live handle of running work, if it has one.
     fn find_live(&self, work: Work<'_>) -> Option<Arc<LiveResponse>>;
 
@@ -108,8 +114,21 @@ pub trait Coordinator: Send + Sync + std::fmt::Debug {
     fn forget_live(&self, work: Work<'_>);
 
     /// Asks the owner of running work to stop, wherever it runs; false when
-    /// nothing is running it (it has ended, or never started).
-    fn request_cancel(&self, work: Work<'_>) -> bool;
+    /// nothing is running it (it has ended, never started, or its owner
+    /// stopped and its lease ran out).
+    async fn request_cancel(&self, work: Work<'_>) -> bool;
+
+    /// The frames of a background response that is not running in this
+    /// process, after `after`, until it ends; `None` when there is nothing to
+    /// follow (it has ended: its event log says everything). `status` is its
+    /// stored status, read just before.
+    fn follow_elsewhere(
+        &self,
+        response_id: &str,
+        project: &str,
+        status: &str,
+        after: Option<u64>,
+    ) -> Option<Frames>;
 
     /// Suspends `target` everywhere: new work of it is refused and its
     /// running foreground work stops. Returns what this process stopped:
@@ -134,9 +153,9 @@ pub trait Coordinator: Send + Sync + std::fmt::Debug {
 
     /// Counts one request of `key_id` against `check`'s limits, unless one of
     /// them is reached (then nothing is counted); what each limit reads.
-    fn admit(&self, key_id: &str, check: RateCheck) -> RateReading;
+    async fn admit(&self, key_id: &str, check: RateCheck) -> RateReading;
 
     /// Counts the tokens of a finished response against `key_id`'s token
     /// window (when it has one).
-    fn count_tokens(&self, key_id: &str, window: Duration, tokens: u64);
+    async fn count_tokens(&self, key_id: &str, window: Duration, tokens: u64);
 }

@@ -7,6 +7,8 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use super::WindowReading;
+
 /// The amounts of one key inside the window.
 #[derive(Debug, Default)]
 pub struct Window {
@@ -60,6 +62,30 @@ impl Window {
     /// Whether nothing is inside the window any more (the entry can be dropped).
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+}
+
+impl Window {
+    /// A window holding `entries` (milliseconds on another clock, whose
+    /// reading now is `now_ms`), placed on this process's clock at `now`.
+    pub fn from_entries(now: Instant, now_ms: i64, entries: &[(i64, u64)]) -> Self {
+        let mut window = Self::default();
+        for &(at_ms, amount) in entries {
+            let age = Duration::from_millis(u64::try_from(now_ms - at_ms).unwrap_or(0));
+            window.add(now.checked_sub(age).unwrap_or(now), amount);
+        }
+        window
+    }
+}
+
+/// What `window` reads against `limit` at `now`.
+pub fn reading(window: &mut Window, now: Instant, length: Duration, limit: u64) -> WindowReading {
+    let used = window.used(now, length);
+    WindowReading {
+        limit,
+        used,
+        reset: window.time_until_at_most(now, length, 0),
+        wait: window.time_until_at_most(now, length, limit.saturating_sub(1)),
     }
 }
 

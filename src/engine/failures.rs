@@ -29,6 +29,7 @@ use axum::http::StatusCode;
 use crate::backends::error::BackendError;
 use crate::backends::fault::Fault;
 use crate::wire::error::{ApiError, ErrorBody};
+use crate::wire::responses::object::{ResponseError, ResponseObject, ResponseStatus};
 
 /// The API whose request a backend failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -249,6 +250,29 @@ pub fn response_error(backend: &str, model: &str, error: &BackendError) -> (Stri
 }
 
 /// OpenAI's error for a response that failed while generating (the cause is logged).
+/// What a response whose final state could not be saved says (its answer
+/// was generated, but a chained call could not find it): ended
+/// `response.failed` for a stream, a 503 for a client waiting for the object.
+pub const UNSAVED_MESSAGE: &str =
+    "The response was generated but could not be saved: the server's database is unavailable. Please try again.";
+
+/// The error of a response that could not be saved.
+pub fn unsaved_error() -> ResponseError {
+    ResponseError {
+        code: "server_error".into(),
+        message: UNSAVED_MESSAGE.into(),
+    }
+}
+
+/// Whether `response` ended failed because it could not be saved.
+pub fn is_unsaved(response: &ResponseObject) -> bool {
+    response.status == ResponseStatus::Failed
+        && response
+            .error
+            .as_ref()
+            .is_some_and(|error| error.message == UNSAVED_MESSAGE)
+}
+
 pub fn generation_failed() -> (String, String) {
     (
         "server_error".to_owned(),

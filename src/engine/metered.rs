@@ -4,8 +4,9 @@
 //! counted when its terminal event passes (before the client sees it, so the
 //! client's next request sees them). `engine::enqueue` tells us of a
 //! background response: it is remembered with its key (for the key's kill
-//! switch), cancelled at once if its project or key was suspended meanwhile,
-//! and its tokens are counted when it ends. `record_usage` counts work that
+//! switch) and cancelled at once if its project or key was suspended
+//! meanwhile; the worker that runs it counts its tokens when it ends
+//! (`record_background`). `record_usage` counts work that
 //! ends elsewhere (an Assistants run) against its creator's key.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -76,44 +77,63 @@ pub fn spawn_foreground(
 }
 
 /// Takes note of a background response just queued (see the module doc).
-pub async fn track_background(state: &AppState, project: &str, response_id: &str) {
+pub async fn track_background(state: &AppState, project: &str, queued: &ResponseObject) {
     let key_id = current_key();
-    let access = &state.access;
     if let Some(key_id) = &key_id {
-        access.inflight.created(response_id, key_id.clone()).await;
+        state
+            .access
+            .inflight
+            .created(&queued.id, key_id.clone())
+            .await;
     }
-    let live = state.coordinator.live(Work::Response(response_id));
     if state
         .coordinator
         .suspension(project, key_id.as_deref())
-        .is_some()
+        .is_none()
     {
-        live.request_cancel();
+        return;
     }
-    let state = state.clone();
-    let project = project.to_owned();
-    let response_id = response_id.to_owned();
-    tokio::spawn(async move {
-        live.ended().await;
-        let stored = state
-            .store
-            .responses
-            .get_response(&project, &response_id)
-            .await;
-        let response = stored
-            .ok()
-            .flatten()
-            .and_then(|stored| serde_json::from_str::<ResponseObject>(&stored.body).ok());
-        if let Some(response) =
-            response.filter(|response| response.status != ResponseStatus::Queued)
-        {
-            state
-                .access
-                .limits
-                .record(&project, key_id.as_deref(), total_tokens(&response))
-                .await;
+    // Suspended since the gate let it in: it never runs.
+    let mut cancelled = queued.clone();
+    cancelled.status = ResponseStatus::Cancelled;
+    match state.store.responses.cancel_if_queued(&cancelled).await {
+        Ok(_) => {
+            if let Some(live) = state.coordinator.find_live(Work::Response(&queued.id)) {
+                live.finish();
+                state.coordinator.forget_live(Work::Response(&queued.id));
+            }
         }
-    });
+        Err(error) => {
+            tracing::error!(%error, response_id = %queued.id, "could not cancel a suspended key's response")
+        }
+    }
+}
+
+/// Counts the tokens of a background response that ended here, against its
+/// project's day and its creating key (`key_id`, from its job): the process
+/// that ran it counts it, once.
+pub async fn record_background(
+    state: &AppState,
+    project: &str,
+    response_id: &str,
+    key_id: Option<&str>,
+) {
+    let stored = state
+        .store
+        .responses
+        .get_response(project, response_id)
+        .await;
+    let response = stored
+        .ok()
+        .flatten()
+        .and_then(|stored| serde_json::from_str::<ResponseObject>(&stored.body).ok());
+    if let Some(response) = response.filter(|response| response.status != ResponseStatus::Queued) {
+        state
+            .access
+            .limits
+            .record(project, key_id, total_tokens(&response))
+            .await;
+    }
 }
 
 /// Counts the tokens of another piece of work that finished (an Assistants

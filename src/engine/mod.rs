@@ -32,7 +32,6 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::backends::error::BackendError;
-use crate::coordination::Work;
 use crate::engine::state::AppState;
 use crate::store::conversations::{ConversationStore, LockOutcome};
 use crate::store::responses::ResponseStore;
@@ -181,9 +180,10 @@ pub async fn enqueue(state: &AppState, prepared: PreparedResponse) -> ApiResult<
         obfuscate: prepared.obfuscate,
         conversation: prepared.conversation.clone(),
         input_items: prepared.input_items.clone(),
+        key_id: crate::inflight::current_key(),
     })?;
     // Followers may attach before a worker claims the job.
-    state.coordinator.live(Work::Response(&response.id));
+    state.coordinator.expect_queued(&response.id);
     state
         .store
         .responses
@@ -195,7 +195,7 @@ pub async fn enqueue(state: &AppState, prepared: PreparedResponse) -> ApiResult<
             Some(&job),
         )
         .await?;
-    crate::engine::metered::track_background(state, &prepared.project, &response.id).await;
+    crate::engine::metered::track_background(state, &prepared.project, &response).await;
     state.coordinator.wake_workers();
     Ok(response)
 }

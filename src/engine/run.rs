@@ -19,9 +19,28 @@ use crate::wire::responses::object::{
     ContentPart, OutputItem, ResponseError, ResponseObject, ResponseStatus,
 };
 
-use super::failures::{generation_failed, response_error};
+use super::failures::{generation_failed, response_error, unsaved_error};
 use super::prepared::PreparedResponse;
 use super::sink::Sink;
+use crate::stream::responses::interrupted;
+
+/// Returns when a cancel is asked (never without a signal).
+async fn cancel_requested(cancel: &mut Option<watch::Receiver<bool>>) {
+    match cancel {
+        Some(signal) => {
+            let _ = signal.wait_for(|requested| *requested).await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Returns at `deadline` (never without one).
+async fn until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
 
 /// The backend's answer once opened: its first event (already read) and the rest.
 pub type Opened = Result<(Option<Result<ChatEvent, BackendError>>, ChatEventStream), BackendError>;
@@ -98,12 +117,15 @@ pub async fn run_response(
                         break;
                     }
                 }
-                next = match &mut cancel {
-                    Some(signal) => tokio::select! {
-                        item = stream.next() => item,
-                        _ = signal.wait_for(|requested| *requested) => { cancelled = true; None }
-                    },
-                    None => stream.next().await,
+                // Waiting for the backend, buffered frames are still written
+                // on time (followers elsewhere read the event log).
+                next = loop {
+                    let deadline = sink.flush_deadline();
+                    tokio::select! {
+                        item = stream.next() => break item,
+                        () = cancel_requested(&mut cancel) => { cancelled = true; break None }
+                        () = until(deadline) => sink.flush().await,
+                    }
                 };
             }
             // Closes the upstream request now, not when the task ends.
@@ -129,7 +151,7 @@ pub async fn run_response(
             }
         }
     };
-    let terminal = terminal.unwrap_or_else(|error| {
+    let mut terminal = terminal.unwrap_or_else(|error| {
         tracing::error!(%error, "grammar refused the terminal event");
         Vec::new()
     });
@@ -156,6 +178,27 @@ pub async fn run_response(
         };
         if let Err(error) = stored {
             tracing::error!(%error, response_id = %response.id, "could not store the finished response");
+            // Not answered as done: a chained call could not find it.
+            if let Some(last) = terminal.pop() {
+                terminal.push(match last.terminal_response() {
+                    Some(done) => {
+                        interrupted(done.clone(), unsaved_error(), last.sequence_number())
+                    }
+                    None => last,
+                });
+            }
+            // Its row, if it has one, must not stay in progress for ever.
+            if let (Some(lease), Some(unsaved)) = (
+                prepared.lease.clone(),
+                terminal.last().and_then(|last| last.terminal_response()),
+            ) {
+                tokio::spawn(save_later(
+                    store.clone(),
+                    lease,
+                    unsaved.clone(),
+                    prepared.project.clone(),
+                ));
+            }
         }
     }
     Box::pin(append_to_conversation(
@@ -164,9 +207,43 @@ pub async fn run_response(
         response,
     ))
     .await;
+    let ended = terminal
+        .last()
+        .and_then(|last| last.terminal_response().cloned())
+        .unwrap_or_else(|| builder.response().clone());
     sink.emit(terminal, &builder).await;
     sink.close().await;
-    builder.response().clone()
+    ended
+}
+
+/// Stores the failed end of a response whose end could not be saved, once
+/// the database is back (every second, for up to ten minutes; if this
+/// process stops first, its lease expires and another process fails it).
+async fn save_later(
+    store: Store,
+    lease: crate::store::lease::Lease,
+    unsaved: ResponseObject,
+    project: String,
+) {
+    let turn = Turn {
+        project: &project,
+        input_items: &[],
+    };
+    for _ in 0..600 {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        match store
+            .responses
+            .finish_response(&lease, &unsaved, turn)
+            .await
+        {
+            Ok(()) => return,
+            Err(crate::store::error::StoreError::Unavailable(_)) => continue,
+            Err(error) => {
+                tracing::error!(%error, response_id = %unsaved.id, "could not save a response's failed end");
+                return;
+            }
+        }
+    }
 }
 
 /// A conversation gets the turn's input and output items when the response

@@ -1,18 +1,21 @@
 //! Where a running response's events go. A foreground response sends them to the
 //! handler answering the client (and carries on if the client goes away); a
-//! background response publishes SSE frames to its live buffer for any number of
-//! readers and writes them to the event log in small batches, so that a stream
-//! can be resumed byte for byte.
+//! background response writes its SSE frames to the event log in small
+//! batches (at least every [`FLUSH_INTERVAL`]) and then publishes them to its
+//! live buffer for any number of readers, so that a stream can be resumed
+//! byte for byte, on any process, from any frame a reader saw.
 
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
 use crate::coordination::live::LiveResponse;
+use crate::store::error::StoreError;
 use crate::store::lease::Lease;
 use crate::store::responses::ResponseStore;
 use crate::stream::sse::response_event_frame;
 use crate::stream::{ResponseStreamBuilder, ResponseStreamEvent};
+use crate::wire::responses::object::ResponseObject;
 
 /// Work to do with a foreground response's final state before the client
 /// learns it has ended.
@@ -23,8 +26,14 @@ pub type BeforeTerminal = Box<
         + Send,
 >;
 
-/// Frames buffered before the event log is written (also written at every item end).
+/// Frames buffered before the event log is written (also written at every
+/// item end, at the first event, and once the oldest has waited
+/// [`FLUSH_INTERVAL`]).
 const FLUSH_EVERY: usize = 32;
+
+/// How long a frame may wait to be written: followers in other processes
+/// read the log, so it bounds how far behind them they are.
+pub const FLUSH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// The destination of a response's events.
 pub enum Sink {
@@ -48,6 +57,10 @@ pub enum Sink {
         lease: Option<Lease>,
         response_id: String,
         pending: Vec<(u64, String)>,
+        /// When the log was last written (`None`: not yet).
+        flushed_at: Option<std::time::Instant>,
+        /// The response as a poller sees it, written with the frames.
+        snapshot: Option<Box<ResponseObject>>,
     },
 }
 
@@ -88,6 +101,8 @@ impl Sink {
             lease,
             response_id,
             pending: Vec::new(),
+            flushed_at: None,
+            snapshot: None,
         }
     }
 
@@ -118,7 +133,12 @@ impl Sink {
                     }
                 }
             }
-            Self::Background { live, pending, .. } => {
+            Self::Background {
+                pending,
+                flushed_at,
+                snapshot,
+                ..
+            } => {
                 if events.is_empty() {
                     return;
                 }
@@ -126,43 +146,76 @@ impl Sink {
                     event.is_terminal()
                         || matches!(event, ResponseStreamEvent::OutputItemDone { .. })
                 });
-                let frames: Vec<bytes::Bytes> = events.iter().map(response_event_frame).collect();
-                for (event, frame) in events.iter().zip(&frames) {
+                for event in &events {
+                    let frame = response_event_frame(event);
                     pending.push((
                         event.sequence_number(),
-                        String::from_utf8_lossy(frame).into_owned(),
+                        String::from_utf8_lossy(&frame).into_owned(),
                     ));
                 }
-                live.publish(frames, Some(builder.snapshot()));
-                if boundary || pending.len() >= FLUSH_EVERY {
+                *snapshot = Some(Box::new(builder.snapshot()));
+                let due = flushed_at.is_none_or(|at| at.elapsed() >= FLUSH_INTERVAL);
+                if boundary || due || pending.len() >= FLUSH_EVERY {
                     self.flush().await;
                 }
             }
         }
     }
 
-    /// Writes buffered frames to the event log.
+    /// When buffered frames must be written at the latest (`None`: none wait).
+    pub fn flush_deadline(&self) -> Option<tokio::time::Instant> {
+        match self {
+            Self::Background {
+                pending,
+                flushed_at: Some(at),
+                ..
+            } if !pending.is_empty() => Some(tokio::time::Instant::from_std(*at + FLUSH_INTERVAL)),
+            _ => None,
+        }
+    }
+
+    /// Writes buffered frames to the event log, then hands them to the live
+    /// readers: a frame a client saw is one that a resumed stream (on any
+    /// process, after any crash) will find.
     pub async fn flush(&mut self) {
         if let Self::Background {
+            live,
             responses,
             lease,
             response_id,
             pending,
-            ..
+            flushed_at,
+            snapshot,
         } = self
         {
+            *flushed_at = Some(std::time::Instant::now());
+            if pending.is_empty() {
+                return;
+            }
             let Some(lease) = lease else {
                 tracing::error!(%response_id, "no lease on a background response: its event log is not written");
                 pending.clear();
                 return;
             };
-            // Boxed: inline, the store's future would be reserved in every
-            // response's task (foreground ones included) for its whole life.
-            let written = responses.append_events(lease, response_id, pending);
-            if let Err(error) = written.await {
-                tracing::error!(%error, %response_id, "could not write the event log");
+            let written = responses.append_events(lease, response_id, pending, snapshot.as_deref());
+            match written.await {
+                Ok(()) => {}
+                Err(StoreError::Fenced(_)) => {
+                    // Another process took this response over: stop it here.
+                    tracing::warn!(%response_id, "lost the lease on a background response; stopping it");
+                    live.request_cancel();
+                    pending.clear();
+                    return;
+                }
+                Err(error) => {
+                    tracing::error!(%error, %response_id, "could not write the event log");
+                }
             }
-            pending.clear();
+            let frames = pending
+                .drain(..)
+                .map(|(_, frame)| bytes::Bytes::from(frame))
+                .collect();
+            live.publish(frames, snapshot.as_deref().cloned());
         }
     }
 

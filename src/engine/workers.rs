@@ -80,6 +80,8 @@ async fn run_claimed(state: &AppState, claimed: ClaimedJob) {
             _ = cancel.wait_for(|requested| *requested) => Err(BackendError::Stream("cancelled".into())),
         },
     };
+    let key_id = job.key_id.clone();
+    let project = claimed.project.clone();
     let prepared = PreparedResponse {
         response: Box::new(response),
         input_items: job.input_items,
@@ -107,6 +109,8 @@ async fn run_claimed(state: &AppState, claimed: ClaimedJob) {
         Some(cancel),
     )
     .await;
+    crate::engine::metered::record_background(state, &project, &response_id, key_id.as_deref())
+        .await;
     state.coordinator.forget_live(Work::Response(&response_id));
 }
 

@@ -41,7 +41,11 @@ pub struct App {
 impl App {
     /// Opens the database, registers backends and binds `config.listen`.
     pub async fn build(config: Config) -> Result<Self, StartError> {
-        let store = store::factory::open(&config.database).await?;
+        let options = store::options::OpenOptions {
+            lease_seconds: config.replicas.lease_seconds,
+            max_connections: config.replicas.max_connections,
+        };
+        let store = store::factory::open_with(&config.database, options).await?;
         Self::build_on(config, store).await
     }
 
@@ -50,7 +54,8 @@ impl App {
         config: Config,
         store: store::factory::Store,
     ) -> Result<Self, StartError> {
-        let recovery = crate::engine::recovery::recover_responses(&store).await?;
+        let replica = crate::wire::ids::new_id("replica_");
+        let recovery = crate::engine::recovery::recover_responses(&store, &replica).await?;
         if recovery.interrupted > 0 || recovery.queued > 0 {
             tracing::info!(
                 interrupted = recovery.interrupted,
@@ -64,11 +69,20 @@ impl App {
             std::time::Duration::from_secs(config.health.probe_interval_seconds),
         );
         let inflight = crate::inflight::Inflight::default();
-        let coordinator: Arc<dyn crate::coordination::Coordinator> =
-            Arc::new(crate::coordination::in_process::InProcess::new(
-                crate::wire::ids::new_id("replica_"),
+        let coordinator: Arc<dyn crate::coordination::Coordinator> = match &store.shared {
+            Some(shared) => crate::coordination::shared::SharedCoordinator::start(
+                replica,
                 inflight.clone(),
-            ));
+                shared.clone(),
+                store.responses.clone(),
+                store.access.clone(),
+                std::time::Duration::from_millis(config.replicas.poll_interval_ms),
+            ),
+            None => Arc::new(crate::coordination::in_process::InProcess::new(
+                replica,
+                inflight.clone(),
+            )),
+        };
         let access = crate::access::Access::build(
             &config,
             store.access.clone(),
@@ -86,6 +100,7 @@ impl App {
             metrics: crate::metrics::gateway::Metrics::new(),
         });
         crate::engine::workers::spawn(&state, config.background_workers);
+        crate::engine::recovery::keep_leases(&state);
         crate::engine::retention::spawn(&state);
         // Assistants runs: interrupted ones fail, queued ones run, expiry is swept.
         crate::http::runs::lifecycle::start(&state).await?;

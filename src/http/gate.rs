@@ -82,7 +82,7 @@ pub async fn admit(State(state): State<AppState>, mut request: Request, next: Ne
     let rate_headers = match &key {
         Some(key) => {
             let who = format!("key {} in project {}", key.id, key.project);
-            match access.limits.admit(&key.id, &who, key.limits) {
+            match access.limits.admit(&key.id, &who, key.limits).await {
                 Ok(headers) => headers,
                 Err(refused) => return *refused,
             }

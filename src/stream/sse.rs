@@ -50,9 +50,34 @@ pub fn response_event_frame(event: &ResponseStreamEvent) -> Bytes {
     named_frame(event.event_type(), event)
 }
 
+/// Whether a logged Responses frame is its stream's terminal event
+/// (`response.completed`, `response.incomplete` or `response.failed`).
+pub fn is_terminal_response_frame(frame: &str) -> bool {
+    frame
+        .strip_prefix("event: ")
+        .and_then(|rest| rest.split('\n').next())
+        .is_some_and(|name| {
+            matches!(
+                name,
+                "response.completed" | "response.incomplete" | "response.failed"
+            )
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_terminal_frame_is_known_by_its_event_name() {
+        assert!(is_terminal_response_frame(
+            "event: response.failed\ndata: {}\n\n"
+        ));
+        assert!(!is_terminal_response_frame(
+            "event: response.output_text.delta\ndata: {\"type\":\"response.completed\"}\n\n"
+        ));
+        assert!(!is_terminal_response_frame("data: [DONE]\n\n"));
+    }
 
     #[test]
     fn frames_ready_together_become_one_chunk_in_order() {

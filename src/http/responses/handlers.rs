@@ -48,8 +48,10 @@ pub async fn create_response(
     if background {
         let queued = engine::enqueue(&state, prepared).await?;
         if stream {
-            let live = state.coordinator.live(Work::Response(&queued.id));
-            return Ok(sse_frames(live.follow(None)));
+            // Whichever process's worker claims it, from its first event.
+            let frames =
+                super::lifecycle::replay(&state, &project.0, &queued.id, "queued", None).await?;
+            return Ok(sse_frames(frames));
         }
         return Ok(json_response(serde_json::to_string(&queued)?));
     }
@@ -58,6 +60,11 @@ pub async fn create_response(
         sse_response(events)
     } else {
         let response = wait_for_terminal(events).await?;
+        if crate::engine::failures::is_unsaved(&response) {
+            return Err(ApiError::Unavailable {
+                message: crate::engine::failures::UNSAVED_MESSAGE.into(),
+            });
+        }
         json_response(serde_json::to_string(&response)?)
     };
     outcome.mark(&mut answer);
@@ -136,7 +143,9 @@ pub async fn get_response(
                 "invalid_request_error",
             ));
         }
-        let frames = super::lifecycle::replay(&state, &response_id, &stored.status, after).await?;
+        let frames =
+            super::lifecycle::replay(&state, &project.0, &response_id, &stored.status, after)
+                .await?;
         return Ok(sse_frames(frames));
     }
     if let Some(snapshot) = state

@@ -2,13 +2,11 @@
 //! their event stream (`GET /v1/responses/{id}?stream=true&starting_after=N`)
 //! and cancelling them (`POST /v1/responses/{id}/cancel`).
 
-use std::pin::Pin;
 use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::response::Response;
 use bytes::Bytes;
-use futures::Stream;
 
 use crate::access::project::Project;
 use crate::coordination::Work;
@@ -19,14 +17,15 @@ use super::reply::json_response;
 use crate::wire::responses::object::response_not_found;
 use crate::wire::responses::object::{ResponseObject, ResponseStatus};
 
-/// A stream of SSE frames.
-pub type Frames = Pin<Box<dyn Stream<Item = Bytes> + Send>>;
+use crate::coordination::live::Frames;
 
 /// The frames of a background response after `after`: followed live while it
-/// runs in this process (or waits in the queue), replayed from the event log
-/// once it has ended. Either way the bytes are the ones first sent.
+/// runs in this process, followed wherever else it runs or waits (the queue,
+/// another process), replayed from the event log once it has ended. Either
+/// way the bytes are the ones first sent.
 pub async fn replay(
     state: &AppState,
+    project: &str,
     response_id: &str,
     status: &str,
     after: Option<u64>,
@@ -34,9 +33,11 @@ pub async fn replay(
     if let Some(live) = state.coordinator.find_live(Work::Response(response_id)) {
         return Ok(Box::pin(live.follow(after)));
     }
-    if status == "queued" {
-        let live = state.coordinator.live(Work::Response(response_id));
-        return Ok(Box::pin(live.follow(after)));
+    if let Some(frames) = state
+        .coordinator
+        .follow_elsewhere(response_id, project, status, after)
+    {
+        return Ok(frames);
     }
     let frames = state
         .store
@@ -46,6 +47,26 @@ pub async fn replay(
     Ok(Box::pin(futures::stream::iter(
         frames.into_iter().map(|(_, frame)| Bytes::from(frame)),
     )))
+}
+
+/// How long a cancel waits for the running response to end.
+const CANCEL_WAIT: Duration = Duration::from_secs(10);
+
+/// Waits until a response that runs elsewhere has a final stored status.
+async fn ended_elsewhere(state: &AppState, project: &str, response_id: &str) -> ApiResult<()> {
+    let started = tokio::time::Instant::now();
+    while started.elapsed() < CANCEL_WAIT {
+        let stored = state
+            .store
+            .responses
+            .get_response(project, response_id)
+            .await?;
+        if stored.is_none_or(|stored| !matches!(stored.status.as_str(), "queued" | "in_progress")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
 }
 
 /// Cancels a background response: a queued one never runs; a running one has
@@ -103,12 +124,20 @@ pub async fn cancel_response(
                 // A worker claimed it meanwhile: cancel the running response.
             }
             ResponseStatus::InProgress => {
-                match state.coordinator.find_live(Work::Response(&response_id)) {
-                    Some(live) => {
-                        live.request_cancel();
-                        let _ = tokio::time::timeout(Duration::from_secs(10), live.ended()).await;
-                    }
-                    None => {
+                if let Some(live) = state.coordinator.find_live(Work::Response(&response_id)) {
+                    live.request_cancel();
+                    let _ = tokio::time::timeout(CANCEL_WAIT, live.ended()).await;
+                    continue;
+                }
+                match state
+                    .coordinator
+                    .request_cancel(Work::Response(&response_id))
+                    .await
+                {
+                    // Its owner runs it elsewhere and stops it.
+                    true => ended_elsewhere(&state, &project.0, &response_id).await?,
+                    // Nobody runs it (its owner stopped): cancelled here.
+                    false => {
                         response.status = ResponseStatus::Cancelled;
                         // Not cancelled: it ended meanwhile; read it again.
                         if state

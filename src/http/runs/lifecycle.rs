@@ -58,7 +58,7 @@ pub async fn cancel_run(
                 .transition(&project.0, &run, &[seen])
                 .await?
             {
-                state.coordinator.request_cancel(Work::Run(&run_id));
+                state.coordinator.request_cancel(Work::Run(&run_id)).await;
             }
             run_json(&run)
         }

@@ -121,7 +121,7 @@ pub async fn delete_thread(
         .await?
     {
         // A running run stops first; its task finds the rows gone and ends quietly.
-        state.coordinator.request_cancel(Work::Run(&run_id));
+        state.coordinator.request_cancel(Work::Run(&run_id)).await;
     }
     if !state
         .store
