@@ -10,6 +10,9 @@
 //! app goes). The server logs to `portico-postgres-<port>.log` in the
 //! temporary folder; a failure to reach it quotes the log's end.
 
+// Each test crate uses part of it.
+#![allow(dead_code)]
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -20,9 +23,22 @@ use std::time::{Duration, Instant};
 pub struct Cluster {
     bin: PathBuf,
     port: u16,
+    /// The cluster's data folder.
+    data: PathBuf,
     /// The guardian shell; its stdin stays open while this process lives.
-    _guardian: Mutex<Child>,
+    guardian: Mutex<Child>,
     _directory: tempfile::TempDir,
+}
+
+/// A private cluster stops with its owner: the guardian is told (its stdin
+/// closes) and waited for, before the folder goes.
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if let Ok(mut guardian) = self.guardian.lock() {
+            drop(guardian.stdin.take());
+            let _ = guardian.wait();
+        }
+    }
 }
 
 /// The folder of PostgreSQL's server binaries, if the machine has them.
@@ -101,20 +117,28 @@ impl Cluster {
         );
         let port = free_port();
         let log = server_log(port);
-        let server = format!(
-            "{} -D {} -p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off \
-             -c synchronous_commit=off -c full_page_writes=off -c max_connections=500 \
-             -c wal_level=minimal -c max_wal_senders=0 -c max_wal_size=256MB -c min_wal_size=32MB",
-            bin.join("postgres").display(),
-            data.display(),
+        let settings = format!(
+            "port = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\n\
+             fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n\
+             max_connections = 500\nwal_level = minimal\nmax_wal_senders = 0\n\
+             max_wal_size = 256MB\nmin_wal_size = 32MB\n",
             directory.path().display(),
         );
-        // The guardian: runs the server, and stops it and removes the
-        // cluster's folder when stdin closes.
+        let mut conf = std::fs::OpenOptions::new()
+            .append(true)
+            .open(data.join("postgresql.conf"))
+            .expect("postgresql.conf");
+        std::io::Write::write_all(&mut conf, settings.as_bytes()).expect("postgresql.conf");
+        let pg_ctl = bin.join("pg_ctl");
+        // The guardian: starts the server, and stops it and removes the
+        // cluster's folder when stdin closes (however this process ends).
         let script = format!(
-            "{server} >>{log} 2>&1 & pid=$!; cat >/dev/null; kill -INT $pid; wait $pid; rm -rf {}",
-            directory.path().display(),
+            "{pg_ctl} -D {data} -l {log} -w start >/dev/null 2>&1; cat >/dev/null; \
+             {pg_ctl} -D {data} -m immediate -w stop >/dev/null 2>&1; rm -rf {folder}",
+            pg_ctl = pg_ctl.display(),
+            data = data.display(),
             log = log.display(),
+            folder = directory.path().display(),
         );
         let guardian = as_postgres(Path::new("/bin/sh"))
             .args(["-c", &script])
@@ -126,11 +150,70 @@ impl Cluster {
         let cluster = Self {
             bin,
             port,
-            _guardian: Mutex::new(guardian),
+            data,
+            guardian: Mutex::new(guardian),
             _directory: directory,
         };
         cluster.wait_until_ready();
         cluster
+    }
+
+    /// Restarts the server (a fast shutdown: connections are ended, what
+    /// was committed stays) and waits until it accepts connections again;
+    /// `down` is how long it stays stopped.
+    pub fn restart(&self, down: Duration) {
+        let pg_ctl = self.bin.join("pg_ctl");
+        let stop = as_postgres(&pg_ctl)
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-m", "fast", "-w", "stop"])
+            .output()
+            .expect("pg_ctl stop");
+        assert!(
+            stop.status.success(),
+            "pg_ctl stop: {}",
+            String::from_utf8_lossy(&stop.stderr)
+        );
+        std::thread::sleep(down);
+        let start = as_postgres(&pg_ctl)
+            .arg("-D")
+            .arg(&self.data)
+            .arg("-l")
+            .arg(server_log(self.port))
+            .args(["-w", "start"])
+            .output()
+            .expect("pg_ctl start");
+        assert!(
+            start.status.success(),
+            "pg_ctl start: {}",
+            String::from_utf8_lossy(&start.stderr)
+        );
+        self.wait_until_ready();
+    }
+
+    /// Runs `statement` in the database of `url` (from [`new_database`](Self::new_database)).
+    pub fn execute(&self, url: &str, statement: &str) -> String {
+        let database = url.rsplit('/').next().unwrap_or("postgres");
+        let output = Command::new(self.bin.join("psql"))
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                "-d",
+                database,
+            ])
+            .args(["-v", "ON_ERROR_STOP=1", "-At", "-c", statement])
+            .output()
+            .expect("psql");
+        assert!(
+            output.status.success(),
+            "{statement}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
     fn wait_until_ready(&self) {
@@ -213,13 +296,17 @@ impl Cluster {
 /// the machine has no PostgreSQL (and `CI` is not set: there, that fails).
 pub fn cluster() -> Option<&'static Cluster> {
     static CLUSTER: OnceLock<Option<Cluster>> = OnceLock::new();
-    CLUSTER
-        .get_or_init(|| match server_binaries() {
-            Some(bin) => Some(Cluster::start(bin)),
-            None if std::env::var("CI").is_ok_and(|ci| ci == "true") => {
-                panic!("CI=true and no PostgreSQL server binaries (install Debian's postgresql)")
-            }
-            None => None,
-        })
-        .as_ref()
+    CLUSTER.get_or_init(private_cluster).as_ref()
+}
+
+/// A cluster of the caller's own (to restart it, say), stopped when it is
+/// dropped; `None` as for [`cluster`].
+pub fn private_cluster() -> Option<Cluster> {
+    match server_binaries() {
+        Some(bin) => Some(Cluster::start(bin)),
+        None if std::env::var("CI").is_ok_and(|ci| ci == "true") => {
+            panic!("CI=true and no PostgreSQL server binaries (install Debian's postgresql)")
+        }
+        None => None,
+    }
 }
