@@ -25,11 +25,20 @@ pub async fn suspend(state: &AppState, target: &Target, project: &str) -> ApiRes
         .access
         .suspend(target.kind(), target.name(), crate::wire::ids::unix_now())
         .await?;
-    let mut background = state.store.responses.unfinished_background(project).await?;
+    let key_id = match target {
+        Target::Key(key_id) => Some(key_id.as_str()),
+        Target::Project(_) => None,
+    };
+    // A key's background responses, whichever process created them (their
+    // jobs name the key); its runs, as this process knows them.
+    let background = state
+        .store
+        .responses
+        .unfinished_background(project, key_id)
+        .await?;
     let mut runs = state.store.assistants.unfinished_runs(project).await?;
-    if let Target::Key(key_id) = target {
+    if let Some(key_id) = key_id {
         let created = state.access.inflight.created_by(key_id);
-        background.retain(|id| created.contains(id));
         runs.retain(|(id, _)| created.contains(id));
     }
     let responses = background.into_iter().map(|response_id| {

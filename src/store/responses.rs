@@ -96,8 +96,13 @@ pub trait ResponseStore: Send + Sync + std::fmt::Debug {
     /// it ended meanwhile (its answer stays).
     async fn cancel_if_unfinished(&self, response: &ResponseObject) -> StoreResult<bool>;
 
-    /// The ids of a project's background responses that are queued or running.
-    async fn unfinished_background(&self, project: &str) -> StoreResult<Vec<String>>;
+    /// The ids of a project's background responses that are queued or
+    /// running (only those created with the API key `key_id`, when given).
+    async fn unfinished_background(
+        &self,
+        project: &str,
+        key_id: Option<&str>,
+    ) -> StoreResult<Vec<String>>;
 
     /// Every response stored as `in_progress` (start-up recovery).
     async fn in_progress(&self) -> StoreResult<Vec<InProgress>>;

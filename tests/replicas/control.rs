@@ -1,7 +1,7 @@
 //! The control plane across replicas: a key's rate limit counts every
-//! replica's requests (sent at once to both); a key revoked, a project
-//! suspended (its running work on the other replica stopped) or resumed on
-//! one replica holds on the other within a second.
+//! replica's requests (sent at once to both); a key revoked, a project or a
+//! key suspended (its running work on the other replica stopped) or resumed
+//! on one replica holds on the other within a second.
 
 use std::time::Duration;
 
@@ -125,4 +125,66 @@ async fn a_revocation_a_suspension_and_a_resume_on_a_hold_on_b_within_a_second()
     )
     .await;
     eprintln!("the resume reached B after {took:?}");
+}
+
+#[tokio::test]
+async fn suspending_a_key_on_a_stops_its_background_response_running_on_b() {
+    let Some(cluster) = cluster() else {
+        return;
+    };
+    // Only B is up when the key's response is queued: B runs it.
+    let mut set = ReplicaSet::start(cluster, 1, &format!("admin_key = \"{ADMIN}\""));
+    let b = set.url(0).to_owned();
+    let issued = admin("POST", &b, "/admin/keys", json!({"project": "delta"})).await;
+    let (secret, key_id) = (
+        issued["key"].as_str().unwrap().to_owned(),
+        issued["id"].as_str().unwrap().to_owned(),
+    );
+    set.script(json!({"content": "a b c d e f g h i j k l m n o p", "chunk_delay_ms": 300}))
+        .await;
+    let (status, queued) = call(
+        "POST",
+        &format!("{b}/v1/responses"),
+        Some(&secret),
+        json!({"model": "m", "input": "slowly", "background": true}),
+    )
+    .await;
+    assert_eq!(status, 200, "{queued}");
+    let id = queued["id"].as_str().unwrap().to_owned();
+    within(Duration::from_secs(10), "B runs it", || async {
+        let (_, response) = call(
+            "GET",
+            &format!("{b}/v1/responses/{id}"),
+            Some(&secret),
+            Value::Null,
+        )
+        .await;
+        response["status"] == "in_progress"
+    })
+    .await;
+    let added = set.add();
+    let a = set.url(added).to_owned();
+    let before = set.mock_stats().await["disconnected_streams"]
+        .as_u64()
+        .unwrap();
+    let suspended = admin(
+        "POST",
+        &a,
+        &format!("/admin/keys/{key_id}/suspend"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(suspended["cancelled"]["responses"], 1, "{suspended}");
+    let took = within(
+        Duration::from_secs(1),
+        "B's backend request for the key stopped",
+        || async {
+            set.mock_stats().await["disconnected_streams"]
+                .as_u64()
+                .unwrap()
+                > before
+        },
+    )
+    .await;
+    eprintln!("suspending the key on A stopped its response on B after {took:?}");
 }

@@ -428,12 +428,19 @@ impl ResponseStore for PostgresStore {
         cancel_if(self, response, &["queued", "in_progress"]).await
     }
 
-    async fn unfinished_background(&self, project: &str) -> StoreResult<Vec<String>> {
+    async fn unfinished_background(
+        &self,
+        project: &str,
+        key_id: Option<&str>,
+    ) -> StoreResult<Vec<String>> {
         Ok(sqlx::query_scalar(
             "SELECT id FROM responses WHERE project = $1 AND background
-               AND status IN ('queued', 'in_progress') ORDER BY created_at, seq",
+               AND status IN ('queued', 'in_progress')
+               AND ($2::TEXT IS NULL OR (job::JSON ->> 'key_id') = $2)
+             ORDER BY created_at, seq",
         )
         .bind(project)
+        .bind(key_id)
         .fetch_all(&self.pool)
         .await?)
     }

@@ -214,13 +214,17 @@ pub async fn delete_expired(pool: &SqlitePool, now: i64) -> Result<u64, sqlx::Er
 pub async fn unfinished_background_responses(
     pool: &SqlitePool,
     project: &str,
+    key_id: Option<&str>,
 ) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT id FROM responses WHERE project = ?1 AND background = 1 AND status = 'queued'
+           AND (?2 IS NULL OR json_extract(job, '$.key_id') = ?2)
          UNION ALL
-         SELECT id FROM responses WHERE project = ?1 AND background = 1 AND status = 'in_progress'",
+         SELECT id FROM responses WHERE project = ?1 AND background = 1 AND status = 'in_progress'
+           AND (?2 IS NULL OR json_extract(job, '$.key_id') = ?2)",
     )
     .bind(project)
+    .bind(key_id)
     .fetch_all(pool)
     .await
 }

@@ -435,8 +435,12 @@ impl crate::store::responses::ResponseStore for super::SqliteStore {
         Ok(background::cancel_if_unfinished(self.db.pool(), response).await?)
     }
 
-    async fn unfinished_background(&self, project: &str) -> StoreResult<Vec<String>> {
-        Ok(background::unfinished_background_responses(self.db.pool(), project).await?)
+    async fn unfinished_background(
+        &self,
+        project: &str,
+        key_id: Option<&str>,
+    ) -> StoreResult<Vec<String>> {
+        Ok(background::unfinished_background_responses(self.db.pool(), project, key_id).await?)
     }
 
     async fn in_progress(&self) -> StoreResult<Vec<InProgress>> {
