@@ -123,6 +123,9 @@ async fn a_cancel_on_b_stops_the_backend_request_of_the_response_a_runs_within_a
     wait_for_status(&a, &id, "in_progress").await;
     let added = set.add();
     let b = set.url(added).to_owned();
+    // B's start did not touch A's running work.
+    let (_, running) = get(&format!("{b}/v1/responses/{id}")).await;
+    assert_eq!(running["status"], "in_progress", "{running}");
     let before = set.mock_stats().await["disconnected_streams"]
         .as_u64()
         .unwrap();

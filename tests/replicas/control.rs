@@ -1,7 +1,8 @@
 //! The control plane across replicas: a key's rate limit counts every
 //! replica's requests (sent at once to both); a key revoked, a project or a
 //! key suspended (its running work on the other replica stopped) or resumed
-//! on one replica holds on the other within a second.
+//! on one replica holds on the other within a second; a project's daily
+//! budget spent on one is spent on all.
 
 use std::time::Duration;
 
@@ -187,4 +188,32 @@ async fn suspending_a_key_on_a_stops_its_background_response_running_on_b() {
     )
     .await;
     eprintln!("suspending the key on A stopped its response on B after {took:?}");
+}
+
+#[tokio::test]
+async fn a_daily_budget_spent_on_a_is_spent_on_b() {
+    let Some(cluster) = cluster() else {
+        return;
+    };
+    let set = ReplicaSet::start(
+        cluster,
+        2,
+        "[[api_keys]]\nkey = \"sk-budget\"\nproject = \"epsilon\"\n\n\
+         [[projects]]\nname = \"epsilon\"\ndaily_token_budget = 40\n",
+    );
+    let (a, b) = (set.url(0).to_owned(), set.url(1).to_owned());
+    let mut spent = 0;
+    while chat(&a, "sk-budget").await == 200 {
+        spent += 1;
+        assert!(spent < 50, "the budget never ran out on A");
+    }
+    let (status, refused) = call(
+        "POST",
+        &format!("{b}/v1/chat/completions"),
+        Some("sk-budget"),
+        json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}),
+    )
+    .await;
+    assert_eq!(status, 429, "{refused}");
+    assert_eq!(refused["error"]["code"], "insufficient_quota", "{refused}");
 }
