@@ -283,6 +283,24 @@ pub struct Placement<'a> {
 }
 
 /// The placement of a run.
+/// Ends an open step or message (`kind`, its stored `body`) of a run that
+/// was interrupted at `now`: a step fails with [`INTERRUPTED_MESSAGE`], a
+/// message ends incomplete. Its new status.
+pub fn end_interrupted_part(kind: &str, body: &mut Value, now: i64) -> &'static str {
+    if kind == "step" {
+        body["status"] = "failed".into();
+        body["failed_at"] = now.into();
+        body["last_error"] =
+            crate::wire::runs::object::last_error("server_error", INTERRUPTED_MESSAGE);
+        "failed"
+    } else {
+        body["status"] = "incomplete".into();
+        body["incomplete_at"] = now.into();
+        body["incomplete_details"] = serde_json::json!({"reason": "run_failed"});
+        "incomplete"
+    }
+}
+
 pub fn run_placement(run: &RunObject) -> Placement<'_> {
     Placement {
         thread_id: Some(&run.thread_id),

@@ -31,6 +31,15 @@ async fn admin(method: &str, url: &str, path: &str, body: Value) -> Value {
     answer
 }
 
+/// A key issued for `project` on `url`: its secret and id.
+async fn issue(url: &str, project: &str) -> (String, String) {
+    let issued = admin("POST", url, "/admin/keys", json!({"project": project})).await;
+    (
+        issued["key"].as_str().unwrap().to_owned(),
+        issued["id"].as_str().unwrap().to_owned(),
+    )
+}
+
 #[tokio::test]
 async fn ten_requests_a_minute_are_ten_across_both_replicas() {
     let Some(cluster) = cluster() else {
@@ -65,11 +74,7 @@ async fn a_revocation_a_suspension_and_a_resume_on_a_hold_on_b_within_a_second()
     let (a, b) = (set.url(0).to_owned(), set.url(1).to_owned());
 
     // A key issued on A works on B (and is cached there), then is revoked on A.
-    let issued = admin("POST", &a, "/admin/keys", json!({"project": "beta"})).await;
-    let (secret, key_id) = (
-        issued["key"].as_str().unwrap().to_owned(),
-        issued["id"].as_str().unwrap().to_owned(),
-    );
+    let (secret, key_id) = issue(&a, "beta").await;
     assert_eq!(chat(&b, &secret).await, 200);
     admin("DELETE", &a, &format!("/admin/keys/{key_id}"), Value::Null).await;
     let took = within(
@@ -81,8 +86,7 @@ async fn a_revocation_a_suspension_and_a_resume_on_a_hold_on_b_within_a_second()
     eprintln!("revocation reached B after {took:?}");
 
     // Project gamma: a chat stream running on B stops when A suspends it.
-    let issued = admin("POST", &a, "/admin/keys", json!({"project": "gamma"})).await;
-    let secret = issued["key"].as_str().unwrap().to_owned();
+    let (secret, _) = issue(&a, "gamma").await;
     set.script(json!({"content": "a b c d e f g h i j k l m n o p", "chunk_delay_ms": 500}))
         .await;
     let mut running = reqwest::Client::new()
@@ -136,11 +140,7 @@ async fn suspending_a_key_on_a_stops_its_background_response_running_on_b() {
     // Only B is up when the key's response is queued: B runs it.
     let mut set = ReplicaSet::start(cluster, 1, &format!("admin_key = \"{ADMIN}\""));
     let b = set.url(0).to_owned();
-    let issued = admin("POST", &b, "/admin/keys", json!({"project": "delta"})).await;
-    let (secret, key_id) = (
-        issued["key"].as_str().unwrap().to_owned(),
-        issued["id"].as_str().unwrap().to_owned(),
-    );
+    let (secret, key_id) = issue(&b, "delta").await;
     set.script(json!({"content": "a b c d e f g h i j k l m n o p", "chunk_delay_ms": 300}))
         .await;
     let (status, queued) = call(

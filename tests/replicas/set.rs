@@ -3,12 +3,12 @@
 //! SIGCONT) and stopped by the tests. Each replica logs to a file in the
 //! set's folder, quoted when a test fails.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::binary::start_logged;
 use crate::postgres_cluster::{self, Cluster};
 
 /// The admin key of the sets whose config turns the admin API on.
@@ -41,34 +41,6 @@ pub fn cluster() -> Option<&'static Cluster> {
     cluster
 }
 
-/// Starts `portico args…`, logging to `log`; its URL (from its first line).
-fn spawn(args: &[&str], log: &std::path::Path) -> (Child, String) {
-    let log_file = std::fs::File::create(log).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_portico"))
-        .args(args)
-        .env("RUST_LOG", "portico=info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(log_file))
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .rsplit(' ')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    assert!(
-        url.starts_with("http://"),
-        "portico {args:?} did not start: {line:?}\n{}",
-        std::fs::read_to_string(log).unwrap_or_default()
-    );
-    (child, url)
-}
-
 impl ReplicaSet {
     /// `count` replicas on a new database of `cluster`, configured with
     /// `config` (TOML, added to the set's own: the database, the mock
@@ -76,9 +48,9 @@ impl ReplicaSet {
     pub fn start(cluster: &Cluster, count: usize, config: &str) -> Self {
         let directory = tempfile::tempdir().unwrap();
         let database = cluster.new_database();
-        let (mock, mock_url) = spawn(
+        let (mock, mock_url) = start_logged(
             &["mock-backend", "--listen", "127.0.0.1:0"],
-            &directory.path().join("mock.log"),
+            Some(&directory.path().join("mock.log")),
         );
         let config_path = directory.path().join("portico.toml");
         let text = format!(
@@ -107,7 +79,7 @@ impl ReplicaSet {
         let index = self.replicas.len();
         let log = self.directory.path().join(format!("replica-{index}.log"));
         let config = self.config.to_string_lossy().into_owned();
-        let (child, url) = spawn(&["serve", "--config", &config], &log);
+        let (child, url) = start_logged(&["serve", "--config", &config], Some(&log));
         self.replicas.push(Replica {
             url,
             child: Some(child),

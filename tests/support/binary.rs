@@ -7,10 +7,21 @@ use std::process::{Child, Command, Stdio};
 /// Starts a `portico` subcommand and returns it with the URL its first line
 /// announced (`… listening on http://…`).
 pub fn start(args: &[&str]) -> (Child, String) {
+    start_logged(args, None)
+}
+
+/// [`start`], its log (at `info`) written to `log` when given; a failure to
+/// start quotes it.
+pub fn start_logged(args: &[&str], log: Option<&std::path::Path>) -> (Child, String) {
+    let stderr = match log {
+        Some(path) => Stdio::from(std::fs::File::create(path).unwrap()),
+        None => Stdio::null(),
+    };
     let mut child = Command::new(env!("CARGO_BIN_EXE_portico"))
         .args(args)
+        .env("RUST_LOG", "portico=info")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let mut line = String::new();
@@ -25,7 +36,9 @@ pub fn start(args: &[&str]) -> (Child, String) {
         .to_owned();
     assert!(
         url.starts_with("http://"),
-        "portico {args:?} did not start: {line:?}"
+        "portico {args:?} did not start: {line:?}\n{}",
+        log.and_then(|path| std::fs::read_to_string(path).ok())
+            .unwrap_or_default()
     );
     (child, url)
 }

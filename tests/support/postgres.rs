@@ -191,23 +191,10 @@ impl Cluster {
         self.wait_until_ready();
     }
 
-    /// Runs `statement` in the database of `url` (from [`new_database`](Self::new_database)).
+    /// Runs `statement` in the database of `url` (from
+    /// [`new_database`](Self::new_database)); what it printed.
     pub fn execute(&self, url: &str, statement: &str) -> String {
-        let database = url.rsplit('/').next().unwrap_or("postgres");
-        let output = Command::new(self.bin.join("psql"))
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                "postgres",
-                "-d",
-                database,
-            ])
-            .args(["-v", "ON_ERROR_STOP=1", "-At", "-c", statement])
-            .output()
-            .expect("psql");
+        let output = self.psql(url.rsplit('/').next().unwrap_or("postgres"), statement);
         assert!(
             output.status.success(),
             "{statement}: {}",
@@ -254,7 +241,7 @@ impl Cluster {
     /// A new, empty database; its URL.
     pub fn new_database(&self) -> String {
         let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-        let created = self.sql(&format!("CREATE DATABASE {name}"));
+        let created = self.psql("postgres", &format!("CREATE DATABASE {name}"));
         assert!(
             created.status.success(),
             "CREATE DATABASE failed: {}\nthe server's log ends:\n{}",
@@ -271,11 +258,15 @@ impl Cluster {
         let Some(name) = url.rsplit('/').next().filter(|name| name.starts_with("t_")) else {
             return;
         };
-        let _ = self.sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        let _ = self.psql(
+            "postgres",
+            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        );
     }
 
-    /// Runs one SQL statement through `psql` as the `postgres` superuser.
-    fn sql(&self, statement: &str) -> std::process::Output {
+    /// Runs one SQL statement through `psql` as the `postgres` superuser,
+    /// in `database`.
+    fn psql(&self, database: &str, statement: &str) -> std::process::Output {
         Command::new(self.bin.join("psql"))
             .args([
                 "-h",
@@ -285,8 +276,15 @@ impl Cluster {
                 "-U",
                 "postgres",
             ])
-            .args(["-v", "ON_ERROR_STOP=1", "-q", "-c", statement])
-            .stdout(Stdio::null())
+            .args([
+                "-d",
+                database,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-qAt",
+                "-c",
+                statement,
+            ])
             .output()
             .expect("psql")
     }

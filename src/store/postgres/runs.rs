@@ -4,13 +4,13 @@
 //! reordering its JSON, and resolving runs a stopped process left running.
 //! `assistants.rs` holds the rest of the Assistants objects.
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use sqlx::Row;
 
 use super::assistants::{decode, insert, insert_messages, ACTIVE};
 use super::PostgresStore;
 use crate::store::assistants::{
-    run_placement, Kind, NewRun, Placement, RunInsert, INTERRUPTED_MESSAGE,
+    end_interrupted_part, run_placement, Kind, NewRun, Placement, RunInsert, INTERRUPTED_MESSAGE,
 };
 use crate::store::error::StoreResult;
 use crate::wire::runs::object::{last_error, RunObject, RunStatus};
@@ -180,17 +180,7 @@ async fn fail_expired_run(store: &PostgresStore, id: &str, now: i64) -> StoreRes
     .await?;
     for row in open {
         let mut body: Value = decode(row.get::<&str, _>("body"))?;
-        let status = if row.get::<&str, _>("kind") == "step" {
-            body["status"] = json!("failed");
-            body["failed_at"] = json!(now);
-            body["last_error"] = last_error("server_error", INTERRUPTED_MESSAGE);
-            "failed"
-        } else {
-            body["status"] = json!("incomplete");
-            body["incomplete_at"] = json!(now);
-            body["incomplete_details"] = json!({"reason": "run_failed"});
-            "incomplete"
-        };
+        let status = end_interrupted_part(row.get::<&str, _>("kind"), &mut body, now);
         sqlx::query("UPDATE assistant_objects SET body = $1, status = $2 WHERE id = $3")
             .bind(body.to_string())
             .bind(status)

@@ -6,7 +6,7 @@
 //! project's unfinished runs (the kill switch), and resolving what a crash
 //! interrupted.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use sqlx::{Row, SqlitePool};
 
 use crate::wire::runs::object::RunJob;
@@ -14,7 +14,8 @@ use crate::wire::runs::object::{last_error, RunObject, RunStatus, RunStepObject}
 use crate::wire::threads::object::{MessageObject, ThreadObject};
 
 use crate::store::assistants::{
-    run_placement, ClaimedRun, Kind, Placement, RunInsert, INTERRUPTED_MESSAGE,
+    end_interrupted_part, run_placement, ClaimedRun, Kind, Placement, RunInsert,
+    INTERRUPTED_MESSAGE,
 };
 use crate::store::lease::Lease;
 use crate::store::sqlite::assistants::{decode, encode, insert};
@@ -220,17 +221,7 @@ pub async fn recover(pool: &SqlitePool, now: i64) -> Result<Vec<String>, sqlx::E
         .await?;
         for row in open {
             let mut body: Value = decode(row.get::<&str, _>("body"))?;
-            let status = if row.get::<&str, _>("kind") == "step" {
-                body["status"] = json!("failed");
-                body["failed_at"] = json!(now);
-                body["last_error"] = last_error("server_error", INTERRUPTED_MESSAGE);
-                "failed"
-            } else {
-                body["status"] = json!("incomplete");
-                body["incomplete_at"] = json!(now);
-                body["incomplete_details"] = json!({"reason": "run_failed"});
-                "incomplete"
-            };
+            let status = end_interrupted_part(row.get::<&str, _>("kind"), &mut body, now);
             sqlx::query("UPDATE assistant_objects SET body = ?, status = ? WHERE id = ?")
                 .bind(encode(&body)?)
                 .bind(status)
