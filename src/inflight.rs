@@ -234,15 +234,6 @@ impl Inflight {
     pub async fn creator_of(&self, object_id: &str) -> Option<String> {
         self.created_by.get(object_id).await
     }
-
-    /// The background responses and runs `key_id` created (as far as remembered).
-    pub fn created_by(&self, key_id: &str) -> HashSet<String> {
-        self.created_by
-            .iter()
-            .filter(|(_, key)| key == key_id)
-            .map(|(object_id, _)| object_id.as_ref().clone())
-            .collect()
-    }
 }
 
 #[cfg(test)]

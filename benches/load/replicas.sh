@@ -47,7 +47,8 @@
 # Environment: LOAD_SECONDS (per run, default 10), RATE (rps, default 1000),
 # ROUNDS (default 2), SKIP_BUILD=1 (use existing binaries; the floor proxy is
 # then the newest target/release/deps/floorproxy-*), PORTICO_BIN (measure
-# another build of portico), PG_BIN (PostgreSQL's server binaries).
+# another build of portico) with RESULTS_SECTION (its section name in
+# RESULTS.md, default `replicas`), PG_BIN (PostgreSQL's server binaries).
 # The machine should be quiet: the run prints the load average before and after.
 set -euo pipefail
 
@@ -577,5 +578,5 @@ lines = [
 ]
 print("\n".join(lines))
 PYEOF
-python3 "$ROOT/benches/load/report.py" "$ROOT/benches/RESULTS.md" section replicas <"$WORK/replicas.md"
+python3 "$ROOT/benches/load/report.py" "$ROOT/benches/RESULTS.md" section "${RESULTS_SECTION:-replicas}" <"$WORK/replicas.md"
 cat "$WORK/replicas.md"

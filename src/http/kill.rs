@@ -29,18 +29,18 @@ pub async fn suspend(state: &AppState, target: &Target, project: &str) -> ApiRes
         Target::Key(key_id) => Some(key_id.as_str()),
         Target::Project(_) => None,
     };
-    // A key's background responses, whichever process created them (their
-    // jobs name the key); its runs, as this process knows them.
+    // A key's background responses and runs, whichever process created
+    // them (their jobs name the key).
     let background = state
         .store
         .responses
         .unfinished_background(project, key_id)
         .await?;
-    let mut runs = state.store.assistants.unfinished_runs(project).await?;
-    if let Some(key_id) = key_id {
-        let created = state.access.inflight.created_by(key_id);
-        runs.retain(|(id, _)| created.contains(id));
-    }
+    let runs = state
+        .store
+        .assistants
+        .unfinished_runs(project, key_id)
+        .await?;
     let responses = background.into_iter().map(|response_id| {
         crate::http::responses::lifecycle::cancel_response(
             State(state.clone()),

@@ -156,8 +156,13 @@ pub trait AssistantStore: Send + Sync + std::fmt::Debug {
         metadata: &Map<String, Value>,
     ) -> StoreResult<()>;
 
-    /// A project's runs that have not ended, as (run id, thread id).
-    async fn unfinished_runs(&self, project: &str) -> StoreResult<Vec<(String, String)>>;
+    /// A project's runs that have not ended, as (run id, thread id); only
+    /// those created with the API key `key_id`, when given.
+    async fn unfinished_runs(
+        &self,
+        project: &str,
+        key_id: Option<&str>,
+    ) -> StoreResult<Vec<(String, String)>>;
 
     /// Start-up of the only process: marks the runs it left running
     /// (`in_progress`, `cancelling`) failed with [`INTERRUPTED_MESSAGE`],

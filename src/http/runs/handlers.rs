@@ -187,6 +187,7 @@ async fn start_run(
     check_tool_choice(fields.tool_choice.as_ref(), Some(&run.tools))?;
     let job = RunJob {
         additional_instructions: fields.additional_instructions.clone(),
+        key_id: crate::inflight::current_key(),
         ..RunJob::default()
     };
     let (thread, mut messages) = match new_thread {

@@ -513,13 +513,20 @@ impl AssistantStore for PostgresStore {
         super::runs::set_run_metadata(self, project, run_id, metadata).await
     }
 
-    async fn unfinished_runs(&self, project: &str) -> StoreResult<Vec<(String, String)>> {
+    async fn unfinished_runs(
+        &self,
+        project: &str,
+        key_id: Option<&str>,
+    ) -> StoreResult<Vec<(String, String)>> {
         let rows = sqlx::query(
             "SELECT id, thread_id FROM assistant_objects
              WHERE kind = 'run' AND project = $1 AND thread_id IS NOT NULL
-               AND status IN ('queued', 'in_progress', 'requires_action') ORDER BY seq",
+               AND status IN ('queued', 'in_progress', 'requires_action')
+               AND ($2::TEXT IS NULL OR (job::JSON ->> 'key_id') = $2)
+             ORDER BY seq",
         )
         .bind(project)
+        .bind(key_id)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows

@@ -385,8 +385,12 @@ impl crate::store::assistants::AssistantStore for super::SqliteStore {
         Ok(runs::set_metadata(self.db.pool(), project, run_id, metadata).await?)
     }
 
-    async fn unfinished_runs(&self, project: &str) -> StoreResult<Vec<(String, String)>> {
-        Ok(runs::unfinished_runs(self.db.pool(), project).await?)
+    async fn unfinished_runs(
+        &self,
+        project: &str,
+        key_id: Option<&str>,
+    ) -> StoreResult<Vec<(String, String)>> {
+        Ok(runs::unfinished_runs(self.db.pool(), project, key_id).await?)
     }
 
     async fn recover_runs(&self, now: i64) -> StoreResult<Vec<String>> {

@@ -261,13 +261,16 @@ pub async fn set_metadata(
 pub async fn unfinished_runs(
     pool: &SqlitePool,
     project: &str,
+    key_id: Option<&str>,
 ) -> Result<Vec<(String, String)>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT id, thread_id FROM assistant_objects
-         WHERE kind = 'run' AND project = ? AND thread_id IS NOT NULL
-           AND status IN ('queued', 'in_progress', 'requires_action')",
+         WHERE kind = 'run' AND project = ?1 AND thread_id IS NOT NULL
+           AND status IN ('queued', 'in_progress', 'requires_action')
+           AND (?2 IS NULL OR json_extract(job, '$.key_id') = ?2)",
     )
     .bind(project)
+    .bind(key_id)
     .fetch_all(pool)
     .await?;
     Ok(rows

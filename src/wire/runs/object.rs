@@ -186,6 +186,10 @@ pub struct RunJob {
     /// The usage of the segment that asked for tool calls (its step's usage).
     #[serde(default)]
     pub pending_tool_usage: Option<TokenUsage>,
+    /// The API key that created the run (its kill switch finds the run by
+    /// it on any process).
+    #[serde(default)]
+    pub key_id: Option<String>,
 }
 
 /// OpenAI's 404 for an unknown run.
