@@ -46,20 +46,45 @@ async fn insert_items(
     side: &str,
     items: &[Value],
 ) -> StoreResult<()> {
-    for (position, item) in items.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO response_items (response_id, side, position, item_id, body)
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(response_id)
-        .bind(side)
-        .bind(position as i32)
-        .bind(item_id(item))
-        .bind(item.to_string())
-        .execute(&mut **transaction)
-        .await?;
+    if items.is_empty() {
+        return Ok(());
     }
+    let mut columns = ItemColumns::default();
+    columns.add(side, items);
+    sqlx::query(
+        "INSERT INTO response_items (response_id, side, position, item_id, body)
+         SELECT $1, * FROM unnest($2::TEXT[], $3::INT[], $4::TEXT[], $5::TEXT[])",
+    )
+    .bind(response_id)
+    .bind(&columns.sides)
+    .bind(&columns.positions)
+    .bind(&columns.ids)
+    .bind(&columns.bodies)
+    .execute(&mut **transaction)
+    .await?;
     Ok(())
+}
+
+/// Items as columns, for one `unnest` insert of them all (one statement
+/// however many items a turn has).
+#[derive(Debug, Default)]
+struct ItemColumns {
+    sides: Vec<String>,
+    positions: Vec<i32>,
+    ids: Vec<String>,
+    bodies: Vec<String>,
+}
+
+impl ItemColumns {
+    /// One side's items, numbered from 0.
+    fn add(&mut self, side: &str, items: &[Value]) {
+        for (position, item) in items.iter().enumerate() {
+            self.sides.push(side.to_owned());
+            self.positions.push(i32::try_from(position).unwrap_or(i32::MAX));
+            self.ids.push(item_id(item).to_owned());
+            self.bodies.push(item.to_string());
+        }
+    }
 }
 
 /// A response's output items as JSON values.
@@ -71,6 +96,37 @@ fn output_items(response: &ResponseObject) -> StoreResult<Vec<Value>> {
         .collect()
 }
 
+/// A response's row, from `$1` to `$13` (see [`bind_row`]).
+const INSERT_ROW_SQL: &str = "INSERT INTO responses (id, project, previous_response_id, status, model,
+                                created_at, background, body, job, expires_at,
+                                lease_holder, lease_fence, lease_expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+
+/// Binds a response's row to [`INSERT_ROW_SQL`]; it is leased to `holder`
+/// until the given time when it runs now.
+fn bind_row<'q>(
+    query: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
+    project: &'q str,
+    response: &'q ResponseObject,
+    job: Option<&Value>,
+    holder: Option<(&'q str, i64)>,
+) -> StoreResult<sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>> {
+    Ok(query
+        .bind(&response.id)
+        .bind(project)
+        .bind(&response.previous_response_id)
+        .bind(response.status.as_str())
+        .bind(&response.model)
+        .bind(response.created_at)
+        .bind(response.background)
+        .bind(serde_json::to_string(response)?)
+        .bind(job.map(Value::to_string))
+        .bind(response.expires_at)
+        .bind(holder.map(|(holder, _)| holder))
+        .bind(if holder.is_some() { 1_i64 } else { 0 })
+        .bind(holder.map(|(_, until)| until)))
+}
+
 /// Inserts a response's row; it is leased to `holder` until the given time
 /// when it runs now.
 async fn insert_row(
@@ -80,27 +136,9 @@ async fn insert_row(
     job: Option<&Value>,
     holder: Option<(&str, i64)>,
 ) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO responses (id, project, previous_response_id, status, model, created_at,
-                                background, body, job, expires_at,
-                                lease_holder, lease_fence, lease_expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-    )
-    .bind(&response.id)
-    .bind(project)
-    .bind(&response.previous_response_id)
-    .bind(response.status.as_str())
-    .bind(&response.model)
-    .bind(response.created_at)
-    .bind(response.background)
-    .bind(serde_json::to_string(response)?)
-    .bind(job.map(Value::to_string))
-    .bind(response.expires_at)
-    .bind(holder.map(|(holder, _)| holder))
-    .bind(if holder.is_some() { 1_i64 } else { 0 })
-    .bind(holder.map(|(_, until)| until))
-    .execute(&mut **transaction)
-    .await?;
+    bind_row(sqlx::query(INSERT_ROW_SQL), project, response, job, holder)?
+        .execute(&mut **transaction)
+        .await?;
     Ok(())
 }
 
@@ -207,12 +245,23 @@ impl ResponseStore for PostgresStore {
         response: &ResponseObject,
         input_items: &[Value],
     ) -> StoreResult<()> {
-        let output = output_items(response)?;
-        let mut transaction = super::begin(&self.pool).await?;
-        insert_row(&mut transaction, project, response, None, None).await?;
-        insert_items(&mut transaction, &response.id, "input", input_items).await?;
-        insert_items(&mut transaction, &response.id, "output", &output).await?;
-        transaction.commit().await?;
+        let mut columns = ItemColumns::default();
+        columns.add("input", input_items);
+        columns.add("output", &output_items(response)?);
+        // One statement, so one round trip: the row and all its items.
+        let sql = format!(
+            "WITH inserted AS ({INSERT_ROW_SQL} RETURNING id)
+             INSERT INTO response_items (response_id, side, position, item_id, body)
+             SELECT inserted.id, items.* FROM inserted,
+                    unnest($14::TEXT[], $15::INT[], $16::TEXT[], $17::TEXT[]) AS items"
+        );
+        bind_row(sqlx::query(&sql), project, response, None, None)?
+            .bind(&columns.sides)
+            .bind(&columns.positions)
+            .bind(&columns.ids)
+            .bind(&columns.bodies)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -285,24 +334,21 @@ impl ResponseStore for PostgresStore {
     }
 
     async fn continuation(&self, project: &str, previous_id: &str) -> StoreResult<Continuation> {
-        let mut transaction = super::begin(&self.pool).await?;
+        // No transaction: under READ COMMITTED each statement reads its own
+        // snapshot anyway, and BEGIN and COMMIT were two more round trips.
         let status: Option<String> =
             sqlx::query_scalar("SELECT status FROM responses WHERE id = $1 AND project = $2")
                 .bind(previous_id)
                 .bind(project)
-                .fetch_optional(&mut *transaction)
+                .fetch_optional(&self.pool)
                 .await?;
-        let continuation = match status {
+        Ok(match status {
             None => Continuation::NotFound,
             Some(status) if status == "queued" || status == "in_progress" => {
                 Continuation::Unfinished(status)
             }
-            Some(_) => {
-                Continuation::Chain(chain_bodies(&mut *transaction, project, previous_id).await?)
-            }
-        };
-        transaction.commit().await?;
-        Ok(continuation)
+            Some(_) => Continuation::Chain(chain_bodies(&self.pool, project, previous_id).await?),
+        })
     }
 
     async fn find_item(&self, project: &str, item_id: &str) -> StoreResult<Option<Value>> {
