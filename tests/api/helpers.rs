@@ -110,10 +110,8 @@ pub fn store_location(directory: &std::path::Path) -> std::path::PathBuf {
             None => {
                 static SAID: std::sync::Once = std::sync::Once::new();
                 SAID.call_once(|| {
-                    eprintln!(
-                        "\n*** SKIPPED: the API suite on PostgreSQL (no PostgreSQL server \
-                         binaries on this machine; install Debian's postgresql). These tests \
-                         ran on SQLite instead. ***\n"
+                    crate::postgres_cluster::say_skipped(
+                        "the API suite on PostgreSQL; these tests ran on SQLite instead",
                     )
                 });
                 directory.join("portico.db")

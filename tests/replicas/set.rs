@@ -36,7 +36,8 @@ pub struct ReplicaSet {
 pub fn cluster() -> Option<&'static Cluster> {
     let cluster = postgres_cluster::cluster();
     if cluster.is_none() {
-        eprintln!("\n*** SKIPPED: replicas on PostgreSQL (no PostgreSQL server binaries on this machine) ***\n");
+        static SAID: std::sync::Once = std::sync::Once::new();
+        SAID.call_once(|| postgres_cluster::say_skipped("the replica tests"));
     }
     cluster
 }

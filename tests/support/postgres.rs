@@ -290,6 +290,16 @@ impl Cluster {
     }
 }
 
+/// Says loudly that `suites` were skipped and why, on stderr itself (the
+/// test harness captures `eprintln!` of tests that pass).
+pub fn say_skipped(suites: &str) {
+    let line = format!(
+        "\n*** SKIPPED: {suites} (no PostgreSQL server binaries on this machine; \
+         install Debian's postgresql) ***\n\n"
+    );
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+}
+
 /// The cluster of this test process, started at the first call; `None` when
 /// the machine has no PostgreSQL (and `CI` is not set: there, that fails).
 pub fn cluster() -> Option<&'static Cluster> {

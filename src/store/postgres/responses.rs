@@ -80,7 +80,8 @@ impl ItemColumns {
     fn add(&mut self, side: &str, items: &[Value]) {
         for (position, item) in items.iter().enumerate() {
             self.sides.push(side.to_owned());
-            self.positions.push(i32::try_from(position).unwrap_or(i32::MAX));
+            self.positions
+                .push(i32::try_from(position).unwrap_or(i32::MAX));
             self.ids.push(item_id(item).to_owned());
             self.bodies.push(item.to_string());
         }
@@ -97,7 +98,8 @@ fn output_items(response: &ResponseObject) -> StoreResult<Vec<Value>> {
 }
 
 /// A response's row, from `$1` to `$13` (see [`bind_row`]).
-const INSERT_ROW_SQL: &str = "INSERT INTO responses (id, project, previous_response_id, status, model,
+const INSERT_ROW_SQL: &str =
+    "INSERT INTO responses (id, project, previous_response_id, status, model,
                                 created_at, background, body, job, expires_at,
                                 lease_holder, lease_fence, lease_expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
