@@ -105,9 +105,9 @@ pub struct ReplicasConfig {
 impl Default for ReplicasConfig {
     fn default() -> Self {
         Self {
-            lease_seconds: 30,
+            lease_seconds: crate::store::options::DEFAULT_LEASE_SECONDS,
             poll_interval_ms: 500,
-            max_connections: 16,
+            max_connections: crate::store::options::DEFAULT_MAX_CONNECTIONS,
         }
     }
 }

@@ -262,9 +262,7 @@ impl Coordinator for SharedCoordinator {
     }
 
     async fn wait_for_work(&self, timeout: Duration) {
-        self.here
-            .wait_for_work(timeout.min(self.poll.max(Duration::from_secs(1))))
-            .await;
+        self.here.wait_for_work(timeout).await;
     }
 
     fn live(&self, work: Work<'_>) -> Arc<LiveResponse> {

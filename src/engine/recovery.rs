@@ -131,7 +131,9 @@ pub fn keep_leases(state: &AppState) {
     let state = state.clone();
     tokio::spawn(async move {
         let period = (shared.lease_length() / 3).max(Duration::from_millis(200));
-        let mut ticks = tokio::time::interval(period);
+        // Start-up has just done the first round (`recover_responses`,
+        // `recover_runs`): the next one is a period away.
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         loop {
             ticks.tick().await;
             if let Err(error) = keep_once(&state, shared.as_ref()).await {

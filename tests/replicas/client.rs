@@ -71,7 +71,7 @@ pub fn sequence(events: &[Event]) -> Vec<u64> {
 pub fn is_terminal(name: &str) -> bool {
     matches!(
         name,
-        "response.completed" | "response.failed" | "response.incomplete" | "response.cancelled"
+        "response.completed" | "response.failed" | "response.incomplete"
     )
 }
 
